@@ -1,0 +1,1 @@
+"""Conversion stage: trained spiking checkpoint -> NIR graph and manifest (`ssr-export`)."""

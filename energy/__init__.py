@@ -1,0 +1,1 @@
+"""Energy stage: operation counts per layer and their cost under hardware energy profiles."""

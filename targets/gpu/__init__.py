@@ -1,0 +1,1 @@
+"""GPU target (CPU fallback): timed PyTorch inference of trained checkpoints."""
