@@ -1,0 +1,195 @@
+"""The `ssr` command line. Heavy imports happen inside each command so `ssr --help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+METRIC_KEYS = ("HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20", "MRR@5", "MRR@10", "MRR@20")
+
+
+def _parse_assignment(text: str) -> tuple[str, object]:
+    """`key=value` with value read as JSON (numbers, true/false, strings) — never eval."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+def format_metrics_table(rows: dict[str, dict[str, float]], keys=METRIC_KEYS) -> str:
+    """A fixed-width table: one row per name, one column per metric."""
+    width = max(len(name) for name in rows) + 2
+    lines = ["".ljust(width) + "".join(key.rjust(9) for key in keys)]
+    for name, metrics in rows.items():
+        lines.append(name.ljust(width) + "".join(f"{metrics[key]:9.4f}" for key in keys))
+    return "\n".join(lines)
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from ssr.models import MODELS
+
+    for name, cls in sorted(MODELS.items()):
+        doc = (cls.__module__ and sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        print(f"{name:14s} {cls.kind.upper():8s} {doc}")
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from ssr.data.prepare import PrepareConfig, prepare
+    from ssr.data.synthetic import SyntheticConfig
+
+    synthetic = SyntheticConfig()
+    synthetic = dataclasses.replace(synthetic, users=args.synthetic_users or synthetic.users,
+                                    items=args.synthetic_items or synthetic.items)
+    config = PrepareConfig(dataset=args.dataset, split=args.split, max_len=args.max_len,
+                           min_count=args.min_count, seed=args.seed, synthetic=synthetic)
+    stats, reused = prepare(config, args.path, args.out, force=args.force)
+    print(f"{'reused' if reused else 'wrote'} {args.out} ({'same config and source' if reused else 'new'})")
+    _print_stats(stats)
+
+
+def _print_stats(stats: dict) -> None:
+    for key, value in stats.items():
+        print(f"  {key:16s} {value:,.6f}" if isinstance(value, float) else f"  {key:16s} {value:,}")
+
+
+def cmd_stats(args: argparse.Namespace) -> None:
+    from ssr.data.dataset import read_dataset
+
+    dataset = read_dataset(args.file)
+    if args.json:
+        print(json.dumps({"stats": dataset.stats, "config": dataset.config,
+                          "provenance": dataset.provenance, "fingerprint": dataset.fingerprint}, indent=2))
+    else:
+        print(f"{args.file}: {dataset.config['dataset']}, split {dataset.config['split']}, "
+              f"max_len {dataset.config['max_len']}, {dataset.config['min_count']}-core")
+        _print_stats(dataset.stats)
+
+
+def cmd_fetch(args: argparse.Namespace) -> None:
+    from ssr.data.fetch import fetch
+
+    path = fetch(args.name, Path(args.dir), timeout=args.timeout)
+    print(f"{args.name}: {path}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from ssr.train.trainer import TrainConfig, train
+
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
+                         device=args.device, mask_history=args.mask_history, threads=args.threads)
+    metrics = train(args.model, args.data, args.out, config, dict(args.model_config or []),
+                    progress=not args.quiet, overwrite=args.overwrite)
+    print(format_metrics_table({f"{args.model} valid": metrics["valid"], f"{args.model} test": metrics["test"]}))
+    print(f"wrote {Path(args.out) / 'model.pt'} and {Path(args.out) / 'metrics.json'}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import torch
+
+    from ssr.checkpoint import load_checkpoint
+    from ssr.data.dataset import read_dataset
+    from ssr.evaluate import evaluate
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    model, payload = load_checkpoint(args.checkpoint)
+    dataset = read_dataset(args.data)
+    if payload["dataset"]["fingerprint"] != dataset.fingerprint:
+        print(f"warning: {args.data} is not the dataset this model was trained on "
+              f"({payload['dataset']['path']})", file=sys.stderr)
+    metrics = evaluate(model, dataset, args.split, mask_history=args.mask_history)
+    if args.json:
+        print(json.dumps({"model": payload["model"], "split": args.split,
+                          "mask_history": args.mask_history, **metrics}, indent=2))
+    else:
+        print(format_metrics_table({f"{payload['model']} {args.split}": metrics}))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ssr", description="Spiking sequential recommenders: "
+                                     "data, training, evaluation (see README.md).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("models", help="list registered models (ANN / SNN / baseline)").set_defaults(run=cmd_models)
+
+    data = commands.add_parser("data", help="prepare, inspect or fetch datasets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    prepare = data_commands.add_parser("prepare", help="raw log -> prepared dataset (HDF5)")
+    prepare.add_argument("--dataset", required=True, metavar="NAME",
+                         help="synthetic | ml-100k | ml-1m | amazon-csv | seqfile | steam | retailrocket")
+    prepare.add_argument("--path", help="the raw file (not needed for synthetic)")
+    prepare.add_argument("--split", default="ufo", choices=("ufo", "loo", "fo"),
+                         help="ufo: per-user 80/20 by time (default, the paper's); loo: leave-one-out; fo: random")
+    prepare.add_argument("--max-len", type=int, default=50, help="input window length (default 50)")
+    prepare.add_argument("--min-count", type=int, default=5, help="iterative k-core threshold (default 5)")
+    prepare.add_argument("--seed", type=int, default=0, help="synthetic generator and fo shuffle seed")
+    prepare.add_argument("--synthetic-users", type=int, help="users of the synthetic log (default 2000)")
+    prepare.add_argument("--synthetic-items", type=int, help="items of the synthetic log (default 500)")
+    prepare.add_argument("--force", action="store_true", help="rebuild even if OUT has the same config")
+    prepare.add_argument("--out", required=True, help="the dataset file to write (FILE.h5)")
+    prepare.set_defaults(run=cmd_prepare)
+    stats = data_commands.add_parser("stats", help="print a dataset file's statistics")
+    stats.add_argument("file")
+    stats.add_argument("--json", action="store_true", help="print stats, config and provenance as JSON")
+    stats.set_defaults(run=cmd_stats)
+    fetch = data_commands.add_parser("fetch", help="download a public dataset (or say how to get it)")
+    fetch.add_argument("name", help="ml-100k | ml-1m | amazon-<category> | steam | retailrocket")
+    fetch.add_argument("--dir", default="data", help="where to put it (default ./data)")
+    fetch.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds")
+    fetch.set_defaults(run=cmd_fetch)
+
+    train = commands.add_parser("train", help="train a model on a prepared dataset")
+    train.add_argument("--model", required=True, help="a name from `ssr models`")
+    train.add_argument("--data", required=True, help="prepared dataset (FILE.h5)")
+    train.add_argument("--epochs", type=int, default=100, help="maximum epochs (default 100)")
+    train.add_argument("--batch-size", type=int, default=128, help="default 128")
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    train.add_argument("--weight-decay", type=float, default=0.0)
+    train.add_argument("--patience", type=int, default=10,
+                       help="stop after this many epochs without a better validation MRR@10 (default 10)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    train.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    train.add_argument("--mask-history", action="store_true",
+                       help="exclude each user's earlier items from ranking in valid/test (published protocol)")
+    train.add_argument("--model-config", action="append", type=_parse_assignment, metavar="KEY=VALUE",
+                       help="override a model config field, e.g. hidden=128 (repeatable)")
+    train.add_argument("--overwrite", action="store_true", help="discard an earlier run in --out")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    train.add_argument("--out", required=True, help="run directory (model.pt, metrics.json, train.log)")
+    train.set_defaults(run=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="full-ranking metrics of a checkpoint")
+    evaluate.add_argument("checkpoint", help="RUN_DIR/model.pt")
+    evaluate.add_argument("--data", required=True, help="prepared dataset (FILE.h5)")
+    evaluate.add_argument("--split", default="test", choices=("valid", "test"))
+    evaluate.add_argument("--mask-history", action="store_true", help="exclude each user's earlier items")
+    evaluate.add_argument("--threads", type=int, default=0)
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(run=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except KeyboardInterrupt:
+        print("ssr: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as error:  # our errors are one line naming the thing and the fix
+        print(f"ssr: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

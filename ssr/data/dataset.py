@@ -1,0 +1,148 @@
+"""The prepared dataset file (HDF5): writing it atomically, reading it back, statistics.
+
+Layout (schema 1):
+    attrs: format="ssr-dataset", schema_version, config (JSON), provenance (JSON), stats (JSON),
+           fingerprint (sha256 of the arrays and config)
+    sequences/items (interactions,) int32, sequences/offsets (users + 1,) int64
+    keys/users (users,) str, keys/items (num_items + 1,) str  -- raw ids; item id i <-> keys/items[i]
+    splits/{train,valid,test} (samples,) int64 flat target positions
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ssr.data.preprocess import Sequences, windows
+from ssr.io import atomic_path
+
+FORMAT = "ssr-dataset"
+SCHEMA_VERSION = 1
+SPLIT_NAMES = ("train", "valid", "test")
+
+
+def fingerprint(sequences: Sequences, splits: dict[str, np.ndarray], config: dict) -> str:
+    """sha256 over the encoded sequences, the split positions and the preparation config."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    for array in (sequences.items, sequences.offsets, *(splits[name] for name in SPLIT_NAMES)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def compute_stats(sequences: Sequences, splits: dict[str, np.ndarray]) -> dict:
+    lengths = np.diff(sequences.offsets)
+    users, items, interactions = sequences.num_users, sequences.num_items, len(sequences.items)
+    return {
+        "users": users,
+        "items": items,
+        "interactions": interactions,
+        "density": interactions / (users * items),
+        "mean_length": float(lengths.mean()),
+        "min_length": int(lengths.min()),
+        "max_length": int(lengths.max()),
+        **{f"{name}_samples": int(len(splits[name])) for name in SPLIT_NAMES},
+    }
+
+
+def write_dataset(path: Path, sequences: Sequences, splits: dict[str, np.ndarray],
+                  config: dict, provenance: dict) -> dict:
+    """Write the dataset file via a temp file + rename, so a failure never leaves half a file."""
+    stats = compute_stats(sequences, splits)
+    string = h5py.string_dtype("utf-8")
+    with atomic_path(path) as temp, h5py.File(temp, "w") as f:
+        f.attrs.update(format=FORMAT, schema_version=SCHEMA_VERSION,
+                       config=json.dumps(config, sort_keys=True),
+                       provenance=json.dumps(provenance, sort_keys=True),
+                       stats=json.dumps(stats), fingerprint=fingerprint(sequences, splits, config))
+        f["sequences/items"] = sequences.items.astype(np.int32)
+        f["sequences/offsets"] = sequences.offsets.astype(np.int64)
+        f.create_dataset("keys/users", data=sequences.user_keys.astype(str).astype(object), dtype=string)
+        f.create_dataset("keys/items", data=sequences.item_keys.astype(str).astype(object), dtype=string)
+        for name in SPLIT_NAMES:
+            f[f"splits/{name}"] = splits[name].astype(np.int64)
+    return stats
+
+
+@dataclass
+class SequenceDataset:
+    """A prepared dataset in memory. Item ids run 1..num_items; 0 is padding."""
+
+    path: Path
+    items: np.ndarray  # (interactions,) int32
+    offsets: np.ndarray  # (users + 1,) int64
+    splits: dict[str, np.ndarray]  # name -> (samples,) int64 flat target positions
+    config: dict
+    provenance: dict
+    stats: dict
+    fingerprint: str
+
+    @property
+    def num_items(self) -> int:
+        return int(self.stats["items"])
+
+    @property
+    def max_len(self) -> int:
+        return int(self.config["max_len"])
+
+    def inputs_and_targets(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """(samples, max_len) int64 left-padded inputs and (samples,) int64 target item ids."""
+        positions = self._positions(split)
+        return windows(self.items, self.offsets, positions, self.max_len), self.items[positions].astype(np.int64)
+
+    def history(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """All items each sample's user saw before the target (not only the window), as pairs.
+
+        Returns (sample_index, item_id), both (pairs,) int64: for `--mask-history` ranking.
+        """
+        positions = self._positions(split)
+        first = self.offsets[np.searchsorted(self.offsets, positions, side="right") - 1]
+        counts = positions - first
+        sample = np.repeat(np.arange(len(positions)), counts)
+        step = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return sample, self.items[np.repeat(first, counts) + step].astype(np.int64)
+
+    def train_item_counts(self) -> np.ndarray:
+        """(num_items + 1,) int64 how often each item is a training target (popularity)."""
+        return np.bincount(self.items[self.splits["train"]], minlength=self.num_items + 1)
+
+    def _positions(self, split: str) -> np.ndarray:
+        if split not in self.splits:
+            raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
+        return self.splits[split]
+
+
+def read_dataset(path: str | Path) -> SequenceDataset:
+    """Load a file written by `ssr data prepare`; one clear error for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset file {path} not found; create it with `ssr data prepare ... --out {path}`")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                raise ValueError(f"{path} is not an ssr dataset (no format={FORMAT!r} attribute); "
+                                 "create it with `ssr data prepare`")
+            version = int(f.attrs["schema_version"])
+            if version > SCHEMA_VERSION:
+                raise ValueError(f"{path} has dataset schema {version}, newer than this ssr "
+                                 f"({SCHEMA_VERSION}); upgrade ssr or re-run `ssr data prepare`")
+            return SequenceDataset(
+                path=path,
+                items=f["sequences/items"][()],
+                offsets=f["sequences/offsets"][()],
+                splits={name: f[f"splits/{name}"][()] for name in SPLIT_NAMES},
+                config=json.loads(f.attrs["config"]),
+                provenance=json.loads(f.attrs["provenance"]),
+                stats=json.loads(f.attrs["stats"]),
+                fingerprint=str(f.attrs["fingerprint"]),
+            )
+    except (OSError, KeyError) as error:
+        raise ValueError(f"{path} is not a readable ssr dataset ({error}); re-run `ssr data prepare`") from None
+
+
+def read_stats(path: str | Path) -> dict:
+    return read_dataset(path).stats

@@ -1,0 +1,58 @@
+"""Full-ranking metrics: HR, NDCG and MRR at k over all items, averaged per sample.
+
+Ranking is over every item id except 0 (padding). Ties are broken deterministically by item id
+(smaller id first), the same order a stable descending sort gives, so a reported top-k list and
+the metrics agree. rank 0 is the top.
+"""
+
+from __future__ import annotations
+
+import torch
+
+KS = (5, 10, 20)
+
+
+def target_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """0-based rank of each target among all items.
+
+    scores: (batch, num_items + 1) float, column 0 is padding (ignored); entries set to -inf are
+    excluded (e.g. masked history). targets: (batch,) int64 item ids >= 1. Returns (batch,) int64.
+    """
+    scores = scores.clone()
+    scores[:, 0] = -torch.inf
+    target_score = scores.gather(1, targets[:, None])  # (batch, 1)
+    better = (scores > target_score).sum(dim=1)
+    item_ids = torch.arange(scores.shape[1], device=scores.device)[None, :]
+    tied_before = ((scores == target_score) & (item_ids < targets[:, None])).sum(dim=1)
+    return better + tied_before
+
+
+def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """(batch, k) item ids in rank order (ties by smaller id), padding column excluded."""
+    scores = scores.clone()
+    scores[:, 0] = -torch.inf
+    return torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+
+
+class RankingMetrics:
+    """Accumulates per-sample HR/NDCG/MRR@k; `result()` averages over all samples seen."""
+
+    def __init__(self, ks: tuple[int, ...] = KS) -> None:
+        self.ks = ks
+        self.count = 0
+        self.sums = {f"{name}@{k}": 0.0 for k in ks for name in ("HR", "NDCG", "MRR")}
+
+    def update(self, ranks: torch.Tensor) -> None:
+        ranks = ranks.double()
+        self.count += len(ranks)
+        for k in self.ks:
+            hit = ranks < k
+            self.sums[f"HR@{k}"] += hit.sum().item()
+            self.sums[f"NDCG@{k}"] += torch.where(hit, 1.0 / torch.log2(ranks + 2), 0.0).sum().item()
+            self.sums[f"MRR@{k}"] += torch.where(hit, 1.0 / (ranks + 1), 0.0).sum().item()
+
+    def result(self) -> dict[str, float]:
+        if self.count == 0:
+            raise ValueError("no samples were evaluated")
+        return {name: total / self.count for name, total in self.sums.items()}
+

@@ -1,0 +1,90 @@
+"""The model contract every recommender implements, its config handling and the registry by name.
+
+Contract (the trainer, evaluator and later stages call nothing else):
+    forward(item_seq)      (batch, max_len) int64 left-padded ids -> (batch, hidden) representation
+    score_all(item_seq)    -> (batch, num_items + 1) scores over all items (column 0 is padding)
+    loss(item_seq, target) -> scalar full-softmax cross-entropy of the target item ids (batch,)
+    layer_kinds()          -> {layer name: "float" | "spike"}: whether a layer's inputs are floats
+                              (multiply-accumulates) or spikes (accumulates); read by ssr.energy
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MODELS: dict[str, type[SequentialRecommender]] = {}
+
+
+class SequentialRecommender(nn.Module):
+    """Base class: subclasses set `name`, `kind`, `Config` and implement `forward`."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]  # "ann" | "snn" | "baseline"
+    Config: ClassVar[type]
+    trainable: ClassVar[bool] = True  # False: fitted from training statistics by `fit`
+
+    def __init__(self, config: Any, num_items: int, max_len: int) -> None:
+        super().__init__()
+        self.config = config
+        self.num_items = num_items
+        self.max_len = max_len
+
+    def item_embeddings(self) -> torch.Tensor:
+        """(num_items + 1, hidden) the table `score_all` scores against."""
+        raise NotImplementedError
+
+    def score_all(self, item_seq: torch.Tensor) -> torch.Tensor:
+        return self(item_seq) @ self.item_embeddings().T  # (batch, num_items + 1)
+
+    def loss(self, item_seq: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(self.score_all(item_seq), target)
+
+    def layer_kinds(self) -> dict[str, str]:
+        return {name: "float" for name, module in self.named_modules()
+                if isinstance(module, (nn.Linear, nn.Embedding))}
+
+    def fit(self, train_item_counts: torch.Tensor) -> None:
+        """Non-trainable models read their statistics here; trainable ones ignore it."""
+
+
+def register(cls: type[SequentialRecommender]) -> type[SequentialRecommender]:
+    """Class decorator adding a model to MODELS under its `name`."""
+    if cls.name in MODELS:
+        raise ValueError(f"model name {cls.name!r} registered twice")
+    MODELS[cls.name] = cls
+    return cls
+
+
+def config_from_dict(config_cls: type, values: dict[str, Any]) -> Any:
+    """Build a config dataclass; unknown keys and wrongly typed values raise ValueError."""
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {config_cls.__name__} option(s) {', '.join(unknown)}; "
+                         f"valid: {', '.join(fields)}")
+    checked = {}
+    for key, value in values.items():
+        default = fields[key].default
+        expected = type(default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if default is not dataclasses.MISSING and not isinstance(value, expected):
+            raise ValueError(f"{config_cls.__name__}.{key} must be {expected.__name__}, got {value!r}")
+        checked[key] = value
+    return config_cls(**checked)
+
+
+def build_model(name: str, num_items: int, max_len: int,
+                config: dict[str, Any] | None = None) -> SequentialRecommender:
+    """Instantiate a registered model by name with config overrides."""
+    import ssr.models  # noqa: F401  (registers every model)
+
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; `ssr models` lists them: {', '.join(sorted(MODELS))}")
+    cls = MODELS[name]
+    return cls(config_from_dict(cls.Config, config or {}), num_items, max_len)

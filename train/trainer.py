@@ -1,0 +1,177 @@
+"""The trainer: Adam, cosine schedule, full-softmax cross-entropy, early stopping on validation
+MRR@10 with the best weights copied, fixed seeds, a progress bar, and resume after interruption.
+
+A run directory holds `model.pt` (best weights, see ssr.checkpoint), `metrics.json`, `train.log` and,
+while training, `last.pt` (the full training state after the last finished epoch, for resuming).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ssr.checkpoint import checkpoint_dict, save_checkpoint
+from ssr.data.dataset import SequenceDataset, read_dataset
+from ssr.evaluate import evaluate
+from ssr.io import write_json
+from ssr.models.base import build_model
+
+SELECTION_METRIC = "MRR@10"
+STATE_FORMAT = "ssr-train-state"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 128  # the paper's
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 10  # epochs without a better validation MRR@10 before stopping
+    seed: int = 0
+    device: str = "cpu"
+    eval_batch_size: int = 1024
+    mask_history: bool = False  # rank history items last in validation/test (published protocol)
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+
+
+class TrainLog:
+    """Appends lines to RUN_DIR/train.log and echoes them above the progress bar."""
+
+    def __init__(self, path: Path, echo: bool) -> None:
+        self.path, self.echo = path, echo
+
+    def __call__(self, line: str) -> None:
+        with open(self.path, "a") as f:
+            f.write(line + "\n")
+        if self.echo:
+            tqdm.write(line)
+
+
+def _load_state(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("format") != STATE_FORMAT or any(state.get(k) != v for k, v in expected.items()):
+        raise ValueError(f"{path} belongs to a different training run (model, config or dataset differ); "
+                         "pass --overwrite to start again or choose another --out")
+    return state
+
+
+def train(model_name: str, data_path: str | Path, run_dir: str | Path,
+          config: TrainConfig = TrainConfig(), model_config: dict[str, Any] | None = None,
+          progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+    """Train `model_name` on the prepared dataset; returns the metrics written to metrics.json."""
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
+    run_dir = Path(run_dir)
+    if overwrite:
+        for name in ("model.pt", "metrics.json", "train.log", "last.pt"):
+            (run_dir / name).unlink(missing_ok=True)
+    elif (run_dir / "model.pt").exists():
+        raise ValueError(f"{run_dir} already holds a finished run (model.pt); "
+                         "pass --overwrite or choose another --out")
+    dataset = read_dataset(data_path)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model = build_model(model_name, dataset.num_items, dataset.max_len, model_config).to(config.device)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = TrainLog(run_dir / "train.log", echo=progress)
+    identity = {"model": model_name, "model_config": dataclasses.asdict(model.config),
+                "train_config": dataclasses.asdict(config), "dataset_fingerprint": dataset.fingerprint}
+    dataset_info = {"fingerprint": dataset.fingerprint, "path": str(dataset.path), "config": dataset.config}
+
+    if model.trainable:
+        state = _fit(model, dataset, config, run_dir, identity, log, progress)
+    else:
+        model.fit(torch.from_numpy(dataset.train_item_counts()).float())
+        state = {"best_epoch": 0, "epoch": 0, "train_seconds": 0.0, "train_samples": 0}
+
+    started = time.perf_counter()
+    results = {split: evaluate(model, dataset, split, config.eval_batch_size, config.mask_history,
+                               config.device) for split in ("valid", "test")}
+    eval_seconds = time.perf_counter() - started
+    metrics = {
+        "model": model_name, **results,
+        "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
+        "mask_history": config.mask_history, "dataset": dataset.fingerprint,
+        "timings": {
+            "train_seconds": round(state["train_seconds"], 3),
+            "train_samples_per_second": round(state["train_samples"] / state["train_seconds"], 1)
+            if state["train_seconds"] else None,
+            "eval_seconds": round(eval_seconds, 3),
+        },
+    }
+    save_checkpoint(run_dir / "model.pt", checkpoint_dict(model, dataset_info, dataclasses.asdict(config)))
+    write_json(run_dir / "metrics.json", metrics)
+    (run_dir / "last.pt").unlink(missing_ok=True)
+    log(f"done: best epoch {state['best_epoch']}, test " +
+        " ".join(f"{k} {results['test'][k]:.4f}" for k in ("HR@10", "NDCG@10", "MRR@10")))
+    return metrics
+
+
+def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path,
+         identity: dict[str, Any], log: TrainLog, progress: bool) -> dict[str, Any]:
+    """The epoch loop; leaves the best weights in `model` and returns the final training state."""
+    inputs, targets = dataset.inputs_and_targets("train")
+    steps_per_epoch = -(-len(targets) // config.batch_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
+    state = {**identity, "format": STATE_FORMAT, "epoch": 0, "best_epoch": 0, "best_score": -1.0,
+             "bad_epochs": 0, "train_seconds": 0.0, "train_samples": 0, "best_state": None}
+    saved = _load_state(run_dir / "last.pt", identity)
+    if saved is not None:
+        state = saved
+        model.load_state_dict(saved["model_state"])
+        optimizer.load_state_dict(saved["optimizer_state"])
+        scheduler.load_state_dict(saved["scheduler_state"])
+        log(f"resuming after epoch {state['epoch']} (best MRR@10 {state['best_score']:.4f})")
+
+    while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+        epoch = state["epoch"] + 1
+        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout stream: same with or without resume
+        order = np.random.default_rng([config.seed, epoch]).permutation(len(targets))
+        model.train()
+        started, loss_sum = time.perf_counter(), 0.0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress,
+                   leave=False, unit="batch")
+        for step in bar:
+            batch = order[step * config.batch_size:(step + 1) * config.batch_size]
+            item_seq = torch.from_numpy(inputs[batch]).to(config.device)
+            loss = model.loss(item_seq, torch.from_numpy(targets[batch]).to(config.device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.item()
+            if step % 20 == 0:
+                rate = (step + 1) * config.batch_size / (time.perf_counter() - started)
+                bar.set_postfix(loss=f"{loss_sum / (step + 1):.4f}", samples_per_s=f"{rate:.0f}")
+        seconds = time.perf_counter() - started
+        valid = evaluate(model, dataset, "valid", config.eval_batch_size, config.mask_history, config.device)
+        score = valid[SELECTION_METRIC]
+        state.update(epoch=epoch, train_seconds=state["train_seconds"] + seconds,
+                     train_samples=state["train_samples"] + len(targets))
+        if score > state["best_score"]:
+            state.update(best_score=score, best_epoch=epoch, bad_epochs=0,
+                         best_state={k: v.detach().clone().cpu() for k, v in model.state_dict().items()})
+        else:
+            state["bad_epochs"] += 1
+        log(f"epoch {epoch:3d} loss {loss_sum / steps_per_epoch:.4f} valid MRR@10 {score:.4f} "
+            f"NDCG@10 {valid['NDCG@10']:.4f} HR@10 {valid['HR@10']:.4f} "
+            f"({seconds:.1f} s, {len(targets) / seconds:.0f} samples/s){' *' if state['best_epoch'] == epoch else ''}")
+        state.update(model_state=model.state_dict(), optimizer_state=optimizer.state_dict(),
+                     scheduler_state=scheduler.state_dict())
+        save_checkpoint(run_dir / "last.pt", state)
+    if state["bad_epochs"] >= config.patience:
+        log(f"early stop: no better validation {SELECTION_METRIC} for {config.patience} epochs")
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
+    return state
