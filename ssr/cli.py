@@ -48,7 +48,8 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     synthetic = dataclasses.replace(synthetic, users=args.synthetic_users or synthetic.users,
                                     items=args.synthetic_items or synthetic.items)
     config = PrepareConfig(dataset=args.dataset, split=args.split, max_len=args.max_len,
-                           min_count=args.min_count, seed=args.seed, synthetic=synthetic)
+                           min_count=args.min_count, seed=args.seed, synthetic=synthetic,
+                           user_first=args.user_first)
     stats, reused = prepare(config, args.path, args.out, force=args.force)
     print(f"{'reused' if reused else 'wrote'} {args.out} ({'same config and source' if reused else 'new'})")
     _print_stats(stats)
@@ -73,10 +74,13 @@ def cmd_stats(args: argparse.Namespace) -> None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> None:
-    from ssr.data.fetch import fetch
+    from ssr.data.fetch import fetch, get_source
 
     path = fetch(args.name, Path(args.dir), timeout=args.timeout)
-    print(f"{args.name}: {path}")
+    source = get_source(args.name)
+    flags = "".join(f" {flag}" for flag in source.prepare_flags)
+    print(f"{args.name}: {path}\nnext: ssr data prepare --dataset {source.reader}{flags} --path {path} "
+          "--out DATA.h5")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -113,6 +117,20 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(format_metrics_table({f"{payload['model']} {args.split}": metrics}))
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from ssr.convert.export import export
+
+    path = export(args.checkpoint, to=args.to, out=args.output)
+    print(f"wrote {path}")
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="RUN_DIR/model.pt of a spiking model")
+    parser.add_argument("--to", default="nir", help="target format (nir)")
+    parser.add_argument("-o", "--output", help="graph file to write (default: beside the checkpoint, .nir)")
+    parser.set_defaults(run=cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ssr", description="Spiking sequential recommenders: "
                                      "data, training, evaluation (see README.md).")
@@ -133,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--seed", type=int, default=0, help="synthetic generator and fo shuffle seed")
     prepare.add_argument("--synthetic-users", type=int, help="users of the synthetic log (default 2000)")
     prepare.add_argument("--synthetic-items", type=int, help="items of the synthetic log (default 500)")
+    prepare.add_argument("--user-first", action="store_true",
+                         help="amazon-csv: columns are user,item,rating,timestamp (SNAP 2014 files)")
     prepare.add_argument("--force", action="store_true", help="rebuild even if OUT has the same config")
     prepare.add_argument("--out", required=True, help="the dataset file to write (FILE.h5)")
     prepare.set_defaults(run=cmd_prepare)
@@ -175,20 +195,35 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--threads", type=int, default=0)
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=cmd_evaluate)
+
+    add_export_arguments(commands.add_parser("export", help="export a spiking model (same as ssr-export)"))
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    args = parser.parse_args(argv)
     try:
         args.run(args)
     except KeyboardInterrupt:
-        print("ssr: interrupted; re-run the same command to resume", file=sys.stderr)
+        print(f"{parser.prog}: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
     except (ValueError, OSError) as error:  # our errors are one line naming the thing and the fix
-        print(f"ssr: error: {error}", file=sys.stderr)
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`ssr` console script."""
+    return _run(build_parser(), argv)
+
+
+def export_main(argv: list[str] | None = None) -> int:
+    """`ssr-export` console script: `ssr-export RUN_DIR/model.pt --to nir [-o model.nir]`."""
+    parser = argparse.ArgumentParser(prog="ssr-export", description="Export a trained spiking model "
+                                     "to the Neuromorphic Intermediate Representation (NIR).")
+    add_export_arguments(parser)
+    return _run(parser, argv)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ __all__ = ["AMAZON_CATEGORIES", "SOURCES", "FetchError", "Source", "fetch", "get
 _CHUNK = 1 << 16
 
 
-class FetchError(RuntimeError):
+class FetchError(OSError):
     """A dataset could not be downloaded or verified; the one-line message says what to do."""
 
 
@@ -42,6 +42,7 @@ class Source:
     sha256:         hex digest of the final data file, or None where we have not measured it
     reader:         the name of the reader in ssr.data.readers.READERS that reads the file
     manual:         a one-line instruction for downloading the file by hand
+    prepare_flags:  extra `ssr data prepare` flags this file needs (e.g. --user-first)
     """
 
     url: str | None
@@ -50,6 +51,7 @@ class Source:
     sha256: str | None
     reader: str
     manual: str
+    prepare_flags: tuple[str, ...] = ()
 
 
 _AMAZON_URL = "http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_{}.csv"
@@ -72,6 +74,7 @@ def _amazon(category: str) -> Source:
         sha256=None,
         reader="amazon-csv",
         manual=f"download {url}",
+        prepare_flags=("--user-first",),  # SNAP's 2014 files are user,item,rating,timestamp
     )
 
 
@@ -149,7 +152,9 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _download(name: str, src: Source, target: Path, *, timeout: float, progress: bool, final: Path):
+def _download(
+    name: str, src: Source, target: Path, *, timeout: float, progress: bool, final: Path
+) -> None:
     """Stream ``src.url`` into ``target``; FetchError with the by-hand instruction on failure."""
     assert src.url is not None
     request = urllib.request.Request(src.url, headers={"User-Agent": "ssr-toolkit"})

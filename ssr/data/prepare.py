@@ -29,6 +29,7 @@ class PrepareConfig:
     seed: int = 0  # synthetic generator and the `fo` shuffle
     test_fraction: float = 0.2
     valid_fraction: float = 0.1  # of each user's train part (ufo), of all samples (fo)
+    user_first: bool = False  # amazon-csv only: the file is user,item,... (SNAP 2014 layout)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
     def __post_init__(self) -> None:
@@ -36,6 +37,8 @@ class PrepareConfig:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose one of {', '.join(SPLITS)}")
+        if self.user_first and self.dataset != "amazon-csv":
+            raise ValueError(f"--user-first applies to amazon-csv only, not {self.dataset!r}")
         if self.max_len < 1 or self.min_count < 1:
             raise ValueError(f"--max-len and --min-count must be >= 1, got {self.max_len}, {self.min_count}")
 
@@ -43,6 +46,8 @@ class PrepareConfig:
         config = dataclasses.asdict(self)
         if self.dataset != "synthetic":
             del config["synthetic"]
+        if self.dataset != "amazon-csv":
+            del config["user_first"]
         return config
 
 
@@ -62,7 +67,8 @@ def load_log(config: PrepareConfig, path: Path | None) -> InteractionLog:
                          f"(get the file with `ssr data fetch {config.dataset}`)")
     from ssr.data.readers import read_log
 
-    return read_log(config.dataset, path)
+    options = {"user_first": config.user_first} if config.dataset == "amazon-csv" else {}
+    return read_log(config.dataset, path, **options)
 
 
 def _existing(out: Path) -> tuple[dict, dict] | None:

@@ -38,6 +38,7 @@ __all__ = [
 _LINE_SHOWN = 100  # characters of an offending line quoted in an error message
 _INT_TOKEN = re.compile(rb"[+-]?[0-9]+")
 _INT64 = np.iinfo(np.int64)
+_BLOCK_BYTES = 1 << 22  # bytes parsed at a time in bulk
 _SLOW_CHUNK = 4096  # lines per block checked in bulk when looking for the first malformed line
 
 
@@ -71,14 +72,15 @@ def _no_interactions(path: Path) -> DataFormatError:
     return DataFormatError(f"{path}: no interactions (no non-blank data lines)")
 
 
-def _tokens_per_line(buf: bytes) -> np.ndarray:
-    """Number of whitespace-separated tokens on each ``\\n``-separated line of ``buf`` (vectorised).
+def _tokenize(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(byte offset of each whitespace-separated token, token count of each line) of ``buf``.
 
-    The result has one entry per line, including the (possibly empty) piece after the last newline.
+    Lines are ``\\n``-separated; the counts include blank lines and the (possibly empty) piece
+    after the last newline. Vectorised: no Python loop over lines or tokens.
     """
     b = np.frombuffer(buf, dtype=np.uint8)
-    # np.fromstring separates on C isspace (\t \n \v \f \r, space); other control bytes counted
-    # as separators here make the counts disagree with the parse, so they are reported, not lost
+    # np.fromstring separates on C isspace (\\t \\n \\v \\f \\r, space); other control bytes
+    # counted as separators here make the counts disagree with the parse, so they are reported
     ws = b <= 32
     start = ~ws
     start[1:] &= ws[:-1]  # a token starts at a non-space byte that follows a space (or the start)
@@ -86,7 +88,7 @@ def _tokens_per_line(buf: bytes) -> np.ndarray:
     newlines = np.flatnonzero(b == 10)
     before = np.searchsorted(starts, newlines)  # token starts before each newline
     bounds = np.concatenate(([0], before, [len(starts)]))
-    return np.diff(bounds)
+    return starts, np.diff(bounds)
 
 
 def _parse_ints(buf: bytes) -> np.ndarray | None:
@@ -103,46 +105,65 @@ def _parse_ints(buf: bytes) -> np.ndarray | None:
     return values
 
 
-def _line_ok(tokens: list[bytes], ncols: int | None) -> bool:
-    if ncols is None:  # seqfile: a user and at least one item
-        if len(tokens) < 2:
-            return False
-    elif len(tokens) != ncols:
+def _ints_ok(tokens: list[bytes], min_cols: int, max_cols: int | None) -> bool:
+    """Whether one line's tokens are between min_cols and max_cols int64 integers (or none)."""
+    if not tokens:
+        return True
+    if len(tokens) < min_cols or (max_cols is not None and len(tokens) > max_cols):
         return False
-    for tok in tokens:
-        if not _INT_TOKEN.fullmatch(tok) or not _INT64.min < int(tok) < _INT64.max:
-            return False
-    return True
+    return all(_INT_TOKEN.fullmatch(tok) and _INT64.min < int(tok) < _INT64.max for tok in tokens)
 
 
-def _bulk_parse(text: bytes, ncols: int | None) -> tuple[np.ndarray | None, np.ndarray]:
-    """(values, token count of each non-blank line); values is None if a line is malformed."""
-    counts = _tokens_per_line(text)
+def _bulk_parse(
+    text: bytes, min_cols: int, max_cols: int | None
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """(values, token count of each non-blank line, token offsets) of lines of integers, vectorised.
+
+    values is None when some line is malformed (a token that is not an integer, or fewer than
+    ``min_cols`` or more than ``max_cols`` tokens on a line).
+    """
+    starts, counts = _tokenize(text)
     counts = counts[counts > 0]
     if counts.size == 0:  # (np.fromstring reads a whitespace-only text as [0])
-        return np.zeros(0, dtype=np.int64), counts
+        return np.zeros(0, dtype=np.int64), counts, starts
     values = _parse_ints(text)
-    shape_ok = bool(np.all(counts >= 2)) if ncols is None else bool(np.all(counts == ncols))
+    shape_ok = counts.min() >= min_cols and (max_cols is None or counts.max() <= max_cols)
     if values is None or not shape_ok or values.size != counts.sum():
-        return None, counts
-    return values, counts
+        return None, counts, starts
+    return values, counts, starts
+
+
+# a bulk parser (text -> (values or None, counts)) and a one-line checker (raw line -> ok) that
+# accept the same lines; the checker only runs to name the first malformed line
+_BulkParser = Callable[[bytes], tuple[np.ndarray | None, np.ndarray]]
+_LineChecker = Callable[[bytes], bool]
+
+
+def _blocks(body: bytes) -> Iterator[bytes]:
+    """``body`` in pieces of about _BLOCK_BYTES that end at a newline (so that the temporary arrays
+    of the bulk parse stay small and their memory is reused instead of page-faulted in anew)."""
+    start, size = 0, len(body)
+    while start < size:
+        end = body.find(b"\n", start + _BLOCK_BYTES) + 1 if start + _BLOCK_BYTES < size else 0
+        end = end or size
+        yield body[start:end]
+        start = end
 
 
 def _first_bad_line(
-    body: bytes, transform: Callable[[bytes], bytes], ncols: int | None
+    body: bytes, bulk: _BulkParser, line_ok: _LineChecker
 ) -> tuple[int, bytes] | None:
     """(0-based index, raw line) of the first non-blank line that fails to parse, or None.
 
-    Blocks of lines are checked in bulk first; only the first failing block is read line by line.
+    Blocks of lines are checked in bulk first; only a failing block is read line by line.
     """
     lines = body.split(b"\n")
     for first in range(0, len(lines), _SLOW_CHUNK):
         block = lines[first : first + _SLOW_CHUNK]
-        if _bulk_parse(transform(b"\n".join(block) + b"\n"), ncols)[0] is not None:
+        if bulk(b"\n".join(block) + b"\n")[0] is not None:
             continue
         for index, raw in enumerate(block, start=first):
-            tokens = transform(raw + b"\n").split()
-            if tokens and not _line_ok(tokens, ncols):
+            if not line_ok(raw):
                 return index, raw
     return None
 
@@ -151,31 +172,50 @@ def _int_table(
     path: Path,
     body: bytes,
     *,
-    ncols: int | None,
+    bulk: _BulkParser,
+    line_ok: _LineChecker,
     expected: str,
-    transform: Callable[[bytes], bytes] = lambda text: text,
     first_lineno: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Parse ``body`` (lines of integers once ``transform`` has turned separators into spaces).
+    """Parse ``body`` with ``bulk``; on failure find and report the first line ``line_ok`` rejects.
 
     Returns ``(values, counts)``: every integer in file order and the token count of each non-blank
-    line. ``ncols`` is the required count per line (None: two or more). Raises DataFormatError
-    ``"{path}:{lineno}: expected {expected}, got {line!r}"`` for the first malformed line.
+    line. Raises DataFormatError ``"{path}:{lineno}: expected {expected}, got {line!r}"``.
     """
     if body and not body.endswith(b"\n"):
         body += b"\n"
-    values, counts = _bulk_parse(transform(body), ncols)
-    if values is None:
-        bad = _first_bad_line(body, transform, ncols)
+    parts = [bulk(block) for block in _blocks(body)]
+    if any(values is None for values, _ in parts):
+        bad = _first_bad_line(body, bulk, line_ok)
         if bad is None:  # cannot happen unless the two passes disagree; still fail loudly
             raise DataFormatError(f"{path}: expected {expected} on every line")
         index, raw = bad
         raise DataFormatError(
             f"{path}:{index + first_lineno}: expected {expected}, got {_shown(raw)}"
         )
+    values = np.concatenate([values for values, _ in parts] or [np.zeros(0, dtype=np.int64)])
+    counts = np.concatenate([counts for _, counts in parts] or [np.zeros(0, dtype=np.int64)])
     if values.size == 0:
         raise _no_interactions(path)
     return values, counts
+
+
+def _same(text: bytes) -> bytes:
+    return text
+
+
+def _int_format(
+    min_cols: int, max_cols: int | None, transform: Callable[[bytes], bytes] = _same
+) -> tuple[_BulkParser, _LineChecker]:
+    """(bulk, line_ok) for lines of integers, once ``transform`` has made separators spaces."""
+
+    def bulk(text: bytes) -> tuple[np.ndarray | None, np.ndarray]:
+        return _bulk_parse(transform(text), min_cols, max_cols)[:2]
+
+    def line_ok(raw: bytes) -> bool:
+        return _ints_ok(transform(raw).split(), min_cols, max_cols)
+
+    return bulk, line_ok
 
 
 def _columns(values: np.ndarray, ncols: int, *cols: int) -> list[np.ndarray]:
@@ -186,26 +226,28 @@ def _columns(values: np.ndarray, ncols: int, *cols: int) -> list[np.ndarray]:
 # --------------------------------------------------------------------------------------------------
 # numeric formats (vectorised)
 
+_ML100K = _int_format(4, 4)
+_ML1M = _int_format(4, 4, lambda text: text.replace(b"::", b" "))  # a lone ':' stays, and fails
+_SEQFILE = _int_format(2, None)
+
 
 def read_ml100k(path: str | Path) -> InteractionLog:
     """MovieLens 100K ``u.data``: ``user<TAB>item<TAB>rating<TAB>unix_timestamp`` per line.
 
+    Any run of spaces or tabs is accepted as the separator.
     Source: https://files.grouplens.org/datasets/movielens/ml-100k.zip (member ``ml-100k/u.data``).
     """
     path = Path(path)
+    bulk, line_ok = _ML100K
     values, _ = _int_table(
         path,
         _read_bytes(path),
-        ncols=4,
+        bulk=bulk,
+        line_ok=line_ok,
         expected="4 tab-separated integers 'user item rating timestamp'",
     )
     user, item, ts = _columns(values, 4, 0, 1, 3)
     return InteractionLog(user=user, item=item, timestamp=ts, source=str(path))
-
-
-def _ml1m_transform(text: bytes) -> bytes:
-    # a lone ':' is left in place so that it makes its token non-numeric
-    return text.replace(b"::", b" ")
 
 
 def read_ml1m(path: str | Path) -> InteractionLog:
@@ -214,12 +256,13 @@ def read_ml1m(path: str | Path) -> InteractionLog:
     Source: https://files.grouplens.org/datasets/movielens/ml-1m.zip (member ``ml-1m/ratings.dat``).
     """
     path = Path(path)
+    bulk, line_ok = _ML1M
     values, _ = _int_table(
         path,
         _read_bytes(path),
-        ncols=4,
+        bulk=bulk,
+        line_ok=line_ok,
         expected="4 '::'-separated integers 'UserID::MovieID::Rating::Timestamp'",
-        transform=_ml1m_transform,
     )
     user, item, ts = _columns(values, 4, 0, 1, 3)
     return InteractionLog(user=user, item=item, timestamp=ts, source=str(path))
@@ -233,10 +276,12 @@ def read_seqfile(path: str | Path) -> InteractionLog:
     https://github.com/salesforce/ICLRec (``data/Beauty.txt``).
     """
     path = Path(path)
+    bulk, line_ok = _SEQFILE
     values, counts = _int_table(
         path,
         _read_bytes(path),
-        ncols=None,
+        bulk=bulk,
+        line_ok=line_ok,
         expected="a user id followed by one or more item ids, all integers",
     )
     line_start = np.concatenate(([0], np.cumsum(counts[:-1])))
@@ -252,13 +297,57 @@ def read_seqfile(path: str | Path) -> InteractionLog:
 
 _RETAILROCKET_HEADER = b"timestamp,visitorid,event,itemid,transactionid"
 _RETAILROCKET_EVENTS = {b"view": 1, b"addtocart": 2, b"transaction": 3}
+# ",view," -> ",1   ,": replacements of equal length keep bytes.replace a single cheap pass
+_RETAILROCKET_CODES = [
+    (b"," + word + b",", (b",%d" % code).ljust(len(word) + 1) + b",")
+    for word, code in _RETAILROCKET_EVENTS.items()
+]
+_COMMA_TO_SPACE = bytes.maketrans(b",", b" ")
 
 
-def _retailrocket_transform(text: bytes) -> bytes:
-    for name, code in _RETAILROCKET_EVENTS.items():
-        text = text.replace(b"," + name + b",", b",%d," % code)
-    # an empty transactionid (every non-transaction event) becomes -1 so each line has 5 numbers
-    return text.replace(b",\n", b",-1\n").replace(b",", b" ")
+def _retailrocket_bulk(text: bytes) -> tuple[np.ndarray | None, np.ndarray]:
+    """Vectorised parse of events.csv data lines; values (4 or 5 per line) or None if malformed.
+
+    Each line must have exactly 4 commas, no whitespace, no empty field but the last
+    (transactionid), and one of the three event words as its third field and nowhere else.
+    """
+    if any(bad in text for bad in (b" ", b"\t", b"\r", b",,", b"\n,")) or text.startswith(b","):
+        return None, np.zeros(0, dtype=np.int64)
+    longest = max(map(len, _RETAILROCKET_EVENTS))
+    original = np.frombuffer(text + bytes(longest + 1), dtype=np.uint8)  # padded for the checks
+    n_events = 0
+    for word, code in _RETAILROCKET_CODES:
+        n_events += text.count(word)
+        text = text.replace(word, code)
+    values, counts, starts = _bulk_parse(text.translate(_COMMA_TO_SPACE), 4, 5)
+    if values is None or counts.size == 0:
+        return values, counts
+    if n_events != counts.size or text.count(b",") != 4 * counts.size:
+        return None, counts
+    # the replacements keep every byte offset, so the third token of each line must be an event
+    # word (with its comma) in the original text; with one word per line, there is none elsewhere
+    third = starts[np.concatenate(([0], np.cumsum(counts[:-1]))) + 2]
+    first_byte = original[third]
+    for word in _RETAILROCKET_EVENTS:
+        at = third[first_byte == word[0]]
+        for k, char in enumerate(word + b","):
+            if not np.all(original[at + k] == char):
+                return None, counts
+    if not np.isin(first_byte, list(b"vat")).all():
+        return None, counts
+    return values, counts
+
+
+def _retailrocket_line_ok(raw: bytes) -> bool:
+    if not raw:
+        return True
+    if len(raw.split()) != 1:  # whitespace inside a line (or a line of spaces)
+        return False
+    fields = raw.split(b",")
+    if len(fields) != 5 or fields[2] not in _RETAILROCKET_EVENTS:
+        return False
+    numbers = [fields[0], fields[1], fields[3]] + ([fields[4]] if fields[4] else [])
+    return _ints_ok(numbers, 1, None)
 
 
 def read_retailrocket(path: str | Path) -> InteractionLog:
@@ -278,25 +367,23 @@ def read_retailrocket(path: str | Path) -> InteractionLog:
         raise DataFormatError(
             f"{path}:1: expected the header {_RETAILROCKET_HEADER.decode()!r}, got {_shown(header)}"
         )
-    if not body.strip():
-        raise _no_interactions(path)
-    values, _ = _int_table(
+    values, counts = _int_table(
         path,
         body,
-        ncols=5,
+        bulk=_retailrocket_bulk,
+        line_ok=_retailrocket_line_ok,
         expected="'timestamp,visitorid,event,itemid,transactionid' with integer ids and event "
         "view/addtocart/transaction",
-        transform=_retailrocket_transform,
         first_lineno=2,
     )
-    table = values.reshape(-1, 5)
-    views = table[table[:, 2] == _RETAILROCKET_EVENTS[b"view"]]
-    if len(views) == 0:
+    start = np.concatenate(([0], np.cumsum(counts[:-1])))  # first value of each line
+    start = start[values[start + 2] == _RETAILROCKET_EVENTS[b"view"]]
+    if start.size == 0:
         raise DataFormatError(f"{path}: no interactions (no 'view' events)")
     return InteractionLog(
-        user=np.ascontiguousarray(views[:, 1]),
-        item=np.ascontiguousarray(views[:, 3]),
-        timestamp=views[:, 0] // 1000,
+        user=values[start + 1],
+        item=values[start + 3],
+        timestamp=values[start] // 1000,
         source=str(path),
     )
 
@@ -313,25 +400,29 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_amazon_csv(path: str | Path) -> InteractionLog:
-    """Amazon ratings-only CSV ``user,item,rating,timestamp`` (no header), ids kept as strings.
+def read_amazon_csv(path: str | Path, user_first: bool = False) -> InteractionLog:
+    """Amazon ratings-only CSV ``item,user,rating,timestamp`` (no header), ids kept as strings.
 
-    E.g. ``A39HTATAQ9V7YF,0205616461,5.0,1369699200``: the reviewer id comes first, the product
-    ASIN second. A header line (non-numeric rating and timestamp, as in Kaggle re-uploads) is
-    skipped. Source: http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_Beauty.csv
-    (other categories: ``ratings_<Category>.csv``).
+    That is the 2018 release's layout (https://nijianmo.github.io/amazon/, "ratings only"). The
+    2014 SNAP files (http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_<Category>.csv,
+    e.g. ``A39HTATAQ9V7YF,0205616461,5.0,1369699200``) put the user first: pass ``user_first=True``
+    (``ssr data prepare --user-first``). A header line (non-numeric rating and timestamp) is skipped.
     """
     path = Path(path)
     text = _read_bytes(path).decode("utf-8", errors="replace")
     users: list[str] = []
     items: list[str] = []
     times: list[int] = []
-    expected = "4 comma-separated fields 'user,item,rating,timestamp' (integer timestamp)"
-    for lineno, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+    layout = "user,item,rating,timestamp" if user_first else "item,user,rating,timestamp"
+    expected = f"4 comma-separated fields '{layout}' (integer timestamp)"
+    rows = csv.reader(io.StringIO(text, newline=""))
+    for row in rows:
+        lineno = rows.line_num
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) == 4:
-            user, item, rating, stamp = (field.strip() for field in row)
+            first, second, rating, stamp = (field.strip() for field in row)
+            user, item = (first, second) if user_first else (second, first)
             if lineno == 1 and not _is_number(rating) and not _is_number(stamp):
                 continue  # header
             if user and item and _is_number(rating):
@@ -453,12 +544,13 @@ _HOW_TO_GET = {
 }
 
 
-def read_log(name: str, path: str | Path) -> InteractionLog:
-    """Read ``path`` with the reader registered as ``name`` (a key of :data:`READERS`)."""
+def read_log(name: str, path: str | Path, **options: bool) -> InteractionLog:
+    """Read ``path`` with the reader registered as ``name`` (a key of :data:`READERS`); ``options``
+    go to readers that take them (``user_first`` for amazon-csv)."""
     reader = READERS.get(name)
     if reader is None:
         raise ValueError(f"unknown dataset format {name!r}; valid names: {', '.join(READERS)}")
     path = Path(path)
     if not path.exists():
         raise DataFileNotFoundError(f"{path}: no such file; {_HOW_TO_GET[name]}")
-    return reader(path)
+    return reader(path, **options)
