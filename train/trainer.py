@@ -140,7 +140,7 @@ def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path,
         order = np.random.default_rng([config.seed, epoch]).permutation(len(targets))
         model.train()
         started, loss_sum = time.perf_counter(), 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress,
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=None if progress else True,
                    leave=False, unit="batch")
         for step in bar:
             batch = order[step * config.batch_size:(step + 1) * config.batch_size]
