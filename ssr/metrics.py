@@ -16,22 +16,19 @@ def target_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """0-based rank of each target among all items.
 
     scores: (batch, num_items + 1) float, column 0 is padding (ignored); entries set to -inf are
-    excluded (e.g. masked history). targets: (batch,) int64 item ids >= 1. Returns (batch,) int64.
+    ranked after every other item (e.g. masked history). targets: (batch,) int64 item ids >= 1. Returns (batch,) int64.
     """
-    scores = scores.clone()
-    scores[:, 0] = -torch.inf
     target_score = scores.gather(1, targets[:, None])  # (batch, 1)
-    better = (scores > target_score).sum(dim=1)
-    item_ids = torch.arange(scores.shape[1], device=scores.device)[None, :]
-    tied_before = ((scores == target_score) & (item_ids < targets[:, None])).sum(dim=1)
+    items = scores[:, 1:]  # (batch, num_items): padding excluded
+    better = (items > target_score).sum(dim=1)
+    item_ids = torch.arange(1, scores.shape[1], device=scores.device)[None, :]
+    tied_before = ((items == target_score) & (item_ids < targets[:, None])).sum(dim=1)
     return better + tied_before
 
 
 def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
     """(batch, k) item ids in rank order (ties by smaller id), padding column excluded."""
-    scores = scores.clone()
-    scores[:, 0] = -torch.inf
-    return torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+    return torch.sort(scores[:, 1:], dim=1, descending=True, stable=True).indices[:, :k] + 1
 
 
 class RankingMetrics:

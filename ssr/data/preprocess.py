@@ -94,7 +94,8 @@ def split_samples(
     Every position except a user's first is a sample. `ufo`: per user, the first 80% of samples are
     train and the last 20% test; validation is the last `valid_fraction` of the train part (at least
     one when the train part has two or more), so model selection never looks at test. `loo`: the last
-    item is test, the second-last valid. `fo`: samples shuffled with `seed`, then 80/10/10.
+    item is test, the second-last valid. `fo`: samples shuffled with `seed`, then `test_fraction` test, `valid_fraction` valid, the
+    rest train (70/10/20 with the defaults).
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")

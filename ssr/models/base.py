@@ -73,7 +73,8 @@ def config_from_dict(config_cls: type, values: dict[str, Any]) -> Any:
         expected = type(default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if default is not dataclasses.MISSING and not isinstance(value, expected):
+        wrong_bool = isinstance(value, bool) and expected is not bool
+        if default is not dataclasses.MISSING and (wrong_bool or not isinstance(value, expected)):
             raise ValueError(f"{config_cls.__name__}.{key} must be {expected.__name__}, got {value!r}")
         checked[key] = value
     return config_cls(**checked)

@@ -1,0 +1,219 @@
+"""The trainer on tiny synthetic data: determinism, resume, best-weight selection, run directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from ssr.data.dataset import read_dataset
+from ssr.data.prepare import PrepareConfig, prepare
+from ssr.data.synthetic import SyntheticConfig
+from ssr.evaluate import evaluate
+from ssr.models import build_model
+from ssr.train import trainer
+from ssr.train.trainer import TrainConfig, train
+
+TRAIN = TrainConfig(epochs=3, batch_size=64, seed=7, eval_batch_size=256, threads=1)
+FMLP = {"hidden": 16, "blocks": 1}
+METRICS = ("HR@10", "NDCG@10", "MRR@10")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "tiny.h5"
+    prepare(PrepareConfig(dataset="synthetic", max_len=10, min_count=3, seed=1,
+                          synthetic=SyntheticConfig(users=150, items=40)), None, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference_run(data, tmp_path_factory) -> Path:
+    """An uninterrupted 3-epoch fmlp run."""
+    run = tmp_path_factory.mktemp("reference")
+    train("fmlp", data, run, TRAIN, FMLP, progress=False)
+    return run
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def metrics_of(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def states_differ(a: dict, b: dict) -> bool:
+    return any(not torch.equal(a[key], b[key]) for key in a)
+
+
+def test_same_seed_same_result(data, reference_run, tmp_path) -> None:
+    train("fmlp", data, tmp_path / "again", TRAIN, FMLP, progress=False)
+    ref, again = metrics_of(reference_run), metrics_of(tmp_path / "again")
+    assert again["valid"] == ref["valid"] and again["test"] == ref["test"]
+    assert again["best_epoch"] == ref["best_epoch"]
+    assert_same_state(load(reference_run / "model.pt")["state_dict"],
+                      load(tmp_path / "again" / "model.pt")["state_dict"])
+
+    other_seed = dataclasses.replace(TRAIN, seed=8, epochs=1)
+    train("fmlp", data, tmp_path / "other", other_seed, FMLP, progress=False)
+    assert states_differ(load(reference_run / "model.pt")["state_dict"],
+                         load(tmp_path / "other" / "model.pt")["state_dict"])
+
+
+def test_resume_after_interrupt_equals_uninterrupted(data, reference_run, tmp_path,
+                                                     monkeypatch) -> None:
+    run = tmp_path / "run"
+    real_save = trainer.save_checkpoint
+    last_saves = []
+
+    def save_then_interrupt(path, payload):
+        real_save(path, payload)
+        if Path(path).name == "last.pt":
+            last_saves.append(payload["epoch"])
+            if len(last_saves) == 2:
+                raise KeyboardInterrupt  # as if Ctrl-C arrived right after epoch 2 was saved
+
+    monkeypatch.setattr(trainer, "save_checkpoint", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train("fmlp", data, run, TRAIN, FMLP, progress=False)
+    monkeypatch.setattr(trainer, "save_checkpoint", real_save)
+    assert last_saves == [1, 2]
+    assert (run / "last.pt").is_file() and not (run / "model.pt").exists()
+    assert load(run / "last.pt")["epoch"] == 2
+
+    # a different configuration must not silently continue this run's state
+    with pytest.raises(ValueError, match="different training run"):
+        train("fmlp", data, run, dataclasses.replace(TRAIN, lr=5e-3), FMLP, progress=False)
+
+    resumed = train("fmlp", data, run, TRAIN, FMLP, progress=False)
+    ref = metrics_of(reference_run)
+    assert resumed["valid"] == ref["valid"] and resumed["test"] == ref["test"]
+    assert metrics_of(run)["test"] == ref["test"]
+    assert (resumed["epochs_run"], resumed["best_epoch"]) == (ref["epochs_run"], ref["best_epoch"])
+    assert_same_state(load(reference_run / "model.pt")["state_dict"],
+                      load(run / "model.pt")["state_dict"])
+    log = (run / "train.log").read_text()
+    assert "resuming after epoch 2" in log
+    assert log.count("epoch   3") == 1 and log.count("epoch   1") == 1  # only epoch 3 re-ran
+    assert not (run / "last.pt").exists()
+
+
+def fake_validation(monkeypatch, scores: list[float]) -> list[dict]:
+    """Make the first len(scores) evaluate() calls (the per-epoch validations) report `scores` as
+    MRR@10, snapshotting the model each time; later calls (final metrics) are the real ones."""
+    real_evaluate = trainer.evaluate
+    snapshots: list[dict] = []
+
+    def fake(model, dataset, split="test", *args, **kwargs):
+        result = real_evaluate(model, dataset, split, *args, **kwargs)
+        if len(snapshots) < len(scores):
+            assert split == "valid"
+            snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+            result = {**result, "MRR@10": scores[len(snapshots) - 1]}
+        return result
+
+    monkeypatch.setattr(trainer, "evaluate", fake)
+    return snapshots
+
+
+def test_best_weights_are_saved_not_last(data, tmp_path, monkeypatch) -> None:
+    snapshots = fake_validation(monkeypatch, [0.5, 0.9, 0.1, 0.2])
+    config = dataclasses.replace(TRAIN, epochs=4, patience=10)
+    metrics = train("fmlp", data, tmp_path, config, FMLP, progress=False)
+    assert len(snapshots) == 4
+    assert metrics["best_epoch"] == 2 and metrics["epochs_run"] == 4
+    saved = load(tmp_path / "model.pt")
+    assert_same_state(snapshots[1], saved["state_dict"])
+    assert states_differ(snapshots[3], saved["state_dict"])
+
+    # the saved model really is the one the reported metrics describe
+    model = build_model("fmlp", saved["num_items"], saved["max_len"], saved["config"])
+    model.load_state_dict(saved["state_dict"])
+    dataset = read_dataset(data)
+    written = metrics_of(tmp_path)
+    for split in ("valid", "test"):
+        again = evaluate(model, dataset, split)
+        for key in METRICS:
+            assert again[key] == pytest.approx(written[split][key], abs=1e-12)
+
+
+def test_early_stopping_after_patience(data, tmp_path, monkeypatch) -> None:
+    snapshots = fake_validation(monkeypatch, [0.5, 0.4, 0.3])  # epochs 4-6 would be real
+    config = dataclasses.replace(TRAIN, epochs=6, patience=2)
+    metrics = train("fmlp", data, tmp_path, config, FMLP, progress=False)
+    assert len(snapshots) == 3
+    assert metrics["epochs_run"] == 3 and metrics["best_epoch"] == 1
+    assert "early stop" in (tmp_path / "train.log").read_text()
+
+
+def test_run_directory_contents(data, reference_run) -> None:
+    payload = load(reference_run / "model.pt")  # weights_only=True must be able to read it
+    dataset = read_dataset(data)
+    assert payload["format"] == "ssr-checkpoint"
+    assert isinstance(payload["schema_version"], int)
+    assert payload["model"] == "fmlp"
+    assert payload["config"]["hidden"] == 16 and payload["config"]["blocks"] == 1
+    assert payload["num_items"] == dataset.num_items and payload["max_len"] == 10
+    assert payload["dataset"]["fingerprint"] == dataset.fingerprint
+    assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())
+
+    metrics = metrics_of(reference_run)
+    for split in ("valid", "test"):
+        for key in METRICS:
+            assert 0.0 <= metrics[split][key] <= 1.0
+        assert metrics[split]["MRR@10"] <= metrics[split]["NDCG@10"] <= metrics[split]["HR@10"]
+    assert metrics["epochs_run"] == 3 and 1 <= metrics["best_epoch"] <= 3
+    assert metrics["dataset"] == dataset.fingerprint
+    assert {"train_seconds", "eval_seconds", "train_samples_per_second"} <= set(metrics["timings"])
+    assert metrics["timings"]["train_seconds"] > 0
+
+    log = (reference_run / "train.log").read_text()
+    assert "epoch   1" in log and "done" in log
+    assert not (reference_run / "last.pt").exists()
+
+
+def test_second_train_into_finished_dir_refuses(data, reference_run) -> None:
+    before = (reference_run / "model.pt").read_bytes()
+    with pytest.raises(ValueError, match="overwrite"):
+        train("fmlp", data, reference_run, TRAIN, FMLP, progress=False)
+    assert (reference_run / "model.pt").read_bytes() == before
+
+
+def test_pop_scores_are_training_target_counts(data, tmp_path) -> None:
+    metrics = train("pop", data, tmp_path, TRAIN, progress=False)
+    assert metrics["epochs_run"] == 0 and metrics["best_epoch"] == 0
+    assert "loss" not in (tmp_path / "train.log").read_text()  # no epoch lines
+    dataset = read_dataset(data)
+    counts = Counter(int(dataset.items[p]) for p in dataset.splits["train"])
+    payload = load(tmp_path / "model.pt")
+    model = build_model("pop", payload["num_items"], payload["max_len"])
+    model.load_state_dict(payload["state_dict"])
+    inputs, _ = dataset.inputs_and_targets("test")
+    scores = model.score_all(torch.from_numpy(inputs[:3]))
+    expected = [float(counts.get(i, 0)) for i in range(dataset.num_items + 1)]
+    assert scores.shape == (3, dataset.num_items + 1)
+    for row in scores.tolist():
+        assert row == expected
+
+
+def test_fmlp_beats_popularity(tmp_path) -> None:
+    data = tmp_path / "bigger.h5"
+    prepare(PrepareConfig(dataset="synthetic", max_len=10, min_count=3, seed=2,
+                          synthetic=SyntheticConfig(users=400, items=80)), None, data)
+    config = TrainConfig(epochs=8, seed=0, threads=1, eval_batch_size=512)
+    fmlp = train("fmlp", data, tmp_path / "fmlp", config, {"hidden": 32, "blocks": 1},
+                 progress=False)
+    pop = train("pop", data, tmp_path / "pop", config, progress=False)
+    assert fmlp["test"]["NDCG@10"] > pop["test"]["NDCG@10"] + 0.05
+    assert fmlp["test"]["HR@10"] > pop["test"]["HR@10"]
