@@ -32,7 +32,7 @@ def summarise(values: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 
 
 def main(models: list[str], datasets: list[str], seeds: int, epochs: int, patience: int,
-         work: Path, name: str) -> dict:
+         work: Path, name: str, threads: int = 0) -> dict:
     rows: dict[str, dict] = {}
     for dataset_name in datasets:
         reader, source, split = DATASETS[dataset_name]
@@ -47,7 +47,8 @@ def main(models: list[str], datasets: list[str], seeds: int, epochs: int, patien
             for seed in range(seeds):
                 run_dir = work / "runs" / f"{dataset_name}_{model}_seed{seed}"
                 if not (run_dir / "model.pt").exists():  # resumable: finished runs are reused
-                    train(model, data, run_dir, TrainConfig(epochs=epochs, patience=patience, seed=seed),
+                    train(model, data, run_dir, TrainConfig(epochs=epochs, patience=patience, seed=seed,
+                                                                   threads=threads),
                           progress=False)
                 trained, payload = load_checkpoint(run_dir / "model.pt")
                 plain.append(evaluate(trained, dataset, "test"))
@@ -73,6 +74,7 @@ if __name__ == "__main__":
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--work", default=str(RESULTS.parent / "work"), help="datasets and runs (git-ignored)")
     parser.add_argument("--name", default="quality", help="result file name under bench/results/")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
     main(args.models.split(","), args.datasets.split(","), args.seeds, args.epochs, args.patience,
-         Path(args.work), args.name)
+         Path(args.work), args.name, args.threads)

@@ -1,0 +1,100 @@
+// Fused multi-step LIF (see lif.py for the semantics). Element blocks are independent, so they run
+// in parallel; inside a block the time loop is outermost and the element loop vectorises.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <cmath>
+#include <vector>
+
+namespace {
+constexpr int64_t kBlock = 256;
+
+inline float surrogate_grad(float x, int kind, float alpha) {
+  if (kind == 0) {  // atan
+    const float z = 1.5707963267948966f * alpha * x;
+    return 0.5f * alpha / (1.f + z * z);
+  }
+  if (kind == 1) {  // sigmoid
+    const float s = 1.f / (1.f + std::exp(-alpha * x));
+    return alpha * s * (1.f - s);
+  }
+  return std::fabs(x) < 0.5f / alpha ? alpha : 0.f;  // rectangle
+}
+}  // namespace
+
+torch::Tensor lif_forward(torch::Tensor x, double tau, double v_threshold, double v_reset) {
+  TORCH_CHECK(x.scalar_type() == torch::kFloat32, "lif kernel: float32 input expected");
+  auto input = x.contiguous();
+  const int64_t steps = input.size(0), n = input.numel() / steps;
+  auto spikes = torch::empty_like(input);
+  const float* xs = input.data_ptr<float>();
+  float* out = spikes.data_ptr<float>();
+  const float decay = static_cast<float>(1.0 / tau), th = v_threshold, reset = v_reset;
+  at::parallel_for(0, (n + kBlock - 1) / kBlock, 1, [&](int64_t first, int64_t last) {
+    float v[kBlock];
+    for (int64_t b = first; b < last; ++b) {
+      const int64_t start = b * kBlock, len = std::min(kBlock, n - start);
+      for (int64_t i = 0; i < len; ++i) v[i] = 0.f;
+      for (int64_t t = 0; t < steps; ++t) {
+        const float* xt = xs + t * n + start;
+        float* st = out + t * n + start;
+        for (int64_t i = 0; i < len; ++i) {
+          const float h = v[i] + (xt[i] - v[i]) * decay;
+          const bool fired = h >= th;
+          st[i] = fired ? 1.f : 0.f;
+          v[i] = fired ? reset : h;
+        }
+      }
+    }
+  });
+  return spikes;
+}
+
+// Recomputes the charge h from x (cheaper than storing it), then runs back through time.
+torch::Tensor lif_backward(torch::Tensor x, torch::Tensor grad_spikes, double tau, double v_threshold,
+                           double v_reset, int64_t kind, double alpha, bool detach_reset) {
+  auto input = x.contiguous();
+  auto grad_out = grad_spikes.contiguous();
+  const int64_t steps = input.size(0), n = input.numel() / steps;
+  auto grad_x = torch::empty_like(input);
+  const float* xs = input.data_ptr<float>();
+  const float* gs = grad_out.data_ptr<float>();
+  float* gx = grad_x.data_ptr<float>();
+  const float decay = static_cast<float>(1.0 / tau), th = v_threshold, reset = v_reset, a = alpha;
+  at::parallel_for(0, (n + kBlock - 1) / kBlock, 1, [&](int64_t first, int64_t last) {
+    std::vector<float> charged(steps * kBlock);
+    float v[kBlock], grad_v[kBlock];
+    for (int64_t b = first; b < last; ++b) {
+      const int64_t start = b * kBlock, len = std::min(kBlock, n - start);
+      for (int64_t i = 0; i < len; ++i) { v[i] = 0.f; grad_v[i] = 0.f; }
+      for (int64_t t = 0; t < steps; ++t) {
+        const float* xt = xs + t * n + start;
+        float* ht = charged.data() + t * kBlock;
+        for (int64_t i = 0; i < len; ++i) {
+          const float h = v[i] + (xt[i] - v[i]) * decay;
+          ht[i] = h;
+          v[i] = h >= th ? reset : h;
+        }
+      }
+      for (int64_t t = steps - 1; t >= 0; --t) {
+        const float* ht = charged.data() + t * kBlock;
+        const float* gt = gs + t * n + start;
+        float* gxt = gx + t * n + start;
+        for (int64_t i = 0; i < len; ++i) {
+          const float h = ht[i];
+          const float not_fired = h < th ? 1.f : 0.f;
+          const float ds = surrogate_grad(h - th, kind, a);
+          const float dv = detach_reset ? not_fired : not_fired + (reset - h) * ds;
+          const float gh = gt[i] * ds + grad_v[i] * dv;
+          gxt[i] = gh * decay;
+          grad_v[i] = gh * (1.f - decay);
+        }
+      }
+    }
+  });
+  return grad_x;
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("forward", &lif_forward, "multi-step LIF forward");
+  m.def("backward", &lif_backward, "multi-step LIF backward (surrogate gradient)");
+}
