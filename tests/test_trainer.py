@@ -217,3 +217,26 @@ def test_fmlp_beats_popularity(tmp_path) -> None:
     pop = train("pop", data, tmp_path / "pop", config, progress=False)
     assert fmlp["test"]["NDCG@10"] > pop["test"]["NDCG@10"] + 0.05
     assert fmlp["test"]["HR@10"] > pop["test"]["HR@10"]
+
+
+def test_pop_mask_history_masks_each_row_only(tmp_path) -> None:
+    """Regression: pop's scores were one expanded row, so masking one user's history masked it
+    for every user and overwrote the model's counts."""
+    data = tmp_path / "d.h5"
+    prepare(PrepareConfig(dataset="synthetic", synthetic=SyntheticConfig(users=120, items=40)), None, data)
+    dataset = read_dataset(data)
+    model = build_model("pop", dataset.num_items, dataset.max_len)
+    model.fit(torch.from_numpy(dataset.train_item_counts()).float())
+    counts = model.counts.clone()
+    masked = evaluate(model, dataset, "test", batch_size=7, mask_history=True)
+    torch.testing.assert_close(model.counts, counts, rtol=0, atol=0)
+    # brute force: rank the target among items not in the user's history, by count then id
+    _, targets = dataset.inputs_and_targets("test")
+    sample, item = dataset.history("test")
+    hits = 0
+    for j, target in enumerate(targets.tolist()):
+        seen = set(item[sample == j].tolist())
+        order = sorted((i for i in range(1, dataset.num_items + 1) if i not in seen),
+                       key=lambda i: (-counts[i].item(), i))
+        hits += order.index(target) < 10
+    assert masked["HR@10"] == pytest.approx(hits / len(targets))

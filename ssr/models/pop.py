@@ -29,7 +29,7 @@ class Pop(SequentialRecommender):
         self.counts.copy_(train_item_counts.to(self.counts))
 
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
-        return self.counts.expand(item_seq.shape[0], -1)  # (batch, num_items + 1)
+        return self.counts.repeat(item_seq.shape[0], 1)  # (batch, num_items + 1), a fresh tensor
 
     def score_all(self, item_seq: torch.Tensor) -> torch.Tensor:
         return self(item_seq)
