@@ -324,8 +324,11 @@ def test_model_contract(name: str) -> None:
 
     kinds = model.layer_kinds()
     assert set(kinds.values()) <= {"float", "spike"}
-    modules = dict(model.named_modules())
-    assert set(kinds) <= set(modules)
+    # keys name a module or a parameter, or "score" (the scoring against every item)
+    names = set(dict(model.named_modules())) | set(dict(model.named_parameters())) | {"score"}
+    assert set(kinds) <= names
+    if params:
+        assert "score" in kinds
     if params:
         assert kinds  # a trainable model has layers the energy model can count
 

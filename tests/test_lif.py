@@ -10,19 +10,7 @@ import torch
 from ssr.spiking import kernel
 from ssr.spiking.lif import LIFParams, lif_multistep, lif_step, to_lava, to_nir
 from ssr.spiking.surrogate import DEFAULT_ALPHA, SURROGATES, smooth_function
-
-
-def numpy_lif(x: np.ndarray, tau: float = 2.0, v_threshold: float = 1.0) -> np.ndarray:
-    """The issue's definition, written independently: v <- v + (x - v) / tau; spike if v >= v_th;
-    then hard reset to 0. float32 throughout, like the model."""
-    x = x.astype(np.float32)
-    v = np.zeros(x.shape[1:], np.float32)
-    spikes = np.zeros_like(x)
-    for t in range(x.shape[0]):
-        v = v + (x[t] - v) * np.float32(1 / tau)
-        spikes[t] = v >= np.float32(v_threshold)
-        v = np.where(spikes[t] > 0, np.float32(0), v)
-    return spikes
+from references import numpy_lif
 
 
 def numpy_nir_lif(node, x: np.ndarray, dt: float = 1.0) -> np.ndarray:

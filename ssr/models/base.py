@@ -5,7 +5,9 @@ Contract (the trainer, evaluator and later stages call nothing else):
     score_all(item_seq)    -> (batch, num_items + 1) scores over all items (column 0 is padding)
     loss(item_seq, target) -> scalar full-softmax cross-entropy of the target item ids (batch,)
     layer_kinds()          -> {layer name: "float" | "spike"}: whether a layer's inputs are floats
-                              (multiply-accumulates) or spikes (accumulates); read by ssr.energy
+                              (multiply-accumulates) or spikes (accumulates); names are module or
+                              parameter names, plus "score" for the scoring against every item;
+                              read by ssr.energy
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ class SequentialRecommender(nn.Module):
         return F.cross_entropy(self.score_all(item_seq), target)
 
     def layer_kinds(self) -> dict[str, str]:
-        return {name: "float" for name, module in self.named_modules()
-                if isinstance(module, (nn.Linear, nn.Embedding))}
+        kinds = {name: "float" for name, module in self.named_modules()
+                 if isinstance(module, (nn.Linear, nn.Embedding))}
+        return {**kinds, "score": "float"}
 
     def fit(self, train_item_counts: torch.Tensor) -> None:
         """Non-trainable models read their statistics here; trainable ones ignore it."""

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
-from ssr.models.layers import Dropout
+from ssr.models.layers import Dropout, FrequencyFilter
 
 
 @dataclass(frozen=True)
@@ -26,21 +26,6 @@ class FMLPConfig:
     dropout: float = 0.5  # FMLP-Rec's default hidden dropout
     ffn_multiplier: int = 4
     init_std: float = 0.02  # normal init of embeddings and linear weights, as in FMLP-Rec
-
-
-class FrequencyFilter(nn.Module):
-    """x -> irfft(rfft(x, along seq) * W): a learnable circular convolution per channel."""
-
-    def __init__(self, max_len: int, hidden: int, init_std: float) -> None:
-        super().__init__()
-        # (1, max_len // 2 + 1, hidden, 2): real and imaginary parts of the filter spectrum
-        self.weight = nn.Parameter(torch.randn(1, max_len // 2 + 1, hidden, 2) * init_std)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, length, _ = x.shape  # (batch, max_len, hidden)
-        spectrum = torch.fft.rfft(x, dim=1, norm="ortho")  # (batch, max_len // 2 + 1, hidden)
-        spectrum = spectrum * torch.view_as_complex(self.weight)
-        return torch.fft.irfft(spectrum, n=length, dim=1, norm="ortho")
 
 
 class FMLPBlock(nn.Module):

@@ -14,3 +14,46 @@ class Dropout(nn.Dropout):
             return x
         keep = torch.rand_like(x) >= self.p
         return x * keep * (1.0 / (1.0 - self.p))
+
+
+class FeatureBatchNorm(nn.BatchNorm1d):
+    """BatchNorm over the last (feature) axis of a (..., features) tensor, statistics over all
+    other axes. In eval mode it is a per-feature affine map, so it folds into an adjacent linear map."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+    def scale_and_shift(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features,) scale and shift of the eval-mode map y = x * scale + shift."""
+        scale = self.weight / torch.sqrt(self.running_var + self.eps)
+        return scale, self.bias - self.running_mean * scale
+
+
+class FrequencyFilter(nn.Module):
+    """Learnable filter along the sequence axis: x -> irfft(rfft(x) * W), per channel.
+
+    On any input this is a circular convolution with the real kernel `kernel()`:
+    y[..., n, d] = sum_m kernel[(n - m) mod N, d] * x[..., m, d]  (x: (..., N, channels)).
+    """
+
+    def __init__(self, length: int, channels: int, init_std: float) -> None:
+        super().__init__()
+        # (1, length // 2 + 1, channels, 2): real and imaginary parts of the filter spectrum (the
+        # leading 1 keeps FMLP-Rec's parameter layout)
+        self.weight = nn.Parameter(torch.randn(1, length // 2 + 1, channels, 2) * init_std)
+        self.length = length
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spectrum = torch.fft.rfft(x, dim=-2, norm="ortho")  # (..., N // 2 + 1, channels)
+        spectrum = spectrum * torch.view_as_complex(self.weight)[0]
+        return torch.fft.irfft(spectrum, n=self.length, dim=-2, norm="ortho")
+
+    def kernel(self) -> torch.Tensor:
+        """(N, channels) time-domain kernel: irfft_o(rfft_o(x) W) = x circularly convolved with
+        irfft(W) (the sqrt(N) factors of the two orthonormal transforms cancel)."""
+        return torch.fft.irfft(torch.view_as_complex(self.weight)[0], n=self.length, dim=0)
+
+    def last_position(self, x: torch.Tensor) -> torch.Tensor:
+        """The filter's output at the last position only: (..., N, channels) -> (..., channels)."""
+        reversed_kernel = self.kernel().flip(0)  # entry m is kernel[N - 1 - m]
+        return torch.einsum("...nc,nc->...c", x, reversed_kernel)

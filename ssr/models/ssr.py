@@ -1,0 +1,149 @@
+"""SSR (Yu et al., IJCAI 2025), the deployable flavour: every operation from the input spikes to the
+score readout is a linear map on spikes, a per-feature affine (folded batch norm) or a LIF layer,
+so the whole path exports to NIR and runs on a neuromorphic chip.
+
+Shapes: T time steps, B batch, N = max_len positions (newest last), D hidden, I items.
+
+    spike-wise item table  S = LIF(E repeated over T)                      (T, I + 1, D) in {0, 1}
+    lookup                 X[t] = S[t, item_seq]                            (T, B, N, D)
+    stimulus encoder       serial[t]   = (sum_{k <= t} X[k]) W_s            accumulates over time
+                           parallel[t] = A X[t]   (A: (N, N), causal)       mixes positions per step
+                           H = LIF(BN(serial + parallel))                   (T, B, N, D)
+    per filter block       H = LIF(BN(circ_conv(H, kernel)) + H)            spiking Fourier filter
+                           H = LIF(BN(LIF(BN(H W_1)) W_2) + H)              PSFFN, residual
+    readout                r = (mean_t H[t, :, -1]) W_d                     densify, newest position
+                           score(i) = r . mean_t S[t, i]                    against the spike table
+
+Choices where the paper is silent (documented in README): the serial encoder accumulates input
+spikes over time steps before a bias-free linear map (an integrator on chip); the parallel encoder is
+a learned causal (N, N) mixing of positions, initialised to the identity; no position embedding (the
+parallel encoder and the filters see positions); batch norm (eval: affine, folded at export) instead
+of layer norm; the residual paths add spikes to the next LIF's input current; the item table's
+encoding current is E itself (initialised N(0, 1), so some entries fire).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ssr.models.base import SequentialRecommender, register
+from ssr.models.layers import Dropout, FeatureBatchNorm, FrequencyFilter
+from ssr.spiking.lif import LIF, LIFParams
+
+
+@dataclass(frozen=True)
+class SSRConfig:
+    hidden: int = 64  # the paper's embedding size
+    time_steps: int = 4  # T, the paper's
+    blocks: int = 2  # spiking filter blocks, the paper's L
+    ffn_multiplier: int = 4
+    dropout: float = 0.2  # on the D-wide float currents before a LIF, training only
+    tau: float = 2.0  # LIF time constant (the paper's)
+    v_threshold: float = 1.0
+    surrogate: str = "atan"
+    init_std: float = 0.02  # linear maps and filter spectra
+    item_init_std: float = 1.0  # encoding currents of the item table: N(0, 1) makes ~16% fire
+
+
+class SpikingFilterBlock(nn.Module):
+    """Spiking Fourier filter then PSFFN, both with residual spike paths."""
+
+    def __init__(self, config: SSRConfig, max_len: int, lif: LIFParams) -> None:
+        super().__init__()
+        width = config.hidden * config.ffn_multiplier
+        self.filter = FrequencyFilter(max_len, config.hidden, config.init_std)
+        self.filter_norm = FeatureBatchNorm(config.hidden)
+        self.filter_lif = LIF(lif, config.surrogate)
+        self.ffn_in = nn.Linear(config.hidden, width)
+        self.ffn_in_norm = FeatureBatchNorm(width)
+        self.ffn_in_lif = LIF(lif, config.surrogate)
+        self.ffn_out = nn.Linear(width, config.hidden)
+        self.ffn_out_norm = FeatureBatchNorm(config.hidden)
+        self.ffn_out_lif = LIF(lif, config.surrogate)
+        self.dropout = Dropout(config.dropout)
+
+    def forward(self, spikes: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """(T, B, N, D) spikes -> (T, B, N, D) spikes, or (T, B, 1, D) with `last_only` (everything
+        after the filter is point-wise, so only the newest position is computed)."""
+        if last_only:
+            filtered = self.filter.last_position(spikes)[:, :, None]  # (T, B, 1, D)
+            spikes = spikes[:, :, -1:]
+        else:
+            filtered = self.filter(spikes)  # (T, B, N, D)
+        spikes = self.filter_lif(self.dropout(self.filter_norm(filtered)) + spikes)
+        hidden = self.ffn_in_lif(self.ffn_in_norm(self.ffn_in(spikes)))  # (T, B, n, 4D)
+        return self.ffn_out_lif(self.dropout(self.ffn_out_norm(self.ffn_out(hidden))) + spikes)
+
+
+@register
+class SSR(SequentialRecommender):
+    name = "ssr"
+    kind = "snn"
+    Config = SSRConfig
+
+    def __init__(self, config: SSRConfig, num_items: int, max_len: int) -> None:
+        super().__init__(config, num_items, max_len)
+        lif = LIFParams(tau=config.tau, v_threshold=config.v_threshold)
+        self.item_embedding = nn.Embedding(num_items + 1, config.hidden, padding_idx=0)
+        self.item_lif = LIF(lif, config.surrogate)
+        self.serial = nn.Linear(config.hidden, config.hidden, bias=False)
+        # (N, N) position mixing, causal: position n sums items at positions <= n
+        self.parallel = nn.Parameter(torch.eye(max_len))
+        self.register_buffer("causal_mask", torch.tril(torch.ones(max_len, max_len)), persistent=False)
+        self.stimulus_norm = FeatureBatchNorm(config.hidden)
+        self.stimulus_lif = LIF(lif, config.surrogate)
+        self.dropout = Dropout(config.dropout)
+        self.blocks = nn.ModuleList(SpikingFilterBlock(config, max_len, lif) for _ in range(config.blocks))
+        self.densify = nn.Linear(config.hidden, config.hidden)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=self.config.init_std)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        nn.init.normal_(self.item_embedding.weight, std=self.config.item_init_std)
+        with torch.no_grad():
+            self.item_embedding.weight[0].zero_()  # padding never fires
+
+    def spike_table(self) -> torch.Tensor:
+        """The spike-wise item table: (T, num_items + 1, D) in {0, 1}; row 0 (padding) is silent."""
+        currents = self.item_embedding.weight.expand(self.config.time_steps, -1, -1)
+        return self.item_lif(currents)
+
+    def item_embeddings(self) -> torch.Tensor:
+        return self.spike_table().mean(0)  # (num_items + 1, D) firing rates in {0, 1/T, ..., 1}
+
+    def encode(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """(B, N) ids -> (T, B, N, D) spikes H of the stimulus encoder."""
+        inputs = table[:, item_seq]  # (T, B, N, D)
+        serial = self.serial(inputs.cumsum(0))  # (T, B, N, D)
+        parallel = torch.einsum("nm,tbmd->tbnd", self.parallel * self.causal_mask, inputs)
+        return self.stimulus_lif(self.dropout(self.stimulus_norm(serial + parallel)))
+
+    def _represent(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        spikes = self.encode(item_seq, table)
+        for index, block in enumerate(self.blocks):
+            spikes = block(spikes, last_only=index == len(self.blocks) - 1)
+        return self.densify(spikes[:, :, -1].mean(0))  # (B, D)
+
+    def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
+        return self._represent(item_seq, self.spike_table())
+
+    def score_all(self, item_seq: torch.Tensor) -> torch.Tensor:
+        table = self.spike_table()  # encoded once per batch, used for lookup and scoring
+        return self._represent(item_seq, table) @ table.mean(0).T  # (B, num_items + 1)
+
+    def layer_kinds(self) -> dict[str, str]:
+        """Every synaptic layer here receives spikes (additions); the encoding of the item table is
+        done once, offline, and the readout scores against binary rates."""
+        kinds = {"item_embedding": "float", "serial": "spike", "parallel": "spike", "densify": "spike",
+                 "score": "spike"}
+        for i in range(len(self.blocks)):
+            kinds.update({f"blocks.{i}.filter": "spike", f"blocks.{i}.ffn_in": "spike",
+                          f"blocks.{i}.ffn_out": "spike"})
+        return kinds
