@@ -30,7 +30,9 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m ssr.demo --out $(DEMO_DIR)
 
+# spikingjelly is a benchmark-time dependency only (the LIF speed comparison); --no-deps keeps torch
 bench: $(STAMP)
+	$(PIP) install -q --no-deps spikingjelly==0.0.0.0.14
 	$(PY) -m bench.run_all
 
 lint: $(STAMP)
