@@ -26,7 +26,7 @@ def test_spike_table_is_binary_time_by_items_by_dim_and_equals_a_numpy_lif() -> 
     assert set(table.unique().tolist()) <= {0.0, 1.0}
     assert 0 < table.mean() < 1  # some, not all, entries fire
     assert table[:, 0].sum() == 0  # padding is silent
-    currents = model.item_embedding.weight.detach().numpy()
+    currents = model.item_embedding.weight.detach().numpy() * model.config.item_current_scale
     expected = numpy_lif(np.broadcast_to(currents, (4, *currents.shape)))  # constant input over T
     np.testing.assert_array_equal(table.numpy(), expected)
 
