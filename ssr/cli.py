@@ -84,8 +84,12 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from ssr.models import MODELS
     from ssr.train.trainer import TrainConfig, train
 
+    if args.weight_decay is None:  # the model's authors' choice, else none
+        defaults = MODELS[args.model].train_defaults if args.model in MODELS else {}
+        args.weight_decay = defaults.get("weight_decay", 0.0)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
                          device=args.device, mask_history=args.mask_history, threads=args.threads)
@@ -172,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=100, help="maximum epochs (default 100)")
     train.add_argument("--batch-size", type=int, default=128, help="default 128")
     train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    train.add_argument("--weight-decay", type=float, default=0.0)
+    train.add_argument("--weight-decay", type=float, default=None,
+                       help="Adam weight decay (default: the model's published choice, else 0)")
     train.add_argument("--patience", type=int, default=10,
                        help="stop after this many epochs without a better validation MRR@10 (default 10)")
     train.add_argument("--seed", type=int, default=0)

@@ -1,6 +1,8 @@
-"""SSR (Yu et al., IJCAI 2025), the deployable flavour: every operation from the input spikes to the
-score readout is a linear map on spikes, a per-feature affine (folded batch norm) or a LIF layer,
-so the whole path exports to NIR and runs on a neuromorphic chip.
+"""SSR (Yu et al., IJCAI 2025), deployable: spike-wise item table, spiking filters, all-spike path.
+
+Every operation from the input spikes to the score readout is a linear map on spikes, a
+per-feature affine (folded batch norm) or a LIF layer, so the whole path exports to NIR and runs
+on a neuromorphic chip.
 
 Shapes: T time steps, B batch, N = max_len positions (newest last), D hidden, I items.
 

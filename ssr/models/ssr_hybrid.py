@@ -1,5 +1,7 @@
-"""SSR as the authors' released code implements it (github.com/AmazingDD/serenRec, `ssr.py`): FMLP-Rec
-with batch norm and a float rfft filter, and LIF neurons only inside the feed-forward block.
+"""SSR as the authors' released code has it: FMLP-Rec with LIF neurons only in the feed-forward block.
+
+github.com/AmazingDD/serenRec, `seren/recommender/ssr/ssr.py`: batch norm, a float rfft filter,
+and spikes only inside the feed-forward block.
 
     x = Dropout(BN(E_item[s] + E_pos))                                 (B, N, D) floats
     per block:  x = BN(x + Dropout(irfft(rfft(x) * W)))                   float filter (MACs)
@@ -8,8 +10,8 @@ with batch norm and a float rfft filter, and LIF neurons only inside the feed-fo
                 x = BN(mean_t y)                                          back to floats
     score(i) = x[:, -1] . E_item[i]
 
-Released-code defaults: dropout 0.3 and weight decay 1e-4 (pass `--weight-decay 1e-4`), Adam with a
-cosine schedule, LIF tau 2 with ATan surrogate and detached reset (as spikingjelly's LIFNode there).
+Released-code defaults: dropout 0.3 and weight decay 1e-4 (`ssr train` uses it unless
+--weight-decay is given), Adam with a cosine schedule, LIF tau 2 with ATan surrogate and detached reset (as spikingjelly's LIFNode there).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class SSRHybrid(SequentialRecommender):
     name = "ssr-hybrid"
     kind = "snn"
     Config = SSRHybridConfig
+    train_defaults = {"weight_decay": 1e-4}  # the released code's
 
     def __init__(self, config: SSRHybridConfig, num_items: int, max_len: int) -> None:
         super().__init__(config, num_items, max_len)
