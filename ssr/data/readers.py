@@ -237,17 +237,7 @@ def read_ml100k(path: str | Path) -> InteractionLog:
     Any run of spaces or tabs is accepted as the separator.
     Source: https://files.grouplens.org/datasets/movielens/ml-100k.zip (member ``ml-100k/u.data``).
     """
-    path = Path(path)
-    bulk, line_ok = _ML100K
-    values, _ = _int_table(
-        path,
-        _read_bytes(path),
-        bulk=bulk,
-        line_ok=line_ok,
-        expected="4 tab-separated integers 'user item rating timestamp'",
-    )
-    user, item, ts = _columns(values, 4, 0, 1, 3)
-    return InteractionLog(user=user, item=item, timestamp=ts, source=str(path))
+    return _read_rating_table(path, _ML100K, "4 tab-separated integers 'user item rating timestamp'")
 
 
 def read_ml1m(path: str | Path) -> InteractionLog:
@@ -255,15 +245,14 @@ def read_ml1m(path: str | Path) -> InteractionLog:
 
     Source: https://files.grouplens.org/datasets/movielens/ml-1m.zip (member ``ml-1m/ratings.dat``).
     """
+    return _read_rating_table(path, _ML1M, "4 '::'-separated integers 'UserID::MovieID::Rating::Timestamp'")
+
+
+def _read_rating_table(path: str | Path, int_format, expected: str) -> InteractionLog:
+    """`user item rating timestamp` integer rows (MovieLens) in the given separator format."""
     path = Path(path)
-    bulk, line_ok = _ML1M
-    values, _ = _int_table(
-        path,
-        _read_bytes(path),
-        bulk=bulk,
-        line_ok=line_ok,
-        expected="4 '::'-separated integers 'UserID::MovieID::Rating::Timestamp'",
-    )
+    bulk, line_ok = int_format
+    values, _ = _int_table(path, _read_bytes(path), bulk=bulk, line_ok=line_ok, expected=expected)
     user, item, ts = _columns(values, 4, 0, 1, 3)
     return InteractionLog(user=user, item=item, timestamp=ts, source=str(path))
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
-from ssr.models.layers import Dropout, FrequencyFilter
+from ssr.models.layers import Dropout, FrequencyFilter, normal_init, run_blocks
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,7 @@ class FMLPRec(SequentialRecommender):
         self.input_norm = nn.LayerNorm(config.hidden, eps=1e-12)
         self.dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(FMLPBlock(config, max_len) for _ in range(config.blocks))
-        self.apply(self._init_weights)
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=self.config.init_std)
-        if isinstance(module, nn.Linear):
-            nn.init.zeros_(module.bias)
+        normal_init(self, config.init_std)
 
     def item_embeddings(self) -> torch.Tensor:
         return self.item_embedding.weight
@@ -75,9 +69,7 @@ class FMLPRec(SequentialRecommender):
         positions = torch.arange(item_seq.shape[1], device=item_seq.device)
         x = self.item_embedding(item_seq) + self.position_embedding(positions)  # (batch, max_len, hidden)
         x = self.dropout(self.input_norm(x))
-        for index, block in enumerate(self.blocks):
-            x = block(x, last_only=index == len(self.blocks) - 1)
-        return x[:, -1]  # (batch, hidden): the newest item sits last (left padding)
+        return run_blocks(self.blocks, x)[:, -1]  # (batch, hidden): the newest item sits last (left padding)
 
     def layer_kinds(self) -> dict[str, str]:
         kinds = super().layer_kinds()

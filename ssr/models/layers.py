@@ -57,3 +57,22 @@ class FrequencyFilter(nn.Module):
         """The filter's output at the last position only: (..., N, channels) -> (..., channels)."""
         reversed_kernel = self.kernel().flip(0)  # entry m is kernel[N - 1 - m]
         return torch.einsum("...nc,nc->...c", x, reversed_kernel)
+
+
+def normal_init(model: nn.Module, std: float) -> None:
+    """Linear and Embedding weights ~ N(0, std^2), Linear biases 0 (FMLP-Rec's and SASRec's scheme)."""
+
+    def init(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=std)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    model.apply(init)  # children first, the order FMLP-Rec's `self.apply(init_weights)` draws in
+
+
+def run_blocks(blocks: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+    """Apply blocks in turn; the last computes its point-wise part for the newest position only."""
+    for index, block in enumerate(blocks):
+        x = block(x, last_only=index == len(blocks) - 1)
+    return x

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
-from ssr.models.layers import Dropout, FeatureBatchNorm, FrequencyFilter
+from ssr.models.layers import Dropout, FeatureBatchNorm, FrequencyFilter, normal_init, run_blocks
 from ssr.spiking.lif import LIF, LIFParams
 
 
@@ -103,14 +103,7 @@ class SSR(SequentialRecommender):
         self.dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(SpikingFilterBlock(config, max_len, lif) for _ in range(config.blocks))
         self.densify = nn.Linear(config.hidden, config.hidden)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, std=self.config.init_std)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        normal_init(self, config.init_std)
         nn.init.normal_(self.item_embedding.weight, std=self.config.item_init_std / self.config.item_current_scale)
         with torch.no_grad():
             self.item_embedding.weight[0].zero_()  # padding never fires
@@ -132,9 +125,7 @@ class SSR(SequentialRecommender):
         return self.stimulus_lif(self.dropout(self.stimulus_norm(serial + parallel)))
 
     def _represent(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        spikes = self.encode(item_seq, table)
-        for index, block in enumerate(self.blocks):
-            spikes = block(spikes, last_only=index == len(self.blocks) - 1)
+        spikes = run_blocks(self.blocks, self.encode(item_seq, table))
         return self.densify(spikes[:, :, -1].mean(0))  # (B, D)
 
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:

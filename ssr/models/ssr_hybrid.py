@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
-from ssr.models.layers import Dropout, FeatureBatchNorm, FrequencyFilter
+from ssr.models.layers import Dropout, FeatureBatchNorm, FrequencyFilter, normal_init, run_blocks
 from ssr.spiking.lif import LIF, LIFParams
 
 
@@ -80,11 +80,7 @@ class SSRHybrid(SequentialRecommender):
         self.input_norm = FeatureBatchNorm(config.hidden)
         self.dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(HybridBlock(config, max_len) for _ in range(config.blocks))
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, std=config.init_std)
-            if isinstance(module, nn.Linear):
-                nn.init.zeros_(module.bias)
+        normal_init(self, config.init_std)
 
     def item_embeddings(self) -> torch.Tensor:
         return self.item_embedding.weight
@@ -93,9 +89,7 @@ class SSRHybrid(SequentialRecommender):
         positions = torch.arange(item_seq.shape[1], device=item_seq.device)
         x = self.item_embedding(item_seq) + self.position_embedding(positions)  # (B, N, D)
         x = self.dropout(self.input_norm(x))
-        for index, block in enumerate(self.blocks):
-            x = block(x, last_only=index == len(self.blocks) - 1)
-        return x[:, -1]  # (B, D)
+        return run_blocks(self.blocks, x)[:, -1]  # (B, D)
 
     def layer_kinds(self) -> dict[str, str]:
         kinds = {"item_embedding": "float", "position_embedding": "float", "score": "float"}
