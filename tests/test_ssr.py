@@ -129,3 +129,20 @@ def test_trains_and_evaluates_on_every_dataset_format(model: str, tmp_path: Path
         printed = json.loads(capsys.readouterr().out)
         stored = json.loads((run / "metrics.json").read_text())["test"]
         assert printed["NDCG@10"] == pytest.approx(stored["NDCG@10"]), name
+
+
+@pytest.mark.parametrize("model", ["ssr", "ssr-hybrid"])
+def test_same_seed_same_training(model: str, tmp_path: Path) -> None:
+    from ssr.data.prepare import PrepareConfig, prepare
+    from ssr.data.synthetic import SyntheticConfig
+    from ssr.train.trainer import TrainConfig, train
+
+    data = tmp_path / "d.h5"
+    prepare(PrepareConfig(dataset="synthetic", max_len=8, synthetic=SyntheticConfig(users=80, items=30)),
+            None, data)
+    runs = [train(model, data, tmp_path / f"run{i}", TrainConfig(epochs=2, seed=3), SMALL, progress=False)
+            for i in range(2)]
+    assert runs[0]["test"] == runs[1]["test"] and runs[0]["valid"] == runs[1]["valid"]
+    first, second = (torch.load(tmp_path / f"run{i}" / "model.pt", weights_only=True)["state_dict"]
+                     for i in range(2))
+    assert all(torch.equal(first[key], second[key]) for key in first)

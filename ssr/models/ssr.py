@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
@@ -119,7 +120,11 @@ class SSR(SequentialRecommender):
 
     def encode(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """(B, N) ids -> (T, B, N, D) spikes H of the stimulus encoder."""
-        inputs = table[:, item_seq]  # (T, B, N, D)
+        steps, _, hidden = table.shape
+        # embedding lookup on the (items + 1, T * D) view: its backward is deterministic on CPU,
+        # unlike advanced indexing's accumulate
+        rows = F.embedding(item_seq, table.permute(1, 0, 2).reshape(-1, steps * hidden))  # (B, N, T*D)
+        inputs = rows.reshape(*item_seq.shape, steps, hidden).permute(2, 0, 1, 3)  # (T, B, N, D)
         serial = self.serial(inputs.cumsum(0))  # (T, B, N, D)
         parallel = torch.einsum("nm,tbmd->tbnd", self.parallel * self.causal_mask, inputs)
         return self.stimulus_lif(self.dropout(self.stimulus_norm(serial + parallel)))
