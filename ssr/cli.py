@@ -84,12 +84,8 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from ssr.models import MODELS
     from ssr.train.trainer import TrainConfig, train
 
-    if args.weight_decay is None:  # the model's authors' choice, else none
-        defaults = MODELS[args.model].train_defaults if args.model in MODELS else {}
-        args.weight_decay = defaults.get("weight_decay", 0.0)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
                          device=args.device, mask_history=args.mask_history, threads=args.threads)

@@ -146,3 +146,17 @@ def test_same_seed_same_training(model: str, tmp_path: Path) -> None:
     first, second = (torch.load(tmp_path / f"run{i}" / "model.pt", weights_only=True)["state_dict"]
                      for i in range(2))
     assert all(torch.equal(first[key], second[key]) for key in first)
+
+
+def test_hybrid_trains_with_the_released_weight_decay_unless_told(tmp_path: Path) -> None:
+    from ssr.data.prepare import PrepareConfig, prepare
+    from ssr.data.synthetic import SyntheticConfig
+    from ssr.train.trainer import TrainConfig, train
+
+    data = tmp_path / "d.h5"
+    prepare(PrepareConfig(dataset="synthetic", max_len=6, synthetic=SyntheticConfig(users=40, items=20)),
+            None, data)
+    for weight_decay, expected in ((None, 1e-4), (0.0, 0.0)):
+        run = tmp_path / f"run-{weight_decay}"
+        train("ssr-hybrid", data, run, TrainConfig(epochs=1, weight_decay=weight_decay), SMALL, progress=False)
+        assert torch.load(run / "model.pt", weights_only=True)["train_config"]["weight_decay"] == expected

@@ -32,7 +32,7 @@ class TrainConfig:
     epochs: int = 100
     batch_size: int = 128  # the paper's
     lr: float = 1e-3
-    weight_decay: float = 0.0
+    weight_decay: float | None = None  # None: the model's published choice (train_defaults), else 0
     patience: int = 10  # epochs without a better validation MRR@10 before stopping
     seed: int = 0
     device: str = "cpu"
@@ -82,6 +82,8 @@ def train(model_name: str, data_path: str | Path, run_dir: str | Path,
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     model = build_model(model_name, dataset.num_items, dataset.max_len, model_config).to(config.device)
+    if config.weight_decay is None:
+        config = dataclasses.replace(config, weight_decay=model.train_defaults.get("weight_decay", 0.0))
     run_dir.mkdir(parents=True, exist_ok=True)
     log = TrainLog(run_dir / "train.log", echo=progress)
     identity = {"model": model_name, "model_config": dataclasses.asdict(model.config),
