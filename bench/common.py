@@ -25,7 +25,8 @@ def machine() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "load_average_1min": round(os.getloadavg()[0], 2)}  # > cores: other work ran alongside
 
 
 def save_result(name: str, result: dict[str, Any]) -> Path:
