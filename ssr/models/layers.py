@@ -16,6 +16,18 @@ class Dropout(nn.Dropout):
         return x * keep * (1.0 / (1.0 - self.p))
 
 
+class TimeSharedDropout(Dropout):
+    """Dropout on (T, ...) currents with one mask for all T time steps (as spikingjelly's multi-step
+    `layer.Dropout`): a dropped unit stays dropped for the whole presentation, and the mask costs
+    1/T of a per-step one."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.rand_like(x[:1]) >= self.p  # (1, ...)
+        return x * (keep * (1.0 / (1.0 - self.p)))
+
+
 class FeatureBatchNorm(nn.BatchNorm1d):
     """BatchNorm over the last (feature) axis of a (..., features) tensor, statistics over all
     other axes. In eval mode it is a per-feature affine map, so it folds into an adjacent linear map."""

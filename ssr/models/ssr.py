@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
-from ssr.models.layers import Dropout, FeatureBatchNorm, FrequencyFilter, normal_init, run_blocks
+from ssr.models.layers import FeatureBatchNorm, FrequencyFilter, TimeSharedDropout, normal_init, run_blocks
 from ssr.spiking.lif import LIF, LIFParams
 
 
@@ -43,7 +43,7 @@ class SSRConfig:
     time_steps: int = 4  # T, the paper's
     blocks: int = 2  # spiking filter blocks, the paper's L
     ffn_multiplier: int = 4
-    dropout: float = 0.2  # on the D-wide float currents before a LIF, training only
+    dropout: float = 0.2  # on the D-wide float currents before a LIF (one mask for all T), training only
     tau: float = 2.0  # LIF time constant (the paper's)
     v_threshold: float = 1.0
     surrogate: str = "atan"
@@ -69,7 +69,7 @@ class SpikingFilterBlock(nn.Module):
         self.ffn_out = nn.Linear(width, config.hidden)
         self.ffn_out_norm = FeatureBatchNorm(config.hidden)
         self.ffn_out_lif = LIF(lif, config.surrogate)
-        self.dropout = Dropout(config.dropout)
+        self.dropout = TimeSharedDropout(config.dropout)
 
     def forward(self, spikes: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """(T, B, N, D) spikes -> (T, B, N, D) spikes, or (T, B, 1, D) with `last_only` (everything
@@ -101,7 +101,7 @@ class SSR(SequentialRecommender):
         self.register_buffer("causal_mask", torch.tril(torch.ones(max_len, max_len)), persistent=False)
         self.stimulus_norm = FeatureBatchNorm(config.hidden)
         self.stimulus_lif = LIF(lif, config.surrogate)
-        self.dropout = Dropout(config.dropout)
+        self.dropout = TimeSharedDropout(config.dropout)
         self.blocks = nn.ModuleList(SpikingFilterBlock(config, max_len, lif) for _ in range(config.blocks))
         self.densify = nn.Linear(config.hidden, config.hidden)
         normal_init(self, config.init_std)

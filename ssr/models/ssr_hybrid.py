@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
-from ssr.models.layers import Dropout, FeatureBatchNorm, FrequencyFilter, normal_init, run_blocks
+from ssr.models.layers import (Dropout, FeatureBatchNorm, FrequencyFilter, TimeSharedDropout, normal_init,
+                               run_blocks)
 from ssr.spiking.lif import LIF, LIFParams
 
 
@@ -54,6 +55,7 @@ class HybridBlock(nn.Module):
         self.ffn_out_lif = LIF(lif, config.surrogate, detach_reset=True)
         self.output_norm = FeatureBatchNorm(config.hidden)
         self.dropout = Dropout(config.dropout)
+        self.spike_dropout = TimeSharedDropout(config.dropout)  # spikingjelly's multi-step Dropout
 
     def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """(B, N, D) -> (B, N, D), or (B, 1, D) with `last_only` (the FFN is point-wise)."""
@@ -62,7 +64,7 @@ class HybridBlock(nn.Module):
             x = x[:, -1:]
         current = self.ffn_in_norm(self.ffn_in(x))  # (B, n, 4D), computed once for all T
         hidden = self.ffn_in_lif(current.expand(self.time_steps, *current.shape))  # (T, B, n, 4D)
-        y = self.ffn_out_lif(self.ffn_out_norm(self.dropout(self.ffn_out(hidden)) + x))
+        y = self.ffn_out_lif(self.ffn_out_norm(self.spike_dropout(self.ffn_out(hidden)) + x))
         return self.output_norm(y.mean(0))
 
 
