@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssr.data import readers
+from ssr.data import int_table
 from ssr.data.log import DataFormatError, InteractionLog
 from ssr.data.readers import (
     READERS,
@@ -321,8 +321,8 @@ def test_parsing_in_small_blocks_gives_the_same_result(
         "retailrocket": write(tmp_path, "events.csv", RETAILROCKET),
     }
     expected = {name: read_log(name, path) for name, path in files.items()}
-    monkeypatch.setattr(readers, "_BLOCK_BYTES", 5)
-    monkeypatch.setattr(readers, "_SLOW_CHUNK", 2)
+    monkeypatch.setattr(int_table, "_BLOCK_BYTES", 5)
+    monkeypatch.setattr(int_table, "_SLOW_CHUNK", 2)
     for name, path in files.items():
         log = read_log(name, path)
         check(

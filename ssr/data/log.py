@@ -11,6 +11,10 @@ class DataFormatError(ValueError):
     """A data file that cannot be read: the message names the file, the line and what was expected."""
 
 
+class DataFileNotFoundError(FileNotFoundError):
+    """The data file does not exist; the message names the path and, if known, how to get it."""
+
+
 @dataclass(frozen=True)
 class InteractionLog:
     """A raw interaction log, one row per event, in file order (not yet sorted or filtered).

@@ -14,14 +14,13 @@ import csv
 import datetime as _dt
 import gzip
 import io
-import re
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from ssr.data.log import DataFormatError, InteractionLog
+from ssr.data.int_table import bulk_parse, check_data_file, ints_ok, LINE_SHOWN, columns, int_format, int_table, no_interactions, read_bytes, shown
+from ssr.data.log import DataFileNotFoundError, DataFormatError, InteractionLog
 
 __all__ = [
     "READERS",
@@ -35,200 +34,15 @@ __all__ = [
     "read_steam",
 ]
 
-_LINE_SHOWN = 100  # characters of an offending line quoted in an error message
-_INT_TOKEN = re.compile(rb"[+-]?[0-9]+")
-_INT64 = np.iinfo(np.int64)
-_BLOCK_BYTES = 1 << 22  # bytes parsed at a time in bulk
-_SLOW_CHUNK = 4096  # lines per block checked in bulk when looking for the first malformed line
 
-
-class DataFileNotFoundError(FileNotFoundError):
-    """The data file does not exist; the message names the path and, if known, how to get it."""
-
-
-# --------------------------------------------------------------------------------------------------
-# shared helpers
-
-
-def _shown(line: bytes | str) -> str:
-    """The repr of an offending line, cut to about 100 characters so messages stay on one line."""
-    if isinstance(line, bytes):
-        line = line.decode("utf-8", errors="replace")
-    line = line.rstrip("\r\n")
-    if len(line) > _LINE_SHOWN:
-        return repr(line[:_LINE_SHOWN]) + "..."
-    return repr(line)
-
-
-def _read_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise DataFileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataFormatError(f"{path}: is a directory; pass the data file itself")
-    return path.read_bytes()
-
-
-def _no_interactions(path: Path) -> DataFormatError:
-    return DataFormatError(f"{path}: no interactions (no non-blank data lines)")
-
-
-def _tokenize(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(byte offset of each whitespace-separated token, token count of each line) of ``buf``.
-
-    Lines are ``\\n``-separated; the counts include blank lines and the (possibly empty) piece
-    after the last newline. Vectorised: no Python loop over lines or tokens.
-    """
-    b = np.frombuffer(buf, dtype=np.uint8)
-    # np.fromstring separates on C isspace (\\t \\n \\v \\f \\r, space); other control bytes
-    # counted as separators here make the counts disagree with the parse, so they are reported
-    ws = b <= 32
-    start = ~ws
-    start[1:] &= ws[:-1]  # a token starts at a non-space byte that follows a space (or the start)
-    starts = np.flatnonzero(start)
-    newlines = np.flatnonzero(b == 10)
-    before = np.searchsorted(starts, newlines)  # token starts before each newline
-    bounds = np.concatenate(([0], before, [len(starts)]))
-    return starts, np.diff(bounds)
-
-
-def _parse_ints(buf: bytes) -> np.ndarray | None:
-    """All whitespace-separated integers of ``buf``, or None if some token is not an integer."""
-    with warnings.catch_warnings():
-        # numpy warns (DeprecationWarning today, ValueError in the future) when it stops early
-        warnings.simplefilter("error")
-        try:
-            values = np.fromstring(buf, dtype=np.int64, sep=" ")
-        except (DeprecationWarning, ValueError):
-            return None
-    if values.size and (values.max() == _INT64.max or values.min() == _INT64.min):
-        return None  # numpy saturates out-of-range values silently; let the slow pass report them
-    return values
-
-
-def _ints_ok(tokens: list[bytes], min_cols: int, max_cols: int | None) -> bool:
-    """Whether one line's tokens are between min_cols and max_cols int64 integers (or none)."""
-    if not tokens:
-        return True
-    if len(tokens) < min_cols or (max_cols is not None and len(tokens) > max_cols):
-        return False
-    return all(_INT_TOKEN.fullmatch(tok) and _INT64.min < int(tok) < _INT64.max for tok in tokens)
-
-
-def _bulk_parse(
-    text: bytes, min_cols: int, max_cols: int | None
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """(values, token count of each non-blank line, token offsets) of lines of integers, vectorised.
-
-    values is None when some line is malformed (a token that is not an integer, or fewer than
-    ``min_cols`` or more than ``max_cols`` tokens on a line).
-    """
-    starts, counts = _tokenize(text)
-    counts = counts[counts > 0]
-    if counts.size == 0:  # (np.fromstring reads a whitespace-only text as [0])
-        return np.zeros(0, dtype=np.int64), counts, starts
-    values = _parse_ints(text)
-    shape_ok = counts.min() >= min_cols and (max_cols is None or counts.max() <= max_cols)
-    if values is None or not shape_ok or values.size != counts.sum():
-        return None, counts, starts
-    return values, counts, starts
-
-
-# a bulk parser (text -> (values or None, counts)) and a one-line checker (raw line -> ok) that
-# accept the same lines; the checker only runs to name the first malformed line
-_BulkParser = Callable[[bytes], tuple[np.ndarray | None, np.ndarray]]
-_LineChecker = Callable[[bytes], bool]
-
-
-def _blocks(body: bytes) -> Iterator[bytes]:
-    """``body`` in pieces of about _BLOCK_BYTES that end at a newline (so that the temporary arrays
-    of the bulk parse stay small and their memory is reused instead of page-faulted in anew)."""
-    start, size = 0, len(body)
-    while start < size:
-        end = body.find(b"\n", start + _BLOCK_BYTES) + 1 if start + _BLOCK_BYTES < size else 0
-        end = end or size
-        yield body[start:end]
-        start = end
-
-
-def _first_bad_line(
-    body: bytes, bulk: _BulkParser, line_ok: _LineChecker
-) -> tuple[int, bytes] | None:
-    """(0-based index, raw line) of the first non-blank line that fails to parse, or None.
-
-    Blocks of lines are checked in bulk first; only a failing block is read line by line.
-    """
-    lines = body.split(b"\n")
-    for first in range(0, len(lines), _SLOW_CHUNK):
-        block = lines[first : first + _SLOW_CHUNK]
-        if bulk(b"\n".join(block) + b"\n")[0] is not None:
-            continue
-        for index, raw in enumerate(block, start=first):
-            if not line_ok(raw):
-                return index, raw
-    return None
-
-
-def _int_table(
-    path: Path,
-    body: bytes,
-    *,
-    bulk: _BulkParser,
-    line_ok: _LineChecker,
-    expected: str,
-    first_lineno: int = 1,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Parse ``body`` with ``bulk``; on failure find and report the first line ``line_ok`` rejects.
-
-    Returns ``(values, counts)``: every integer in file order and the token count of each non-blank
-    line. Raises DataFormatError ``"{path}:{lineno}: expected {expected}, got {line!r}"``.
-    """
-    if body and not body.endswith(b"\n"):
-        body += b"\n"
-    parts = [bulk(block) for block in _blocks(body)]
-    if any(values is None for values, _ in parts):
-        bad = _first_bad_line(body, bulk, line_ok)
-        if bad is None:  # cannot happen unless the two passes disagree; still fail loudly
-            raise DataFormatError(f"{path}: expected {expected} on every line")
-        index, raw = bad
-        raise DataFormatError(
-            f"{path}:{index + first_lineno}: expected {expected}, got {_shown(raw)}"
-        )
-    values = np.concatenate([values for values, _ in parts] or [np.zeros(0, dtype=np.int64)])
-    counts = np.concatenate([counts for _, counts in parts] or [np.zeros(0, dtype=np.int64)])
-    if values.size == 0:
-        raise _no_interactions(path)
-    return values, counts
-
-
-def _same(text: bytes) -> bytes:
-    return text
-
-
-def _int_format(
-    min_cols: int, max_cols: int | None, transform: Callable[[bytes], bytes] = _same
-) -> tuple[_BulkParser, _LineChecker]:
-    """(bulk, line_ok) for lines of integers, once ``transform`` has made separators spaces."""
-
-    def bulk(text: bytes) -> tuple[np.ndarray | None, np.ndarray]:
-        return _bulk_parse(transform(text), min_cols, max_cols)[:2]
-
-    def line_ok(raw: bytes) -> bool:
-        return _ints_ok(transform(raw).split(), min_cols, max_cols)
-
-    return bulk, line_ok
-
-
-def _columns(values: np.ndarray, ncols: int, *cols: int) -> list[np.ndarray]:
-    table = values.reshape(-1, ncols)
-    return [np.ascontiguousarray(table[:, c]) for c in cols]
 
 
 # --------------------------------------------------------------------------------------------------
 # numeric formats (vectorised)
 
-_ML100K = _int_format(4, 4)
-_ML1M = _int_format(4, 4, lambda text: text.replace(b"::", b" "))  # a lone ':' stays, and fails
-_SEQFILE = _int_format(2, None)
+_ML100K = int_format(4, 4)
+_ML1M = int_format(4, 4, lambda text: text.replace(b"::", b" "))  # a lone ':' stays, and fails
+_SEQFILE = int_format(2, None)
 
 
 def read_ml100k(path: str | Path) -> InteractionLog:
@@ -252,8 +66,8 @@ def _read_rating_table(path: str | Path, int_format, expected: str) -> Interacti
     """`user item rating timestamp` integer rows (MovieLens) in the given separator format."""
     path = Path(path)
     bulk, line_ok = int_format
-    values, _ = _int_table(path, _read_bytes(path), bulk=bulk, line_ok=line_ok, expected=expected)
-    user, item, ts = _columns(values, 4, 0, 1, 3)
+    values, _ = int_table(path, read_bytes(path), bulk=bulk, line_ok=line_ok, expected=expected)
+    user, item, ts = columns(values, 4, 0, 1, 3)
     return InteractionLog(user=user, item=item, timestamp=ts, source=str(path))
 
 
@@ -266,9 +80,9 @@ def read_seqfile(path: str | Path) -> InteractionLog:
     """
     path = Path(path)
     bulk, line_ok = _SEQFILE
-    values, counts = _int_table(
+    values, counts = int_table(
         path,
-        _read_bytes(path),
+        read_bytes(path),
         bulk=bulk,
         line_ok=line_ok,
         expected="a user id followed by one or more item ids, all integers",
@@ -308,7 +122,7 @@ def _retailrocket_bulk(text: bytes) -> tuple[np.ndarray | None, np.ndarray]:
     for word, code in _RETAILROCKET_CODES:
         n_events += text.count(word)
         text = text.replace(word, code)
-    values, counts, starts = _bulk_parse(text.translate(_COMMA_TO_SPACE), 4, 5)
+    values, counts, starts = bulk_parse(text.translate(_COMMA_TO_SPACE), 4, 5)
     if values is None or counts.size == 0:
         return values, counts
     if n_events != counts.size or text.count(b",") != 4 * counts.size:
@@ -336,7 +150,7 @@ def _retailrocket_line_ok(raw: bytes) -> bool:
     if len(fields) != 5 or fields[2] not in _RETAILROCKET_EVENTS:
         return False
     numbers = [fields[0], fields[1], fields[3]] + ([fields[4]] if fields[4] else [])
-    return _ints_ok(numbers, 1, None)
+    return ints_ok(numbers, 1, None)
 
 
 def read_retailrocket(path: str | Path) -> InteractionLog:
@@ -346,17 +160,17 @@ def read_retailrocket(path: str | Path) -> InteractionLog:
     Source: https://www.kaggle.com/datasets/retailrocket/ecommerce-dataset (needs a Kaggle login).
     """
     path = Path(path)
-    data = _read_bytes(path).replace(b"\r\n", b"\n")
+    data = read_bytes(path).replace(b"\r\n", b"\n")
     if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark
         data = data[3:]
     header, _, body = data.partition(b"\n")
     if not header.strip() and not body.strip():
-        raise _no_interactions(path)
+        raise no_interactions(path)
     if header.strip() != _RETAILROCKET_HEADER:
         raise DataFormatError(
-            f"{path}:1: expected the header {_RETAILROCKET_HEADER.decode()!r}, got {_shown(header)}"
+            f"{path}:1: expected the header {_RETAILROCKET_HEADER.decode()!r}, got {shown(header)}"
         )
-    values, counts = _int_table(
+    values, counts = int_table(
         path,
         body,
         bulk=_retailrocket_bulk,
@@ -398,7 +212,7 @@ def read_amazon_csv(path: str | Path, user_first: bool = False) -> InteractionLo
     (``ssr data prepare --user-first``). A header line (non-numeric rating and timestamp) is skipped.
     """
     path = Path(path)
-    text = _read_bytes(path).decode("utf-8", errors="replace")
+    text = read_bytes(path).decode("utf-8", errors="replace")
     users: list[str] = []
     items: list[str] = []
     times: list[int] = []
@@ -423,9 +237,9 @@ def read_amazon_csv(path: str | Path, user_first: bool = False) -> InteractionLo
                     users.append(user)
                     items.append(item)
                     continue
-        raise DataFormatError(f"{path}:{lineno}: expected {expected}, got {_shown(','.join(row))}")
+        raise DataFormatError(f"{path}:{lineno}: expected {expected}, got {shown(','.join(row))}")
     if not users:
-        raise _no_interactions(path)
+        raise no_interactions(path)
     return InteractionLog(
         user=np.array(users, dtype=str),
         item=np.array(items, dtype=str),
@@ -436,10 +250,7 @@ def read_amazon_csv(path: str | Path, user_first: bool = False) -> InteractionLo
 
 def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(1-based line number, line) of a text file that may be gzip-compressed."""
-    if not path.exists():
-        raise DataFileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataFormatError(f"{path}: is a directory; pass the data file itself")
+    check_data_file(path)
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     raw = gzip.open(path, "rb") if gzipped else path.open("rb")
@@ -475,17 +286,17 @@ def read_steam(path: str | Path) -> InteractionLog:
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
             reason = type(exc).__name__
             raise DataFormatError(
-                f"{where}: expected a Python dict literal, got {_shown(line)} ({reason})"
+                f"{where}: expected a Python dict literal, got {shown(line)} ({reason})"
             ) from None
         if not isinstance(row, dict):
-            raise DataFormatError(f"{where}: expected a Python dict literal, got {_shown(line)}")
+            raise DataFormatError(f"{where}: expected a Python dict literal, got {shown(line)}")
         user = row.get("user_id", row.get("username"))
         item = row.get("product_id")
         date = row.get("date")
         if user is None or item is None or not isinstance(date, str):
             raise DataFormatError(
                 f"{where}: expected keys 'user_id' or 'username', 'product_id' and 'date', "
-                f"got {_shown(line)}"
+                f"got {shown(line)}"
             )
         seconds = day_cache.get(date)
         if seconds is None:
@@ -493,14 +304,14 @@ def read_steam(path: str | Path) -> InteractionLog:
                 day = _dt.date.fromisoformat(date)
             except ValueError:
                 raise DataFormatError(
-                    f"{where}: expected 'date' as YYYY-MM-DD, got {date[:_LINE_SHOWN]!r}"
+                    f"{where}: expected 'date' as YYYY-MM-DD, got {date[:LINE_SHOWN]!r}"
                 ) from None
             seconds = day_cache[date] = (day - _EPOCH_DAY).days * 86400
         users.append(str(user))
         items.append(str(item))
         times.append(seconds)
     if not users:
-        raise _no_interactions(path)
+        raise no_interactions(path)
     return InteractionLog(
         user=np.array(users, dtype=str),
         item=np.array(items, dtype=str),
