@@ -238,14 +238,15 @@ def read_amazon_csv(path: str | Path, user_first: bool = False) -> InteractionLo
                     items.append(item)
                     continue
         raise DataFormatError(f"{path}:{lineno}: expected {expected}, got {shown(','.join(row))}")
+    return _string_log(path, users, items, times)
+
+
+def _string_log(path: Path, users: list[str], items: list[str], times: list[int]) -> InteractionLog:
+    """The log of a string-keyed reader; an empty one is an error."""
     if not users:
         raise no_interactions(path)
-    return InteractionLog(
-        user=np.array(users, dtype=str),
-        item=np.array(items, dtype=str),
-        timestamp=np.array(times, dtype=np.int64),
-        source=str(path),
-    )
+    return InteractionLog(user=np.array(users, dtype=str), item=np.array(items, dtype=str),
+                          timestamp=np.array(times, dtype=np.int64), source=str(path))
 
 
 def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -310,14 +311,7 @@ def read_steam(path: str | Path) -> InteractionLog:
         users.append(str(user))
         items.append(str(item))
         times.append(seconds)
-    if not users:
-        raise no_interactions(path)
-    return InteractionLog(
-        user=np.array(users, dtype=str),
-        item=np.array(items, dtype=str),
-        timestamp=np.array(times, dtype=np.int64),
-        source=str(path),
-    )
+    return _string_log(path, users, items, times)
 
 
 # --------------------------------------------------------------------------------------------------
