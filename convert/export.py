@@ -25,9 +25,11 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
     payload = read_checkpoint(checkpoint)
     name = payload["model"]
     if name not in EXPORTERS:
-        spiking = ", ".join(sorted(EXPORTERS)) or "none in this version"
-        raise ValueError(f"{checkpoint} holds model {name!r} (kind {payload['kind']}), which has no NIR "
-                         f"export: only spiking models export to NIR (exportable: {spiking})")
+        exportable = ", ".join(sorted(EXPORTERS)) or "none in this version"
+        why = ("it is not a spiking model; only spiking models export to NIR" if payload["kind"] != "snn"
+               else "this version has no NIR exporter for it")
+        raise ValueError(f"{checkpoint} holds model {name!r} (kind {payload['kind']}): {why} "
+                         f"(exportable: {exportable})")
     from ssr.checkpoint import model_from_checkpoint
 
     out = Path(out) if out is not None else Path(checkpoint).with_suffix(".nir")
