@@ -18,7 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ssr.data.preprocess import Sequences, windows
+from ssr.data.preprocess import Sequences, user_starts, windows
 from ssr.io import atomic_path
 
 FORMAT = "ssr-dataset"
@@ -100,7 +100,7 @@ class SequenceDataset:
         Returns (sample_index, item_id), both (pairs,) int64: for `--mask-history` ranking.
         """
         positions = self._positions(split)
-        first = self.offsets[np.searchsorted(self.offsets, positions, side="right") - 1]
+        first = user_starts(self.offsets, positions)
         counts = positions - first
         sample = np.repeat(np.arange(len(positions)), counts)
         step = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)

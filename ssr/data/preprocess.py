@@ -128,14 +128,18 @@ def split_samples(
             (("train", train), ("valid", valid), ("test", test))}
 
 
+def user_starts(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """(n,) flat start of the user run each of the (n,) flat positions falls in."""
+    return offsets[np.searchsorted(offsets, positions, side="right") - 1]
+
+
 def windows(items: np.ndarray, offsets: np.ndarray, targets: np.ndarray, max_len: int) -> np.ndarray:
     """Left-padded input windows: (n, max_len) int64, newest item in the last column.
 
     items, offsets: the flat sequences; targets: (n,) flat target positions. Row j holds the up to
     `max_len` items of the target's user that come before it; 0 marks padding.
     """
-    user = np.searchsorted(offsets, targets, side="right") - 1
-    first = offsets[user]  # (n,) start of each target's user
+    first = user_starts(offsets, targets)  # (n,)
     index = targets[:, None] - max_len + np.arange(max_len)[None, :]  # (n, max_len)
     inside = index >= first[:, None]
     return np.where(inside, items[np.maximum(index, 0)], 0).astype(np.int64)
