@@ -143,6 +143,3 @@ def read_dataset(path: str | Path) -> SequenceDataset:
     except (OSError, KeyError) as error:
         raise ValueError(f"{path} is not a readable ssr dataset ({error}); re-run `ssr data prepare`") from None
 
-
-def read_stats(path: str | Path) -> dict:
-    return read_dataset(path).stats

@@ -71,13 +71,13 @@ def load_log(config: PrepareConfig, path: Path | None) -> InteractionLog:
     return read_log(config.dataset, path, **options)
 
 
-def _existing(out: Path) -> tuple[dict, dict] | None:
-    """(config, provenance) of an earlier ssr dataset at `out`, or None."""
+def _existing(out: Path) -> tuple[dict, dict, dict] | None:
+    """(config, provenance, stats) of an earlier ssr dataset at `out` (attributes only), or None."""
     try:
         with h5py.File(out, "r") as f:
             if f.attrs.get("format") != FORMAT:
                 return None
-            return json.loads(f.attrs["config"]), json.loads(f.attrs["provenance"])
+            return tuple(json.loads(f.attrs[key]) for key in ("config", "provenance", "stats"))
     except (OSError, KeyError, ValueError):
         return None
 
@@ -95,9 +95,7 @@ def prepare(config: PrepareConfig, path: str | Path | None, out: str | Path,
     config_dict = config.to_dict()
     earlier = _existing(out) if out.exists() and not force else None
     if earlier and earlier[0] == config_dict and earlier[1].get("source_sha256") == source_sha256:
-        from ssr.data.dataset import read_stats
-
-        return read_stats(out), True
+        return earlier[2], True
 
     started = time.perf_counter()
     log = load_log(config, path)
