@@ -35,11 +35,6 @@ class FeatureBatchNorm(nn.BatchNorm1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
 
-    def scale_and_shift(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features,) scale and shift of the eval-mode map y = x * scale + shift."""
-        scale = self.weight / torch.sqrt(self.running_var + self.eps)
-        return scale, self.bias - self.running_mean * scale
-
 
 class FrequencyFilter(nn.Module):
     """Learnable filter along the sequence axis: x -> irfft(rfft(x) * W), per channel.

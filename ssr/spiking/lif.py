@@ -118,7 +118,7 @@ def lif_multistep(x: torch.Tensor, params: LIFParams = LIFParams(), surrogate: s
 
 class LIF(torch.nn.Module):
     """Multi-step LIF layer: (time, ...) currents -> (time, ...) spikes. A thin shell over
-    `lif_multistep`; it also records the spike count of its last forward (for spike statistics)."""
+    `lif_multistep`."""
 
     def __init__(self, params: LIFParams = LIFParams(), surrogate: str = "atan", alpha: float | None = None,
                  detach_reset: bool = False) -> None:
@@ -142,17 +142,6 @@ def to_nir(params: LIFParams, shape: tuple[int, ...]):
     below = np.nextafter(np.float32(params.v_threshold), np.float32(-np.inf))
     return nir.LIF(tau=full * np.float32(params.tau), r=full.copy(), v_leak=full * 0,
                    v_threshold=full * below, v_reset=full * np.float32(params.v_reset))
-
-
-def from_nir(node) -> LIFParams:
-    """Inverse of `to_nir` for a homogeneous layer (r = 1, v_leak = 0); anything else is refused."""
-    tau, r, v_leak = (np.unique(np.asarray(a, dtype=np.float32)) for a in (node.tau, node.r, node.v_leak))
-    threshold = np.unique(np.asarray(node.v_threshold, dtype=np.float32))
-    reset = np.unique(np.asarray(node.v_reset, dtype=np.float32))
-    if any(len(a) != 1 for a in (tau, r, v_leak, threshold, reset)) or r[0] != 1 or v_leak[0] != 0:
-        raise ValueError("nir.LIF with per-neuron parameters, r != 1 or v_leak != 0 is not an ssr LIF")
-    return LIFParams(tau=float(tau[0]), v_threshold=float(np.nextafter(threshold[0], np.float32(np.inf))),
-                     v_reset=float(reset[0]))
 
 
 def to_lava(params: LIFParams) -> dict[str, float]:
