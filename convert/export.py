@@ -1,37 +1,151 @@
-"""`ssr-export RUN_DIR/model.pt --to nir`: checkpoint -> NIR graph file + JSON manifest.
+"""`ssr-export RUN_DIR/model.pt --to nir [-o model.nir]`: checkpoint -> NIR graph + manifest + host file.
 
-Exporters register per model name in EXPORTERS (model name -> function building the graph and the
-manifest). Only spiking models have one: ANN checkpoints are refused with a clear error, as are
-unknown formats and unwritable outputs, before anything is written.
+Writes three files, each atomically (all or none), `model.nir` standing for the output path:
+    model.nir            the graph (`nir.write`, HDF5)
+    model.manifest.json  model name and config, T, dt, input/output nodes and shapes, host-side
+                         pre- and post-processing, the partition table (every model layer: chip,
+                         host or removed, and why), every node's type/layer/shape, provenance
+    model.host.h5        what the host needs to drive the graph: the spike-wise item table
+
+Exporters register per model name in EXPORTERS. ANN checkpoints, unknown formats, unwritable
+outputs and models without an exporter are refused with a one-line error before anything is written.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import hashlib
+import importlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ssr.checkpoint import read_checkpoint
+import numpy as np
+
+from ssr import __version__
+from ssr.checkpoint import model_from_checkpoint, read_checkpoint
+from ssr.io import atomic_path
 
 FORMATS = ("nir",)
-# model name -> exporter(model, checkpoint dict, output path) -> manifest dict
-EXPORTERS: dict[str, Callable[..., dict[str, Any]]] = {}
+MANIFEST_FORMAT = "ssr-nir-manifest"
+MANIFEST_SCHEMA_VERSION = 1
+HOST_FORMAT = "ssr-nir-host"
+
+
+# model name -> (module, function): function(model) -> convert.ssr_nir.ExportedGraph
+EXPORTERS: dict[str, tuple[str, str]] = {"ssr": ("ssr.convert.ssr_nir", "export_ssr")}
+
+
+def _exporter(name: str) -> Callable[..., Any]:
+    module, function = EXPORTERS[name]
+    return getattr(importlib.import_module(module), function)
+
+
+def manifest_path(graph_path: str | Path) -> Path:
+    return Path(graph_path).with_suffix(".manifest.json")
+
+
+def host_path(graph_path: str | Path) -> Path:
+    return Path(graph_path).with_suffix(".host.h5")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _shape(node, key: str) -> list[int] | None:
+    types = getattr(node, key, None) or {}
+    value = next(iter(types.values()), None)
+    return None if value is None else [int(v) for v in np.asarray(value).ravel()]
 
 
 def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = None) -> Path:
-    """Export a trained spiking model; returns the written graph path (manifest beside it)."""
+    """Export a trained spiking model; returns the graph path (manifest and host file beside it)."""
+    import h5py
+    import nir
+
     if to not in FORMATS:
         raise ValueError(f"unknown export format {to!r}; supported: {', '.join(FORMATS)}")
     payload = read_checkpoint(checkpoint)
     name = payload["model"]
     if name not in EXPORTERS:
-        exportable = ", ".join(sorted(EXPORTERS)) or "none in this version"
         why = ("it is not a spiking model; only spiking models export to NIR" if payload["kind"] != "snn"
                else "this version has no NIR exporter for it")
         raise ValueError(f"{checkpoint} holds model {name!r} (kind {payload['kind']}): {why} "
-                         f"(exportable: {exportable})")
-    from ssr.checkpoint import model_from_checkpoint
-
+                         f"(exportable: {', '.join(EXPORTERS)})")
     out = Path(out) if out is not None else Path(checkpoint).with_suffix(".nir")
-    EXPORTERS[name](model_from_checkpoint(payload, str(checkpoint)), payload, out)
+    if out.suffix in (".json", ".h5") and out.with_suffix("").suffix in (".manifest", ".host"):
+        raise ValueError(f"{out} would collide with the manifest/host files; name the graph e.g. model.nir")
+    model = model_from_checkpoint(payload, str(checkpoint))
+    exported = _exporter(name)(model)
+    graph = nir.NIRGraph(nodes=exported.nodes, edges=exported.edges,
+                         metadata={"producer": f"ssr {__version__}", "model": name})
+
+    with contextlib.ExitStack() as stack:  # the three files appear together or not at all
+        graph_temp = stack.enter_context(atomic_path(out))
+        host_temp = stack.enter_context(atomic_path(host_path(out)))
+        manifest_temp = stack.enter_context(atomic_path(manifest_path(out)))
+        nir.write(graph_temp, graph)
+        with h5py.File(host_temp, "w") as handle:
+            handle.attrs["format"], handle.attrs["schema_version"] = HOST_FORMAT, 1
+            for key, array in exported.host_arrays.items():
+                handle.create_dataset(key, data=array, compression="gzip")
+        manifest = {
+            "format": MANIFEST_FORMAT, "schema_version": MANIFEST_SCHEMA_VERSION,
+            "model": name, "kind": payload["kind"], "config": payload["config"],
+            "num_items": payload["num_items"], "max_len": payload["max_len"],
+            "time_steps": payload["config"]["time_steps"], "dt": 1.0,
+            "graph_file": out.name, "graph_sha256": _sha256(graph_temp),
+            "host_file": host_path(out).name, "host_sha256": _sha256(host_temp),
+            "input": {"node": "input", "shape": list(exported.input_shape)},
+            "output": {"node": "output", "shape": list(exported.output_shape)},
+            "pre_processing": exported.pre_processing,
+            "post_processing": exported.post_processing,
+            "partition": exported.partition,
+            "nodes": {node_name: {"type": type(node).__name__, "layer": exported.layers.get(node_name),
+                                  "input_shape": _shape(node, "input_type"),
+                                  "output_shape": _shape(node, "output_type")}
+                      for node_name, node in exported.nodes.items()},
+            "provenance": {"checkpoint": str(checkpoint), "checkpoint_sha256": _sha256(Path(checkpoint)),
+                           "dataset": payload.get("dataset", {}), "ssr_version": __version__,
+                           "nir_version": _nir_version(),
+                           "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
+        }
+        manifest_temp.write_text(json.dumps(manifest, indent=2) + "\n")
     return out
+
+
+def _nir_version() -> str:
+    from importlib.metadata import version
+
+    return version("nir")
+
+
+class ExportedFiles:
+    """An exported graph read back: `graph` (nir.read), `manifest` (dict), `spike_table` (host file)."""
+
+    def __init__(self, graph_path: str | Path) -> None:
+        import h5py
+        import nir
+
+        graph_path = Path(graph_path)
+        for path, what in ((graph_path, "NIR graph"), (manifest_path(graph_path), "manifest"),
+                           (host_path(graph_path), "host file")):
+            if not path.is_file():
+                raise FileNotFoundError(f"{what} {path} not found; export with `ssr-export RUN_DIR/model.pt --to nir`")
+        try:
+            self.manifest = json.loads(manifest_path(graph_path).read_text())
+            self.graph = nir.read(graph_path)
+            with h5py.File(host_path(graph_path), "r") as handle:
+                self.spike_table = handle["spike_table"][()]
+        except (OSError, KeyError, ValueError) as error:
+            raise ValueError(f"cannot read the export at {graph_path} ({str(error).splitlines()[0][:120]}); "
+                             "export it again") from None
+        if self.manifest.get("format") != MANIFEST_FORMAT:
+            raise ValueError(f"{manifest_path(graph_path)} is not an ssr NIR manifest; export it again")

@@ -118,16 +118,36 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from ssr.convert.export import export
+    from ssr.convert.export import export, host_path, manifest_path
+    from ssr.convert.verify import verify_export, verify_inputs
 
+    if args.verify:  # check the data before writing anything
+        item_seq = verify_inputs(args.checkpoint, args.data, args.verify_split, args.verify_sequences)
     path = export(args.checkpoint, to=args.to, out=args.output)
-    print(f"wrote {path}")
+    print(f"wrote {path}, {manifest_path(path)}, {host_path(path)}")
+    if args.verify:
+        report = verify_export(path, args.checkpoint, item_seq, dtype=args.verify_dtype)
+        print(report.summary())
+        if not report.passed:
+            raise ValueError(f"the exported graph {path} does not reproduce {args.checkpoint} (see above)")
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="RUN_DIR/model.pt of a spiking model")
     parser.add_argument("--to", default="nir", help="target format (nir)")
-    parser.add_argument("-o", "--output", help="graph file to write (default: beside the checkpoint, .nir)")
+    parser.add_argument("-o", "--output", help="graph file to write (default: beside the checkpoint, .nir); "
+                        "the manifest (.manifest.json) and host file (.host.h5) go beside it")
+    parser.add_argument("--verify", action="store_true",
+                        help="run the written graph on the reference NIR executor against the PyTorch model "
+                        "on real sequences; exit 1 unless every LIF layer's spikes and the scores agree")
+    parser.add_argument("--data", help="dataset for --verify (default: the one the checkpoint was trained on)")
+    parser.add_argument("--verify-split", default="test", choices=("train", "valid", "test"),
+                        help="split whose first sequences --verify uses (default test)")
+    parser.add_argument("--verify-sequences", type=int, default=256, metavar="N",
+                        help="sequences --verify runs (default 256)")
+    parser.add_argument("--verify-dtype", default="float64", choices=("float64", "float32"),
+                        help="precision of both sides in --verify (default float64; float32 reports the "
+                        "threshold flips its rounding causes)")
     parser.set_defaults(run=cmd_export)
 
 

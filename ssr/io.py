@@ -21,6 +21,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except OSError as error:
         raise OSError(f"cannot write {path}: {error.strerror or error}; choose a writable location") from None
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp_name, 0o666 & ~umask)  # mkstemp makes 0600; give the file a normal file's mode
     try:
         yield Path(temp_name)
         os.replace(temp_name, path)

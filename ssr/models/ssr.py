@@ -137,8 +137,13 @@ class SSR(SequentialRecommender):
         return self._represent(item_seq, self.spike_table())
 
     def score_all(self, item_seq: torch.Tensor) -> torch.Tensor:
-        table = self.spike_table()  # encoded once per batch, used for lookup and scoring
-        return self._represent(item_seq, table) @ table.mean(0).T  # (B, num_items + 1)
+        return self.scores_with_table(item_seq, self.spike_table())  # table encoded once per batch
+
+    def scores_with_table(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """(B, N) ids and a spike-wise table (T, num_items + 1, D) -> scores (B, num_items + 1): the
+        table serves both the lookup and the scoring (what an exported graph computes from the
+        host's input spikes)."""
+        return self._represent(item_seq, table) @ table.mean(0).T
 
     def layer_kinds(self) -> dict[str, str]:
         """Every synaptic layer here receives spikes (additions); the encoding of the item table is

@@ -7,7 +7,10 @@ hard reset (v_leak = v_reset = 0):
     s[t] = 1 if h[t] >= v_threshold else 0            fire
     v[t] = v_reset if s[t] else h[t]                  reset (hard)
 
-with v[-1] = 0. x is the input current, (time, ...) in every multi-step function; spikes have the
+with v[-1] = 0. The fire test is written h[t] > v_fire, where v_fire = `firing_threshold(v_threshold)`
+is the largest float32 number below v_threshold: in float32 arithmetic (training) that is exactly
+h >= v_threshold, and it is the strict comparison NIR and Lava use, with the threshold they are given,
+so a float64 run of the model (verification) and a float64 run of the exported graph fire alike. x is the input current, (time, ...) in every multi-step function; spikes have the
 same shape. Training replaces dH/dh in the backward pass by a surrogate (ssr.spiking.surrogate).
 
 The same neuron in NIR (`nir.LIF`: tau dv/dt = v_leak - v + r I, fire on v > v_threshold, Euler
@@ -31,24 +34,30 @@ class LIFParams(NamedTuple):
     v_reset: float = 0.0  # hard-reset potential, also the resting potential
 
 
+def firing_threshold(v_threshold: float) -> float:
+    """The float32 number just below v_threshold: spike when h > firing_threshold(v_threshold)."""
+    return float(np.nextafter(np.float32(v_threshold), np.float32(-np.inf)))
+
+
 def lif_step(x: torch.Tensor, v: torch.Tensor, params: LIFParams = LIFParams()) -> tuple[torch.Tensor, torch.Tensor]:
     """One time step (no surrogate): x, v (...) -> spikes (...) in {0, 1}, next v (...)."""
     h = v + (x - v) * (1.0 / params.tau)
-    spikes = h >= params.v_threshold
+    spikes = h > firing_threshold(params.v_threshold)
     return spikes.to(x.dtype), torch.where(spikes, torch.full_like(h, params.v_reset), h)
 
 
 SURROGATE_KERNEL_IDS = {"atan": 0, "sigmoid": 1, "rectangle": 2}
 
 
-def _charge_loop(x: torch.Tensor, decay: float, v_threshold: float, v_reset: float) -> torch.Tensor:
-    """h[t] for every step (time, ...): the reference loop the fused kernel reproduces exactly."""
+def _charge_loop(x: torch.Tensor, decay: float, v_fire: float, v_reset: float) -> torch.Tensor:
+    """h[t] for every step (time, ...): the reference loop the fused kernel reproduces exactly
+    (v_fire = firing_threshold(v_threshold))."""
     charged = torch.empty_like(x)
     v = torch.zeros_like(x[0])
     for t in range(x.shape[0]):
         h = v + (x[t] - v) * decay
         charged[t] = h
-        v = h.masked_fill(h >= v_threshold, v_reset)
+        v = h.masked_fill(h > v_fire, v_reset)
     return charged
 
 
@@ -56,7 +65,9 @@ class _MultiStepLIF(torch.autograd.Function):
     """T steps forward; backward through time in closed form (no autograd graph is built).
 
     Uses the fused C++ kernel for float32 CPU tensors when it is available (ssr.spiking.kernel),
-    else a torch loop; both compute the same float32 operations in the same order.
+    else a torch loop; both compute the same float32 operations in the same order. (The kernel
+    tests h >= v_threshold, identical to h > firing_threshold(v_threshold) in float32; the loop, which
+    also serves float64, tests the latter.)
     """
 
     @staticmethod
@@ -67,7 +78,8 @@ class _MultiStepLIF(torch.autograd.Function):
         ctx.config = (tau, v_threshold, v_reset, surrogate, alpha, detach_reset)
         if kernel is not None:
             return kernel.forward(x, tau, v_threshold, v_reset)
-        return (_charge_loop(x, 1.0 / tau, v_threshold, v_reset) >= v_threshold).to(x.dtype)
+        v_fire = firing_threshold(v_threshold)
+        return (_charge_loop(x, 1.0 / tau, v_fire, v_reset) > v_fire).to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad_spikes: torch.Tensor):
@@ -78,14 +90,14 @@ class _MultiStepLIF(torch.autograd.Function):
             grad_x = kernel.backward(x, grad_spikes, tau, v_threshold, v_reset,
                                      SURROGATE_KERNEL_IDS[surrogate], alpha, detach_reset)
             return grad_x, None, None, None, None, None, None
-        decay = 1.0 / tau
-        charged = _charge_loop(x, decay, v_threshold, v_reset)
+        decay, v_fire = 1.0 / tau, firing_threshold(v_threshold)
+        charged = _charge_loop(x, decay, v_fire, v_reset)
         surrogate_grad = SURROGATES[surrogate]
         grad_x = torch.empty_like(charged)
         grad_v = torch.zeros_like(charged[0])  # dL/dv[t] flowing back from step t + 1
         for t in range(charged.shape[0] - 1, -1, -1):
             h = charged[t]
-            not_fired = (h < v_threshold).to(h.dtype)
+            not_fired = (h <= v_fire).to(h.dtype)
             dspike_dh = surrogate_grad(h - v_threshold, alpha)
             dv_dh = not_fired if detach_reset else not_fired + (v_reset - h) * dspike_dh
             grad_h = grad_spikes[t] * dspike_dh + grad_v * dv_dh
@@ -139,9 +151,9 @@ def to_nir(params: LIFParams, shape: tuple[int, ...]):
     import nir
 
     full = np.ones(shape, dtype=np.float32)
-    below = np.nextafter(np.float32(params.v_threshold), np.float32(-np.inf))
     return nir.LIF(tau=full * np.float32(params.tau), r=full.copy(), v_leak=full * 0,
-                   v_threshold=full * below, v_reset=full * np.float32(params.v_reset))
+                   v_threshold=full * np.float32(firing_threshold(params.v_threshold)),
+                   v_reset=full * np.float32(params.v_reset))
 
 
 def to_lava(params: LIFParams) -> dict[str, float]:
@@ -153,5 +165,5 @@ def to_lava(params: LIFParams) -> dict[str, float]:
     """
     if params.v_reset != 0.0:
         raise ValueError(f"Lava's LIF resets to 0; v_reset={params.v_reset} cannot be mapped")
-    return {"du": 1.0, "dv": 1.0 / params.tau, "vth": float(np.nextafter(params.v_threshold, -np.inf)),
+    return {"du": 1.0, "dv": 1.0 / params.tau, "vth": firing_threshold(params.v_threshold),
             "bias_mant": 0.0, "input_scale": 1.0 / params.tau}

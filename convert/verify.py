@@ -1,0 +1,143 @@
+"""Proof that an exported graph is the model: run both on the same input spikes and compare.
+
+The PyTorch model runs with forward hooks on its LIF layers; the NIR file, read back with
+`nir.read`, runs on the reference executor (convert.executor). Both are fed the same input spikes
+from the exported spike-wise item table. Every hidden LIF layer must fire identically and the
+scores must agree to `score_tolerance` (relative to each sequence's largest score).
+
+Both sides compute in float64 by default: the graph's folded parameters (batch norm times weights)
+sum in a different order than the unfolded model, and in float32 such rounding differences
+(~1e-7) flip the occasional neuron sitting at its threshold; in float64 (~1e-16) they do not. The
+neuron's fire test is the same in both precisions (ssr.spiking.lif.firing_threshold).
+`dtype="float32"` runs the comparison in float32 and reports how many spikes such flips change.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssr.convert.executor import NIRExecutor
+
+
+@dataclass
+class VerifyReport:
+    sequences: int
+    dtype: str
+    layers: list[dict[str, Any]] = field(default_factory=list)  # node, layer, spikes_torch/_graph, mismatches
+    score_max_relative_error: float = 0.0
+    top10_exact_agreement: float = 0.0
+    score_tolerance: float = 1e-5
+
+    @property
+    def spike_mismatches(self) -> int:
+        return sum(row["mismatches"] for row in self.layers)
+
+    @property
+    def passed(self) -> bool:
+        return self.spike_mismatches == 0 and self.score_max_relative_error <= self.score_tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "sequences": self.sequences, "dtype": self.dtype,
+                "spike_mismatches": self.spike_mismatches,
+                "score_max_relative_error": self.score_max_relative_error,
+                "score_tolerance": self.score_tolerance,
+                "top10_exact_agreement": self.top10_exact_agreement, "layers": self.layers}
+
+    def summary(self) -> str:
+        lines = [f"{'node':<24} {'model layer':<24} {'spikes (torch)':>15} {'spikes (NIR)':>13} {'differ':>7}"]
+        for row in self.layers:
+            lines.append(f"{row['node']:<24} {row['layer']:<24} {row['spikes_torch']:>15,} "
+                         f"{row['spikes_graph']:>13,} {row['mismatches']:>7,}")
+        verdict = "PASS" if self.passed else "FAIL"
+        lines.append(f"{verdict}: {self.sequences} sequences, {self.dtype}; {self.spike_mismatches} spikes differ "
+                     f"in {len(self.layers)} LIF layers; scores max relative error "
+                     f"{self.score_max_relative_error:.2e} (tolerance {self.score_tolerance:.0e}); "
+                     f"top-10 lists identical for {self.top10_exact_agreement:.1%} of sequences")
+        return "\n".join(lines)
+
+
+def _top10(scores: np.ndarray) -> np.ndarray:
+    """Top-10 item ids per row, padding (id 0) excluded, ties by smaller id (ssr.metrics' rule)."""
+    order = np.lexsort((np.arange(scores.shape[1] - 1)[None].repeat(len(scores), 0), -scores[:, 1:]), axis=1)
+    return order[:, :10] + 1
+
+
+@torch.no_grad()
+def verify(model, graph, manifest: dict[str, Any], spike_table: np.ndarray, item_seq: np.ndarray,
+           dtype: str = "float64", score_tolerance: float = 1e-5) -> VerifyReport:
+    """Compare `model` (an exported SSR model) with `graph` on the sequences `item_seq` (B, N).
+
+    manifest: the export manifest (its "nodes" name the model layer of every LIF node);
+    spike_table: (T, items + 1, D) in {0, 1}, the host table written at export.
+    """
+    from ssr.convert.ssr_nir import host_input
+
+    torch_dtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
+    lif_nodes = {name: info["layer"] for name, info in manifest["nodes"].items() if info["type"] == "LIF"}
+    twin = copy.deepcopy(model).to(torch_dtype).eval()
+    captured: dict[str, torch.Tensor] = {}
+    handles = [twin.get_submodule(layer).register_forward_hook(
+        lambda module, args, output, layer=layer: captured.__setitem__(layer, output))
+        for layer in set(lif_nodes.values())]
+    try:
+        table = torch.from_numpy(spike_table).to(torch_dtype)
+        torch_scores = twin.scores_with_table(torch.from_numpy(item_seq), table).numpy()
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    executor = NIRExecutor(graph, dtype=np.dtype(dtype))
+    outputs = executor.run({manifest["input"]["node"]: host_input(spike_table, item_seq)}, record=lif_nodes)
+    graph_scores = outputs[manifest["output"]["node"]][-1].reshape(len(item_seq), -1)
+
+    report = VerifyReport(sequences=len(item_seq), dtype=dtype, score_tolerance=score_tolerance)
+    for node, layer in lif_nodes.items():
+        torch_spikes = captured[layer].permute(0, 1, 3, 2).numpy()  # (T, B, N, D) -> (T, B, D, N)
+        graph_spikes = outputs[node]
+        if torch_spikes.shape != graph_spikes.shape:
+            raise ValueError(f"node {node} emits {graph_spikes.shape} spikes but layer {layer} "
+                             f"{torch_spikes.shape}: the manifest does not match the model")
+        report.layers.append({"node": node, "layer": layer, "spikes_torch": int(torch_spikes.sum()),
+                              "spikes_graph": int(graph_spikes.sum()),
+                              "mismatches": int((torch_spikes != graph_spikes).sum())})
+    torch_scores, graph_scores = torch_scores.astype(np.float64), graph_scores.astype(np.float64)
+    scale = np.maximum(np.abs(torch_scores).max(axis=1, keepdims=True), np.finfo(np.float64).tiny)
+    report.score_max_relative_error = float((np.abs(graph_scores - torch_scores) / scale).max())
+    report.top10_exact_agreement = float((_top10(graph_scores) == _top10(torch_scores)).all(axis=1).mean())
+    return report
+
+
+def verify_inputs(checkpoint, data=None, split: str = "test", sequences: int = 256) -> np.ndarray:
+    """The first `sequences` input windows (B, N) of `split` of `data` (default: the dataset recorded
+    in the checkpoint), checked to fit the model: what `ssr-export --verify` runs."""
+    from ssr.checkpoint import read_checkpoint
+    from ssr.data.dataset import read_dataset
+
+    payload = read_checkpoint(checkpoint)
+    data = data or payload.get("dataset", {}).get("path")
+    if not data:
+        raise ValueError(f"{checkpoint} records no dataset; pass --data DATA.h5")
+    if sequences < 1:
+        raise ValueError(f"--verify-sequences must be at least 1, got {sequences}")
+    dataset = read_dataset(data)
+    if dataset.num_items != payload["num_items"] or dataset.max_len != payload["max_len"]:
+        raise ValueError(f"{data} has {dataset.num_items} items / max length {dataset.max_len}, the model "
+                         f"{payload['num_items']} / {payload['max_len']}; pass the dataset it was trained on "
+                         "with --data")
+    return dataset.inputs_and_targets(split)[0][:sequences]
+
+
+def verify_export(graph_path, checkpoint, item_seq: np.ndarray, dtype: str = "float64") -> VerifyReport:
+    """Read the written files back (nir.read, manifest, host file) and verify them against the
+    checkpoint's model on `item_seq` (B, N)."""
+    from ssr.checkpoint import load_checkpoint
+    from ssr.convert.export import ExportedFiles
+
+    model, _ = load_checkpoint(checkpoint)
+    files = ExportedFiles(graph_path)
+    return verify(model, files.graph, files.manifest, files.spike_table, item_seq, dtype=dtype)

@@ -1,0 +1,251 @@
+"""NIR export of SSR: the file read back by `nir.read` and run on the reference executor is the model.
+
+Independent references: torch's own batch norm and conv1d, the hand-built circulant and the numpy
+LIF of tests/references.py, and NIR's equations written out in the executor tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import nir
+import numpy as np
+import pytest
+import torch
+
+from references import circulant_filter, numpy_lif
+from ssr.checkpoint import checkpoint_dict, save_checkpoint
+from ssr.cli import export_main, main
+from ssr.convert.executor import NIRExecutor, conv1d
+from ssr.convert.export import ExportedFiles, export, host_path, manifest_path
+from ssr.convert.ssr_nir import batch_norm_affine, circulant_rows, host_input
+from ssr.convert.verify import verify
+from ssr.models.base import build_model
+from ssr.models.layers import FeatureBatchNorm, FrequencyFilter
+
+ITEMS, LENGTH = 30, 10
+
+
+def busy_ssr(blocks: int = 2, seed: int = 0):
+    """An SSR model whose every LIF layer fires part of the time: random weights and batch-norm
+    statistics of the size training produces (untrained defaults leave deep layers silent)."""
+    torch.manual_seed(seed)
+    model = build_model("ssr", ITEMS, LENGTH, {"hidden": 12, "blocks": blocks, "ffn_multiplier": 2})
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, FeatureBatchNorm):
+                size = module.num_features
+                module.running_mean.copy_(torch.randn(size, generator=generator) * 0.1)
+                module.running_var.copy_(torch.rand(size, generator=generator) * 0.02 + 0.01)
+                module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(size, generator=generator) * 0.5 + 0.8)
+            if isinstance(module, FrequencyFilter):
+                module.weight.normal_(0, 0.3, generator=generator)
+        model.parallel.add_(torch.randn(LENGTH, LENGTH, generator=generator) * 0.3)
+    return model.eval()
+
+
+def sequences(count: int = 24, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    seq = rng.integers(1, ITEMS + 1, (count, LENGTH))
+    for row in range(count):  # left padding of varied length
+        seq[row, : rng.integers(0, LENGTH - 2)] = 0
+    return seq
+
+
+@pytest.fixture
+def exported(tmp_path):
+    model = busy_ssr()
+    checkpoint = tmp_path / "run" / "model.pt"
+    save_checkpoint(checkpoint, checkpoint_dict(model, {"path": "none"}, {}))
+    return model, checkpoint, export(checkpoint)
+
+
+def test_round_trip_reproduces_every_spike_and_score(exported):
+    model, _, graph_path = exported
+    files = ExportedFiles(graph_path)  # nir.read with type checking
+    assert isinstance(files.graph, nir.NIRGraph)
+    report = verify(model, files.graph, files.manifest, files.spike_table, sequences())
+    assert report.passed, report.summary()
+    assert len(report.layers) == 1 + 2 * 3  # stimulus + (filter, ffn_in, ffn_out) per block
+    for row in report.layers:  # a comparison of silent or saturated layers would prove little
+        assert row["spikes_torch"] > 0, row
+        assert row["mismatches"] == 0
+    assert report.score_max_relative_error <= 1e-12
+    assert report.top10_exact_agreement == 1.0
+
+
+def test_scores_equal_the_models_evaluation_path(exported):
+    """The graph's output after T steps equals `score_all` of the float32 model to float32 precision."""
+    model, _, graph_path = exported
+    files = ExportedFiles(graph_path)
+    seq = sequences()
+    scores = NIRExecutor(files.graph).run({"input": host_input(files.spike_table, seq)})["output"][-1][..., 0]
+    expected = model.score_all(torch.from_numpy(seq)).detach().numpy()
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def test_one_block_and_no_block_models_export(tmp_path):
+    for blocks in (1, 0):
+        model = busy_ssr(blocks=blocks)
+        checkpoint = tmp_path / f"b{blocks}" / "model.pt"
+        save_checkpoint(checkpoint, checkpoint_dict(model, {}, {}))
+        files = ExportedFiles(export(checkpoint))
+        assert verify(model, files.graph, files.manifest, files.spike_table, sequences()).passed
+
+
+def test_manifest_describes_graph_host_and_partition(exported):
+    model, checkpoint, graph_path = exported
+    manifest = json.loads(manifest_path(graph_path).read_text())
+    assert manifest["model"] == "ssr" and manifest["time_steps"] == 4 and manifest["dt"] == 1.0
+    assert manifest["input"] == {"node": "input", "shape": [12, LENGTH]}
+    assert manifest["output"] == {"node": "output", "shape": [ITEMS + 1, 1]}
+    where = {row["layer"]: row["where"] for row in manifest["partition"]}
+    assert where["item_embedding + item_lif"] == "host" and where["top-k"] == "host"
+    assert where["blocks.1.filter + filter_norm"] == "chip" and where["densify + score"] == "chip"
+    assert all(row["why"] for row in manifest["partition"])
+    lif = [name for name, node in manifest["nodes"].items() if node["type"] == "LIF"]
+    assert len(lif) == 7
+    graph = nir.read(graph_path)
+    assert set(manifest["nodes"]) == set(graph.nodes)
+    with open(graph_path, "rb") as handle:
+        import hashlib
+
+        assert manifest["graph_sha256"] == hashlib.sha256(handle.read()).hexdigest()
+    table = ExportedFiles(graph_path).spike_table
+    np.testing.assert_array_equal(table, model.spike_table().detach().numpy().astype(np.uint8))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(graph_path).st_mode & 0o777 == 0o666 & ~umask  # a normal file's mode, not mkstemp's 0600
+
+
+def test_lif_nodes_carry_the_neurons_parameters(exported):
+    graph = nir.read(exported[2])
+    node = graph.nodes["block0_ffn_in_lif"]
+    assert node.tau.shape == (24, LENGTH)  # full shapes: nir.write's gzip rejects 0-d arrays
+    assert np.all(node.tau == 2.0) and np.all(node.r == 1.0) and np.all(node.v_leak == 0.0)
+    assert np.all(node.v_reset == 0.0)
+    assert np.all(node.v_threshold == np.nextafter(np.float32(1.0), np.float32(0)))
+
+
+def test_batch_norm_folds_to_torchs_eval_output():
+    norm = FeatureBatchNorm(5).eval()
+    with torch.no_grad():
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2)
+        norm.weight.uniform_(-2, 2)
+        norm.bias.uniform_(-1, 1)
+    x = torch.randn(7, 3, 5, dtype=torch.float64)
+    scale, shift = batch_norm_affine(norm)
+    np.testing.assert_allclose(x.numpy() * scale + shift, norm.double()(x).detach().numpy(), rtol=1e-12)
+
+
+def test_circulant_rows_are_the_circular_filter_with_residual():
+    torch.manual_seed(3)
+    length, channels = 7, 3
+    filt = FrequencyFilter(length, channels, init_std=0.5).double()
+    kernel = filt.kernel().detach().double().numpy()
+    x = np.random.default_rng(0).integers(0, 2, (4, length, channels)).astype(np.float64)
+    spectrum = torch.view_as_complex(filt.weight.detach().double())[0].numpy()
+    reference = circulant_filter(x, spectrum)  # (4, N, C) from the hand-built circulant
+    scale = np.array([0.5, 2.0, -1.0])
+    weight = circulant_rows(kernel, np.arange(length), scale, residual_gain=2.0)  # (C, N, N)
+    out = np.einsum("cnm,bmc->bnc", weight, x)
+    np.testing.assert_allclose(out, reference * scale + 2.0 * x, atol=1e-12)
+    newest = circulant_rows(kernel, np.array([length - 1]), scale, residual_gain=2.0)
+    np.testing.assert_allclose(np.einsum("cnm,bmc->bnc", newest, x)[:, 0], out[:, -1], atol=1e-12)
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups", [(1, 0, 1, 1), (2, 3, 1, 2), (1, "same", 2, 4),
+                                                             (1, "valid", 1, 1)])
+def test_executor_conv1d_matches_torch(stride, padding, dilation, groups):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 8, 11))
+    weight = rng.normal(size=(4, 8 // groups, 3))
+    bias = rng.normal(size=4)
+    expected = torch.nn.functional.conv1d(torch.from_numpy(x), torch.from_numpy(weight), torch.from_numpy(bias),
+                                          stride=stride, padding=padding, dilation=dilation, groups=groups)
+    np.testing.assert_allclose(conv1d(x, weight, bias, stride, padding, dilation, groups), expected.numpy(),
+                               atol=1e-12)
+
+
+def test_executor_neurons_follow_nirs_equations():
+    rng = np.random.default_rng(2)
+    currents = rng.normal(1.0, 1.0, (6, 3, 5)).astype(np.float32)  # (T, batch, 5)
+    below = np.nextafter(np.float32(1), np.float32(0))
+    shape = (5,)
+    lif = nir.LIF(tau=np.full(shape, 2.0), r=np.ones(shape), v_leak=np.zeros(shape),
+                  v_threshold=np.full(shape, below), v_reset=np.zeros(shape))
+    graph = nir.NIRGraph(nodes={"input": nir.Input(np.array(shape)), "lif": lif,
+                                "i": nir.I(r=np.full(shape, 0.5)), "output": nir.Output(np.array(shape))},
+                         edges=[("input", "lif"), ("lif", "output"), ("input", "i")])
+    traces = NIRExecutor(graph, dtype=np.float32).run({"input": currents}, record=["i"])
+    np.testing.assert_array_equal(traces["output"], numpy_lif(currents))  # the issue's neuron
+    np.testing.assert_allclose(traces["i"], 0.5 * np.cumsum(currents, axis=0), rtol=1e-5)
+
+
+def test_executor_refuses_node_types_it_does_not_implement():
+    graph = nir.NIRGraph(nodes={"input": nir.Input(np.array([4])), "flat": nir.Threshold(np.ones(4)),
+                                "output": nir.Output(np.array([4]))},
+                         edges=[("input", "flat"), ("flat", "output")])
+    with pytest.raises(ValueError, match="does not implement NIR node type.*Threshold"):
+        NIRExecutor(graph)
+
+
+def test_nirtorch_runs_the_exported_graph(exported):
+    """Interoperability: nirtorch's interpreter builds a torch module from the file; with neuron
+    modules for LIF and I (nirtorch leaves neurons to the caller, as norse and snntorch do) and a
+    correct Affine (nirtorch 2.6's default one drops the bias), it computes our executor's scores."""
+    from ssr.convert.interop import to_torch_module
+
+    _, _, graph_path = exported
+    files = ExportedFiles(graph_path)
+    module = to_torch_module(graph_path)  # nirtorch.nir_to_torch reads the file itself
+    seq = sequences()
+    spikes = torch.from_numpy(host_input(files.spike_table, seq)).double()
+    state = None
+    with torch.no_grad():
+        for step in spikes:
+            out, state = module(step, state=state)
+    expected = NIRExecutor(files.graph).run({"input": spikes.numpy()})["output"][-1]
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A synthetic dataset and an SSR model trained on it for one epoch through the CLI."""
+    root = tmp_path_factory.mktemp("export_cli")
+    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "120", "--synthetic-items",
+                 "30", "--max-len", "8", "--min-count", "3", "--out", str(root / "data.h5")]) == 0
+    assert main(["train", "--model", "ssr", "--data", str(root / "data.h5"), "--out", str(root / "run"),
+                 "--epochs", "1", "--quiet", "--threads", "1", "--model-config", "hidden=16"]) == 0
+    return root / "data.h5", root / "run" / "model.pt"
+
+
+def test_cli_export_and_verify_on_a_dataset(tmp_path, capsys, trained_run):
+    data, checkpoint = trained_run
+    out = tmp_path / "graph" / "ssr.nir"
+    assert export_main([str(checkpoint), "--to", "nir", "-o", str(out), "--verify", "--data", str(data),
+                        "--verify-sequences", "32"]) == 0
+    printed = capsys.readouterr().out
+    assert "PASS: 32 sequences, float64; 0 spikes differ" in printed
+    assert out.is_file() and manifest_path(out).is_file() and host_path(out).is_file()
+    # the data recorded in the checkpoint is the default
+    assert main(["export", str(checkpoint), "-o", str(tmp_path / "again.nir"), "--verify"]) == 0
+    assert "PASS: " in capsys.readouterr().out
+
+
+def test_cli_refuses_bad_input_without_writing(tmp_path, capsys, exported):
+    _, checkpoint, _ = exported
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert export_main([str(checkpoint), "-o", str(blocked / "m.nir")]) == 1
+    assert "cannot write" in capsys.readouterr().err
+    assert export_main([str(checkpoint), "-o", str(tmp_path / "x.manifest.json")]) == 1
+    assert "collide" in capsys.readouterr().err
+    target = tmp_path / "x.nir"
+    assert export_main([str(checkpoint), "-o", str(target), "--verify", "--data", str(tmp_path / "missing.h5")]) == 1
+    assert "missing.h5 not found" in capsys.readouterr().err
+    assert not list(tmp_path.glob("x.*")) and not list(tmp_path.glob(".*.tmp"))
