@@ -69,6 +69,15 @@ def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: i
     return out if bias is None else out + bias[None, :, None]
 
 
+def subgraph(graph, prefix: str):
+    """The nodes whose names start with `prefix` and the edges among them, as a NIRGraph."""
+    import nir
+
+    nodes = {name: node for name, node in graph.nodes.items() if name.startswith(prefix)}
+    edges = [(s, t) for s, t in graph.edges if s in nodes and t in nodes]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
 class NIRExecutor:
     """Runs a NIR graph step by step: `run({input name: (T, batch, *shape)})`."""
 

@@ -5,7 +5,7 @@ Writes three files, each atomically (all or none), `model.nir` standing for the 
     model.manifest.json  model name and config, T, dt, input/output nodes and shapes, host-side
                          pre- and post-processing, the partition table (every model layer: chip,
                          host or removed, and why), every node's type/layer/shape, provenance
-    model.host.h5        what the host needs to drive the graph: the spike-wise item table
+    model.host.h5        arrays the host needs to drive the graph (SSR: the spike-wise item table)
 
 Exporters register per model name in EXPORTERS. ANN checkpoints, unknown formats, unwritable
 outputs and models without an exporter are refused with a one-line error before anything is written.
@@ -34,13 +34,20 @@ MANIFEST_SCHEMA_VERSION = 1
 HOST_FORMAT = "ssr-nir-host"
 
 
-# model name -> (module, function): function(model) -> convert.ssr_nir.ExportedGraph
-EXPORTERS: dict[str, tuple[str, str]] = {"ssr": ("ssr.convert.ssr_nir", "export_ssr")}
+# model name -> the module that exports it. Each defines the same three functions:
+#   export_<model>(model) -> ssr.convert.ssr_nir.ExportedGraph
+#   torch_scores(model, item_seq, host_arrays) -> scores (B, items + 1) from PyTorch
+#   graph_scores(model, graph, host_arrays, item_seq, dtype, record) -> (scores, node traces): the
+#       deployment loop (host layers + the graph on the reference executor), used by --verify
+EXPORTERS: dict[str, str] = {"ssr": "ssr.convert.ssr_nir", "ssr-hybrid": "ssr.convert.ssr_hybrid_nir"}
+
+
+def exporter_module(name: str):
+    return importlib.import_module(EXPORTERS[name])
 
 
 def _exporter(name: str) -> Callable[..., Any]:
-    module, function = EXPORTERS[name]
-    return getattr(importlib.import_module(module), function)
+    return getattr(exporter_module(name), "export_" + name.replace("-", "_"))
 
 
 def manifest_path(graph_path: str | Path) -> Path:
@@ -94,6 +101,7 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
         nir.write(graph_temp, graph)
         with h5py.File(host_temp, "w") as handle:
             handle.attrs["format"], handle.attrs["schema_version"] = HOST_FORMAT, 1
+            handle.attrs["model"] = name
             for key, array in exported.host_arrays.items():
                 handle.create_dataset(key, data=array, compression="gzip")
         manifest = {
@@ -103,8 +111,9 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
             "time_steps": payload["config"]["time_steps"], "dt": 1.0,
             "graph_file": out.name, "graph_sha256": _sha256(graph_temp),
             "host_file": host_path(out).name, "host_sha256": _sha256(host_temp),
-            "input": {"node": "input", "shape": list(exported.input_shape)},
-            "output": {"node": "output", "shape": list(exported.output_shape)},
+            "inputs": exported.inputs, "outputs": exported.outputs,
+            **({"input": exported.inputs[0]} if len(exported.inputs) == 1 else {}),
+            **({"output": exported.outputs[0]} if len(exported.outputs) == 1 else {}),
             "pre_processing": exported.pre_processing,
             "post_processing": exported.post_processing,
             "partition": exported.partition,
@@ -128,7 +137,7 @@ def _nir_version() -> str:
 
 
 class ExportedFiles:
-    """An exported graph read back: `graph` (nir.read), `manifest` (dict), `spike_table` (host file)."""
+    """An exported graph read back: `graph` (nir.read), `manifest` (dict), `host_arrays` (host file)."""
 
     def __init__(self, graph_path: str | Path) -> None:
         import h5py
@@ -143,7 +152,7 @@ class ExportedFiles:
             self.manifest = json.loads(manifest_path(graph_path).read_text())
             self.graph = nir.read(graph_path)
             with h5py.File(host_path(graph_path), "r") as handle:
-                self.spike_table = handle["spike_table"][()]
+                self.host_arrays = {key: handle[key][()] for key in handle}
         except (OSError, KeyError, ValueError) as error:
             raise ValueError(f"cannot read the export at {graph_path} ({str(error).splitlines()[0][:120]}); "
                              "export it again") from None

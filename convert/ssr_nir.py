@@ -61,9 +61,9 @@ class ExportedGraph:
     edges: list[tuple[str, str]]
     layers: dict[str, str]  # node name -> the model layer (module name) it computes
     partition: list[dict[str, str]]  # one row per model layer: layer, where (chip | host | removed), why
+    inputs: list[dict[str, Any]]  # [{"node", "shape"}]: what the host injects at every step
+    outputs: list[dict[str, Any]]  # [{"node", "shape"}]: what the host reads
     host_arrays: dict[str, np.ndarray] = field(default_factory=dict)  # written to the .host.h5 file
-    input_shape: tuple[int, ...] = ()
-    output_shape: tuple[int, ...] = ()
     pre_processing: dict[str, Any] = field(default_factory=dict)
     post_processing: dict[str, Any] = field(default_factory=dict)
 
@@ -208,9 +208,8 @@ def export_ssr(model: SSR) -> ExportedGraph:
     return ExportedGraph(
         nodes=nodes, edges=edges, layers=layers, partition=partition,
         host_arrays={"spike_table": table.to(torch.uint8).numpy()},
-        input_shape=(hidden, length), output_shape=(items, 1),
+        inputs=[{"node": "input", "shape": [hidden, length]}], outputs=[{"node": "output", "shape": [items, 1]}],
         pre_processing={
-            "input_node": "input",
             "description": "for a sequence of item ids (max_len positions, left-padded with 0, newest "
                            "last), at time step t the input is spike_table[t, ids].T: shape (hidden, "
                            "max_len); row i of the table is item id i of the dataset the model was "
@@ -218,7 +217,7 @@ def export_ssr(model: SSR) -> ExportedGraph:
             "spike_table": {"shape": list(table.shape), "dtype": "uint8 in {0, 1}"},
         },
         post_processing={
-            "output_node": "output", "read_at_step": steps - 1,
+            "read_at_step": steps - 1,
             "description": "the output after the last time step is (items + 1, 1): the score of every item "
                            "id; drop id 0 (padding), optionally mask the user's history, take the top k "
                            "(ties: smaller id first)",
@@ -230,3 +229,19 @@ def export_ssr(model: SSR) -> ExportedGraph:
 def host_input(spike_table: np.ndarray, item_seq: np.ndarray) -> np.ndarray:
     """Host pre-processing: (T, I + 1, D) table and (B, N) ids -> input spikes (T, B, D, N)."""
     return np.ascontiguousarray(spike_table[:, item_seq].transpose(0, 1, 3, 2))
+
+
+def torch_scores(model: SSR, item_seq: torch.Tensor, host: dict[str, np.ndarray]) -> torch.Tensor:
+    """The PyTorch model's scores from the exported spike table (the same input spikes the graph gets)."""
+    table = torch.from_numpy(host["spike_table"]).to(next(model.parameters()).dtype)
+    return model.scores_with_table(item_seq, table)
+
+
+def graph_scores(model: SSR, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
+                 record) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The deployment loop: host lookup, the graph on the reference executor, the output after T
+    steps. Returns scores (B, items + 1) and the recorded node traces (T, B, ...)."""
+    from ssr.convert.executor import NIRExecutor
+
+    traces = NIRExecutor(graph, dtype=dtype).run({"input": host_input(host["spike_table"], item_seq)}, record)
+    return traces["output"][-1].reshape(len(item_seq), -1), traces

@@ -1,8 +1,9 @@
 """Proof that an exported graph is the model: run both on the same input spikes and compare.
 
 The PyTorch model runs with forward hooks on its LIF layers; the NIR file, read back with
-`nir.read`, runs on the reference executor (convert.executor). Both are fed the same input spikes
-from the exported spike-wise item table. Every hidden LIF layer must fire identically and the
+`nir.read`, runs on the reference executor (convert.executor) inside the model's deployment loop
+(`graph_scores` of its exporter module: SSR's host table lookup, ssr-hybrid's host layers between
+its spiking sub-graphs), on the same inputs. Every hidden LIF layer must fire identically and the
 scores must agree to `score_tolerance` (relative to each sequence's largest score).
 
 Both sides compute in float64 by default: the graph's folded parameters (batch norm times weights)
@@ -21,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssr.convert.executor import NIRExecutor
 
 
 @dataclass
@@ -68,15 +68,16 @@ def _top10(scores: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def verify(model, graph, manifest: dict[str, Any], spike_table: np.ndarray, item_seq: np.ndarray,
+def verify(model, graph, manifest: dict[str, Any], host_arrays: dict[str, np.ndarray], item_seq: np.ndarray,
            dtype: str = "float64", score_tolerance: float = 1e-5) -> VerifyReport:
-    """Compare `model` (an exported SSR model) with `graph` on the sequences `item_seq` (B, N).
+    """Compare `model` with its exported `graph` on the sequences `item_seq` (B, N).
 
     manifest: the export manifest (its "nodes" name the model layer of every LIF node);
-    spike_table: (T, items + 1, D) in {0, 1}, the host table written at export.
+    host_arrays: the host file's arrays (SSR: the spike-wise item table).
     """
-    from ssr.convert.ssr_nir import host_input
+    from ssr.convert.export import exporter_module
 
+    bridge = exporter_module(manifest["model"])
     torch_dtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
     lif_nodes = {name: info["layer"] for name, info in manifest["nodes"].items() if info["type"] == "LIF"}
     twin = copy.deepcopy(model).to(torch_dtype).eval()
@@ -85,20 +86,16 @@ def verify(model, graph, manifest: dict[str, Any], spike_table: np.ndarray, item
         lambda module, args, output, layer=layer: captured.__setitem__(layer, output))
         for layer in set(lif_nodes.values())]
     try:
-        table = torch.from_numpy(spike_table).to(torch_dtype)
-        torch_scores = twin.scores_with_table(torch.from_numpy(item_seq), table).numpy()
+        torch_scores = bridge.torch_scores(twin, torch.from_numpy(item_seq), host_arrays).numpy()
     finally:
         for handle in handles:
             handle.remove()
-
-    executor = NIRExecutor(graph, dtype=np.dtype(dtype))
-    outputs = executor.run({manifest["input"]["node"]: host_input(spike_table, item_seq)}, record=lif_nodes)
-    graph_scores = outputs[manifest["output"]["node"]][-1].reshape(len(item_seq), -1)
+    graph_scores, traces = bridge.graph_scores(twin, graph, host_arrays, item_seq, np.dtype(dtype), list(lif_nodes))
 
     report = VerifyReport(sequences=len(item_seq), dtype=dtype, score_tolerance=score_tolerance)
     for node, layer in lif_nodes.items():
-        torch_spikes = captured[layer].permute(0, 1, 3, 2).numpy()  # (T, B, N, D) -> (T, B, D, N)
-        graph_spikes = outputs[node]
+        torch_spikes = captured[layer].transpose(-1, -2).numpy()  # (T, B, n, C) -> (T, B, C, n)
+        graph_spikes = traces[node]
         if torch_spikes.shape != graph_spikes.shape:
             raise ValueError(f"node {node} emits {graph_spikes.shape} spikes but layer {layer} "
                              f"{torch_spikes.shape}: the manifest does not match the model")
@@ -140,4 +137,4 @@ def verify_export(graph_path, checkpoint, item_seq: np.ndarray, dtype: str = "fl
 
     model, _ = load_checkpoint(checkpoint)
     files = ExportedFiles(graph_path)
-    return verify(model, files.graph, files.manifest, files.spike_table, item_seq, dtype=dtype)
+    return verify(model, files.graph, files.manifest, files.host_arrays, item_seq, dtype=dtype)

@@ -6,6 +6,7 @@ LIF of tests/references.py, and NIR's equations written out in the executor test
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -27,11 +28,11 @@ from ssr.models.layers import FeatureBatchNorm, FrequencyFilter
 ITEMS, LENGTH = 30, 10
 
 
-def busy_ssr(blocks: int = 2, seed: int = 0):
-    """An SSR model whose every LIF layer fires part of the time: random weights and batch-norm
+def busy(name: str = "ssr", blocks: int = 2, seed: int = 0):
+    """A model whose every LIF layer fires part of the time: random weights and batch-norm
     statistics of the size training produces (untrained defaults leave deep layers silent)."""
     torch.manual_seed(seed)
-    model = build_model("ssr", ITEMS, LENGTH, {"hidden": 12, "blocks": blocks, "ffn_multiplier": 2})
+    model = build_model(name, ITEMS, LENGTH, {"hidden": 12, "blocks": blocks, "ffn_multiplier": 2})
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in model.modules():
@@ -43,7 +44,8 @@ def busy_ssr(blocks: int = 2, seed: int = 0):
                 module.bias.copy_(torch.randn(size, generator=generator) * 0.5 + 0.8)
             if isinstance(module, FrequencyFilter):
                 module.weight.normal_(0, 0.3, generator=generator)
-        model.parallel.add_(torch.randn(LENGTH, LENGTH, generator=generator) * 0.3)
+        if name == "ssr":
+            model.parallel.add_(torch.randn(LENGTH, LENGTH, generator=generator) * 0.3)
     return model.eval()
 
 
@@ -57,7 +59,7 @@ def sequences(count: int = 24, seed: int = 1) -> np.ndarray:
 
 @pytest.fixture
 def exported(tmp_path):
-    model = busy_ssr()
+    model = busy("ssr")
     checkpoint = tmp_path / "run" / "model.pt"
     save_checkpoint(checkpoint, checkpoint_dict(model, {"path": "none"}, {}))
     return model, checkpoint, export(checkpoint)
@@ -67,7 +69,7 @@ def test_round_trip_reproduces_every_spike_and_score(exported):
     model, _, graph_path = exported
     files = ExportedFiles(graph_path)  # nir.read with type checking
     assert isinstance(files.graph, nir.NIRGraph)
-    report = verify(model, files.graph, files.manifest, files.spike_table, sequences())
+    report = verify(model, files.graph, files.manifest, files.host_arrays, sequences())
     assert report.passed, report.summary()
     assert len(report.layers) == 1 + 2 * 3  # stimulus + (filter, ffn_in, ffn_out) per block
     for row in report.layers:  # a comparison of silent or saturated layers would prove little
@@ -82,18 +84,38 @@ def test_scores_equal_the_models_evaluation_path(exported):
     model, _, graph_path = exported
     files = ExportedFiles(graph_path)
     seq = sequences()
-    scores = NIRExecutor(files.graph).run({"input": host_input(files.spike_table, seq)})["output"][-1][..., 0]
+    scores = NIRExecutor(files.graph).run({"input": host_input(files.host_arrays["spike_table"], seq)})["output"][-1][..., 0]
     expected = model.score_all(torch.from_numpy(seq)).detach().numpy()
     np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
 def test_one_block_and_no_block_models_export(tmp_path):
     for blocks in (1, 0):
-        model = busy_ssr(blocks=blocks)
+        model = busy("ssr", blocks=blocks)
         checkpoint = tmp_path / f"b{blocks}" / "model.pt"
         save_checkpoint(checkpoint, checkpoint_dict(model, {}, {}))
         files = ExportedFiles(export(checkpoint))
-        assert verify(model, files.graph, files.manifest, files.spike_table, sequences()).passed
+        assert verify(model, files.graph, files.manifest, files.host_arrays, sequences()).passed
+
+
+def test_ssr_hybrid_exports_its_spiking_sub_graphs(tmp_path):
+    model = busy("ssr-hybrid")
+    checkpoint = tmp_path / "hybrid" / "model.pt"
+    save_checkpoint(checkpoint, checkpoint_dict(model, {}, {}))
+    files = ExportedFiles(export(checkpoint))
+    report = verify(model, files.graph, files.manifest, files.host_arrays, sequences())
+    assert report.passed, report.summary()
+    assert [row["node"] for row in report.layers] == ["block0_ffn_in_lif", "block0_ffn_out_lif",
+                                                       "block1_ffn_in_lif", "block1_ffn_out_lif"]
+    assert all(row["spikes_torch"] > 0 for row in report.layers)
+    manifest = files.manifest
+    assert [i["node"] for i in manifest["inputs"]] == ["block0_current", "block0_residual", "block1_current",
+                                                       "block1_residual"]
+    assert manifest["inputs"][2]["shape"] == [24, 1]  # the last block: newest position only
+    where = {row["layer"]: row["where"] for row in manifest["partition"]}
+    assert where["blocks.0.filter + filter_norm"] == "host" and where["blocks.0.ffn_out + ffn_out_norm"] == "chip"
+    assert where["score + top-k"] == "host"
+    assert "input" not in manifest  # several inputs: only the list
 
 
 def test_manifest_describes_graph_host_and_partition(exported):
@@ -110,11 +132,8 @@ def test_manifest_describes_graph_host_and_partition(exported):
     assert len(lif) == 7
     graph = nir.read(graph_path)
     assert set(manifest["nodes"]) == set(graph.nodes)
-    with open(graph_path, "rb") as handle:
-        import hashlib
-
-        assert manifest["graph_sha256"] == hashlib.sha256(handle.read()).hexdigest()
-    table = ExportedFiles(graph_path).spike_table
+    assert manifest["graph_sha256"] == hashlib.sha256(graph_path.read_bytes()).hexdigest()
+    table = ExportedFiles(graph_path).host_arrays["spike_table"]
     np.testing.assert_array_equal(table, model.spike_table().detach().numpy().astype(np.uint8))
     umask = os.umask(0)
     os.umask(umask)
@@ -204,7 +223,7 @@ def test_nirtorch_runs_the_exported_graph(exported):
     files = ExportedFiles(graph_path)
     module = to_torch_module(graph_path)  # nirtorch.nir_to_torch reads the file itself
     seq = sequences()
-    spikes = torch.from_numpy(host_input(files.spike_table, seq)).double()
+    spikes = torch.from_numpy(host_input(files.host_arrays["spike_table"], seq)).double()
     state = None
     with torch.no_grad():
         for step in spikes:
