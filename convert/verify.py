@@ -67,6 +67,31 @@ def _top10(scores: np.ndarray) -> np.ndarray:
     return order[:, :10] + 1
 
 
+TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+@torch.no_grad()
+def torch_forward(model, manifest: dict[str, Any], host_arrays: dict[str, np.ndarray], item_seq: np.ndarray,
+                  dtype: str = "float32") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The PyTorch model in `dtype` on `item_seq` (B, N): scores (B, items + 1) and the spikes of
+    every LIF layer the manifest names, keyed by node, laid out as the graph's (T, B, C, n)."""
+    from ssr.convert.export import exporter_module
+
+    lif_nodes = {name: info["layer"] for name, info in manifest["nodes"].items() if info["type"] == "LIF"}
+    twin = copy.deepcopy(model).to(TORCH_DTYPES[dtype]).eval()
+    captured: dict[str, torch.Tensor] = {}
+    handles = [twin.get_submodule(layer).register_forward_hook(
+        lambda module, args, output, layer=layer: captured.__setitem__(layer, output))
+        for layer in set(lif_nodes.values())]
+    try:
+        scores = exporter_module(manifest["model"]).torch_scores(twin, torch.from_numpy(item_seq), host_arrays)
+    finally:
+        for handle in handles:
+            handle.remove()
+    spikes = {node: captured[layer].transpose(-1, -2).numpy() for node, layer in lif_nodes.items()}
+    return scores.numpy(), spikes
+
+
 @torch.no_grad()
 def verify(model, graph, manifest: dict[str, Any], host_arrays: dict[str, np.ndarray], item_seq: np.ndarray,
            dtype: str = "float64", score_tolerance: float = 1e-5) -> VerifyReport:
@@ -77,24 +102,15 @@ def verify(model, graph, manifest: dict[str, Any], host_arrays: dict[str, np.nda
     """
     from ssr.convert.export import exporter_module
 
-    bridge = exporter_module(manifest["model"])
-    torch_dtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
+    torch_scores, captured = torch_forward(model, manifest, host_arrays, item_seq, dtype)
     lif_nodes = {name: info["layer"] for name, info in manifest["nodes"].items() if info["type"] == "LIF"}
-    twin = copy.deepcopy(model).to(torch_dtype).eval()
-    captured: dict[str, torch.Tensor] = {}
-    handles = [twin.get_submodule(layer).register_forward_hook(
-        lambda module, args, output, layer=layer: captured.__setitem__(layer, output))
-        for layer in set(lif_nodes.values())]
-    try:
-        torch_scores = bridge.torch_scores(twin, torch.from_numpy(item_seq), host_arrays).numpy()
-    finally:
-        for handle in handles:
-            handle.remove()
-    graph_scores, traces = bridge.graph_scores(twin, graph, host_arrays, item_seq, np.dtype(dtype), list(lif_nodes))
+    twin = copy.deepcopy(model).to(TORCH_DTYPES[dtype]).eval()
+    graph_scores, traces = exporter_module(manifest["model"]).graph_scores(
+        twin, graph, host_arrays, item_seq, np.dtype(dtype), list(lif_nodes))
 
     report = VerifyReport(sequences=len(item_seq), dtype=dtype, score_tolerance=score_tolerance)
     for node, layer in lif_nodes.items():
-        torch_spikes = captured[layer].transpose(-1, -2).numpy()  # (T, B, n, C) -> (T, B, C, n)
+        torch_spikes = captured[node]
         graph_spikes = traces[node]
         if torch_spikes.shape != graph_spikes.shape:
             raise ValueError(f"node {node} emits {graph_spikes.shape} spikes but layer {layer} "

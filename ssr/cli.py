@@ -132,6 +132,21 @@ def cmd_export(args: argparse.Namespace) -> None:
             raise ValueError(f"the exported graph {path} does not reproduce {args.checkpoint} (see above)")
 
 
+def cmd_run_lava(args: argparse.Namespace) -> None:
+    from ssr.io import write_json
+    from ssr.targets.loihi_sim.run import run_lava
+
+    result = run_lava(args.graph, args.data, split=args.split, limit=args.limit, precision=args.precision,
+                      checkpoint=args.checkpoint, chunk=args.chunk, progress=not args.quiet)
+    write_json(args.out, result)
+    agree = "identical" if result["spike_counts_identical"] else "DIFFERENT"
+    print(f"{result['sequences']} sequences on Lava ({result['precision']}): HR@10 {result['HR@10']:.4f} "
+          f"NDCG@10 {result['NDCG@10']:.4f} MRR@10 {result['MRR@10']:.4f} (PyTorch: HR@10 "
+          f"{result['pytorch']['HR@10']:.4f} NDCG@10 {result['pytorch']['NDCG@10']:.4f}); top-10 identical to "
+          f"PyTorch for {result['top10_exact_agreement']:.1%}, mean overlap {result['mean_top10_overlap']:.3f}; "
+          f"per-layer spike counts {agree}; {result['sequences_per_second']:.1f} sequences/s; wrote {args.out}")
+
+
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="RUN_DIR/model.pt of a spiking model")
     parser.add_argument("--to", default="nir", help="target format (nir)")
@@ -218,6 +233,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=cmd_evaluate)
 
     add_export_arguments(commands.add_parser("export", help="export a spiking model (same as ssr-export)"))
+    lava = commands.add_parser("run-lava", help="run an exported graph on Lava's Loihi 2 CPU simulator")
+    lava.add_argument("graph", help="model.nir written by ssr-export (its .manifest.json and .host.h5 beside it)")
+    lava.add_argument("--data", required=True, help="the dataset the model was trained on (FILE.h5)")
+    lava.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    lava.add_argument("--limit", type=int, help="run the first N sequences of the split (default: all)")
+    lava.add_argument("--precision", default="float", choices=("float", "fixed"),
+                      help="Loihi2SimCfg floating_pt (default) or fixed_pt")
+    lava.add_argument("--checkpoint", help="the model the graph came from, for the PyTorch comparison "
+                      "(default: the one named in the manifest)")
+    lava.add_argument("--chunk", type=int, default=64, help="sequences per run call (progress bar granularity; default 64)")
+    lava.add_argument("--quiet", action="store_true", help="no progress bar")
+    lava.add_argument("--out", required=True, help="the measurements file to write (lava.json)")
+    lava.set_defaults(run=cmd_run_lava)
     return parser
 
 

@@ -1,0 +1,201 @@
+"""NIR graph -> Lava processes for the Loihi 2 CPU simulator.
+
+Every NIR node we export maps onto a Lava process:
+
+| NIR | Lava |
+| --- | --- |
+| `Input` | `RingBuffer` source (the host's input, one column per time step) |
+| `Affine`, `Linear`, `Conv1d` into a `LIF` | `Sparse` (or `DelaySparse`, see below) on the flattened (C-order) vectors; zero weights are no synapses; the bias becomes the LIF's `bias_mant` |
+| `LIF` | `CountingLIF` (lava's `LIFReset` + spike counts), with `ssr.spiking.lif.to_lava`: du = 1, dv = 1/tau, vth, every weight and bias into it x 1/tau |
+| `Affine`/`Linear`/`Conv1d` -> `I` | `IntegratingSparse` (synapses into an integrator; it records the scores) |
+| `Output` after an `I` | read from the `IntegratingSparse`'s record |
+
+Timing. A Lava synapse emits on the step after it receives (lava's `Sparse` buffers one step). So a
+neuron `lag` synapses away from the input handles the model's time step t at Lava step t + 1 + lag,
+and where two paths of different length meet (a residual), the shorter one gets a `DelaySparse`
+with the missing steps. Sequences stream back to back, T steps each: every neuron and integrator
+resets its state at the first step of each sequence's window at its own lag (`reset_interval` = T,
+`reset_offset` = its lag), so one compile serves any number of sequences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from ssr.spiking.lif import LIFParams, to_lava
+
+SYNAPSES = ("Affine", "Linear", "Conv1d")
+NEURONS = ("LIF", "I")
+COMPILABLE = ("Input", "Output", *SYNAPSES, *NEURONS)
+
+
+def _flat_shape(node) -> tuple[int, int]:
+    """(flattened input size, flattened output size) of a node."""
+    return (int(np.prod(next(iter(node.input_type.values())))), int(np.prod(next(iter(node.output_type.values())))))
+
+
+def synapse_matrix(node) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """A NIR Affine/Linear/Conv1d node as (weights (out, in) on C-order flattened vectors, bias (out,))."""
+    kind = type(node).__name__
+    if kind in ("Affine", "Linear"):
+        weight = np.asarray(node.weight, dtype=np.float64)
+        blocks = weight.reshape(-1, *weight.shape[-2:])  # one matrix per leading slice
+        matrix = sparse.block_diag(list(blocks), format="csr")
+        bias = (np.asarray(node.bias, dtype=np.float64).ravel() if kind == "Affine"
+                else np.zeros(matrix.shape[0]))
+        bias = np.broadcast_to(bias, (matrix.shape[0],)) if bias.size == 1 else bias
+    else:  # Conv1d on (C_in, L_in) -> (C_out, L_out), cross-correlation with zero padding
+        weight = np.asarray(node.weight, dtype=np.float64)
+        out_channels, group_in, taps = weight.shape
+        in_channels, length = (int(v) for v in next(iter(node.input_type.values())))
+        out_length = int(next(iter(node.output_type.values()))[1])
+        stride, dilation, groups = int(node.stride), int(node.dilation), int(node.groups)
+        padding = node.padding
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            padding = dilation * (taps - 1) // 2
+        o, i, k, lo = np.meshgrid(np.arange(out_channels), np.arange(group_in), np.arange(taps),
+                                  np.arange(out_length), indexing="ij")
+        source_channel = (o // (out_channels // groups)) * group_in + i
+        position = lo * stride + k * dilation - int(padding)
+        valid = (position >= 0) & (position < length)
+        rows = (o * out_length + lo)[valid]
+        cols = (source_channel * length + position)[valid]
+        matrix = sparse.csr_matrix((weight[o, i, k][valid], (rows, cols)),
+                                   shape=(out_channels * out_length, in_channels * length))
+        bias = np.repeat(np.asarray(node.bias, dtype=np.float64), out_length)
+    matrix.eliminate_zeros()
+    return matrix.tocsr(), np.asarray(bias, dtype=np.float64)
+
+
+@dataclass
+class Synapse:
+    name: str
+    source: str  # an Input or LIF node
+    target: str  # a LIF or I node
+    weights: sparse.csr_matrix  # (target size, source size), already x input_scale of a LIF target
+    delay: int = 0  # extra steps beyond the one every synapse has
+
+
+@dataclass
+class Plan:
+    """What the compiler builds, before any Lava object exists (tests read it)."""
+
+    time_steps: int
+    inputs: dict[str, int] = field(default_factory=dict)  # Input node -> size
+    lifs: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> size, lag, bias, params
+    synapses: list[Synapse] = field(default_factory=list)
+    integrators: dict[str, dict[str, Any]] = field(default_factory=dict)  # I node -> synapse, lag, output
+    lags: dict[str, int] = field(default_factory=dict)
+
+    def fan_out(self, source: str) -> np.ndarray:
+        """Synapses leaving each neuron of `source` (non-zero weights), summed over its targets."""
+        total = np.zeros(self.inputs.get(source) or self.lifs[source]["size"])
+        for synapse in self.synapses:
+            if synapse.source == source:
+                total += np.diff(synapse.weights.tocsc().indptr)
+        for integrator in self.integrators.values():
+            if integrator["source"] == source:
+                total += np.diff(integrator["weights"].tocsc().indptr)
+        return total
+
+
+def plan_graph(graph, time_steps: int) -> Plan:
+    """Check that `graph` has the shape our compiler handles and lay it out (weights, lags, delays)."""
+    unsupported = sorted({f"{name} ({type(node).__name__})" for name, node in graph.nodes.items()
+                          if type(node).__name__ not in COMPILABLE})
+    if unsupported:
+        raise ValueError(f"cannot compile NIR node(s) {', '.join(unsupported)} to Lava "
+                         f"(supported: {', '.join(COMPILABLE)})")
+    kinds = {name: type(node).__name__ for name, node in graph.nodes.items()}
+    incoming = {name: [s for s, t in graph.edges if t == name] for name in graph.nodes}
+    plan = Plan(time_steps=time_steps)
+    for name, kind in kinds.items():
+        if kind == "Input":
+            plan.inputs[name] = _flat_shape(graph.nodes[name])[1]
+
+    def spiking_source(name: str, synapse: str) -> str:
+        sources = incoming[synapse]
+        if len(sources) != 1 or kinds[sources[0]] not in ("Input", "LIF"):
+            raise ValueError(f"synapse node {synapse} must take exactly one Input or LIF node as input "
+                             f"(has {', '.join(sources) or 'none'})")
+        return sources[0]
+
+    order = _topological(graph)
+    for name in order:
+        kind = kinds[name]
+        if kind == "LIF":
+            node = graph.nodes[name]
+            tau, r, v_leak = (np.unique(np.asarray(getattr(node, k))) for k in ("tau", "r", "v_leak"))
+            v_th, v_reset = np.unique(np.asarray(node.v_threshold)), np.unique(np.asarray(node.v_reset))
+            if any(len(v) != 1 for v in (tau, v_leak, r, v_th, v_reset)) or v_leak[0] != 0 or r[0] != 1:
+                raise ValueError(f"LIF node {name}: Lava's LIF needs one tau, threshold and reset per layer, "
+                                 "r = 1 and v_leak = 0")
+            lava = to_lava(LIFParams(tau=float(tau[0]), v_threshold=1.0, v_reset=float(v_reset[0])))
+            lava["vth"] = float(v_th[0])  # the file's threshold, as it is
+            size = int(np.prod(node.tau.shape))
+            bias = np.zeros(size)
+            lag = 0
+            pending = []
+            for source in incoming[name]:
+                source_kind = kinds[source]
+                if source_kind in SYNAPSES:
+                    origin = spiking_source(name, source)
+                    weights, synapse_bias = synapse_matrix(graph.nodes[source])
+                    bias += synapse_bias * lava["input_scale"]
+                    pending.append(Synapse(source, origin, name, weights * lava["input_scale"]))
+                    lag = max(lag, plan.lags[origin] + 1)
+                elif source_kind == "I":
+                    integrator = plan.integrators[source]
+                    integrator["weights"] = integrator["weights"] * lava["input_scale"]
+                    integrator["bias"] = integrator["bias"] * lava["input_scale"]
+                    integrator["target"] = name
+                    lag = max(lag, plan.lags[source])
+                elif source_kind in ("Input", "LIF"):  # a direct edge: an identity synapse
+                    pending.append(Synapse(f"{source}->{name}", source, name,
+                                           sparse.identity(size, format="csr") * lava["input_scale"]))
+                    lag = max(lag, plan.lags[source] + 1)
+                else:
+                    raise ValueError(f"LIF node {name} takes input from {source} ({source_kind}); "
+                                     "the Lava compiler connects LIFs to synapse, I, Input or LIF nodes only")
+            for synapse in pending:
+                synapse.delay = lag - plan.lags[synapse.source] - 1
+            for source in incoming[name]:
+                if kinds[source] == "I" and plan.lags[source] != lag:
+                    raise ValueError(f"integrator {source} reaches LIF node {name} on a shorter path than its "
+                                     "other inputs; the compiler cannot delay integrator outputs")
+            plan.synapses += pending
+            plan.lifs[name] = {"size": size, "lag": lag, "bias": bias, **lava}
+            plan.lags[name] = lag
+        elif kind == "I":
+            node = graph.nodes[name]
+            if len(incoming[name]) != 1 or kinds[incoming[name][0]] not in SYNAPSES:
+                raise ValueError(f"integrator node {name} must take exactly one Affine/Linear/Conv1d node as input")
+            synapse = incoming[name][0]
+            origin = spiking_source(name, synapse)
+            weights, bias = synapse_matrix(graph.nodes[synapse])
+            r = np.asarray(node.r, dtype=np.float64).ravel()
+            plan.integrators[name] = {"synapse": synapse, "source": origin, "weights": sparse.diags(r) @ weights,
+                                      "bias": bias * r, "input_lag": plan.lags[origin], "target": None}
+            plan.lags[name] = plan.lags[origin] + 1
+        elif kind == "Output":
+            sources = incoming[name]
+            if len(sources) != 1 or kinds[sources[0]] != "I":
+                raise ValueError(f"output node {name} must be fed by one I node (the readout integrator); "
+                                 "the Lava compiler reads scores from integrators")
+            plan.integrators[sources[0]]["target"] = name
+            plan.lags[name] = plan.lags[sources[0]]
+        elif kind == "Input":
+            plan.lags[name] = 0
+    return plan
+
+
+def _topological(graph) -> list[str]:
+    from ssr.convert.executor import topological_order
+
+    return topological_order(graph)

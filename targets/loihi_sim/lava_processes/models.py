@@ -1,0 +1,141 @@
+"""Lava processes the NIR compiler needs beyond lava-nc's own (Sparse, DelaySparse).
+
+- `CountingLIF`: lava's `LIFReset` (state reset every `reset_interval` steps at `reset_offset`, so
+  sequences stream back to back) that also counts every neuron's spikes inside a window of steps;
+  the counts are the measured spikes the energy report reads.
+- `IntegratingSparse`: sparse synapses feeding an integrator (NIR `Affine`/`Conv1d` -> `I`):
+  out[t] = sum over k <= t of (W s[k] + b), reset with the sequence; like lava's `Sparse` it emits
+  with one step of synaptic delay. It can record its value at the last step of every window (the
+  scores of each sequence) into a .npy file the host reads.
+- `FileSource`: sends row t - 1 of a .npy file (memory-mapped) at time step t, zeros after the last
+  row. Streaming many sequences through lava's RingBuffer would mean refilling it with `Var.set`,
+  which costs ~4 s per 3200 x 64 block here; the file costs nothing per step.
+
+Files, not Vars, carry the streams: each process model opens its file in its own OS process.
+
+Lava imports this module itself when it looks for process models, so it has no side effects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.lif.models import AbstractPyLifModelFloat
+from lava.proc.lif.process import LIFReset
+from scipy.sparse import csr_matrix
+
+
+class CountingLIF(LIFReset):
+    """LIFReset that counts each neuron's spikes at time steps count_start <= step < count_stop."""
+
+    def __init__(self, *, shape: tuple[int, ...], count_start: int, count_stop: int, **kwargs) -> None:
+        super().__init__(shape=shape, **kwargs)
+        self.proc_params["count_start"], self.proc_params["count_stop"] = count_start, count_stop
+        self.spike_count = Var(shape=shape, init=0)
+
+
+@implements(proc=CountingLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyCountingLIFModelFloat(AbstractPyLifModelFloat):
+    """lava's PyLifResetModelFloat (which cannot be subclassed: it is bound to LIFReset) + counting."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    vth: float = LavaPyType(float, float)
+    spike_count: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def spiking_activation(self) -> np.ndarray:
+        return self.v > self.vth
+
+    def run_spk(self) -> None:
+        a_in = self.a_in.recv()
+        interval = self.proc_params["reset_interval"]
+        if self.time_step % interval == self.proc_params["reset_offset"] % interval:
+            self.u *= 0
+            self.v *= 0
+        self.subthr_dynamics(activation_in=a_in)
+        spikes = self.spiking_activation()
+        self.reset_voltage(spike_vector=spikes)
+        if self.proc_params["count_start"] <= self.time_step < self.proc_params["count_stop"]:
+            self.spike_count += spikes
+        self.s_out.send(spikes)
+
+
+class FileSource(AbstractProcess):
+    """Sends row (time_step - 1) of the (rows, size) array in the .npy file `path`; zeros after it."""
+
+    def __init__(self, *, path: str, shape: tuple[int, int]) -> None:
+        super().__init__(path=str(path), rows=shape[0], size=shape[1])
+        self.s_out = OutPort(shape=(shape[1],))
+
+
+@implements(proc=FileSource, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyFileSourceModelFloat(PyLoihiProcessModel):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+    def run_spk(self) -> None:
+        if not hasattr(self, "rows"):
+            self.rows = np.load(self.proc_params["path"], mmap_mode="r")
+        t = self.time_step - 1
+        row = self.rows[t] if t < self.proc_params["rows"] else np.zeros(self.proc_params["size"])
+        self.s_out.send(np.asarray(row, dtype=float))
+
+
+class IntegratingSparse(AbstractProcess):
+    """Sparse weights (out, in) and bias (out,) into an integrator reset every `reset_interval`
+    steps at `reset_offset`. With `record_path`, the integrator's value at steps record_offset +
+    w * reset_interval (the last step of window w) is written to row w of that .npy file, for
+    w < its row count."""
+
+    def __init__(self, *, weights: csr_matrix, bias: np.ndarray, reset_interval: int, reset_offset: int,
+                 record_offset: int = 0, record_path: str | None = None, num_message_bits: int = 0) -> None:
+        super().__init__(reset_interval=reset_interval, reset_offset=reset_offset % reset_interval,
+                         record_offset=record_offset, record_path=None if record_path is None else str(record_path))
+        out_size, in_size = weights.shape
+        self.s_in = InPort(shape=(in_size,))
+        self.a_out = OutPort(shape=(out_size,))
+        self.weights = Var(shape=weights.shape, init=weights)
+        self.bias = Var(shape=(out_size,), init=bias)
+        self.total = Var(shape=(out_size,), init=0)
+        self.a_buff = Var(shape=(out_size,), init=0)
+        self.num_message_bits = Var(shape=(1,), init=num_message_bits)
+
+
+@implements(proc=IntegratingSparse, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyIntegratingSparseModelFloat(PyLoihiProcessModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    weights: csr_matrix = LavaPyType(csr_matrix, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    total: np.ndarray = LavaPyType(np.ndarray, float)
+    a_buff: np.ndarray = LavaPyType(np.ndarray, float)
+    num_message_bits: np.ndarray = LavaPyType(np.ndarray, int, precision=5)
+
+    def run_spk(self) -> None:
+        self.a_out.send(self.a_buff)  # computed last step: one step of synaptic delay, as Sparse
+        s_in = self.s_in.recv()
+        params = self.proc_params
+        if self.time_step % params["reset_interval"] == params["reset_offset"]:
+            self.total *= 0
+        self.total += self.weights.dot(s_in) + self.bias
+        self.a_buff = self.total.copy()
+        if params["record_path"] is not None:
+            since = self.time_step - params["record_offset"]
+            if since >= 0 and since % params["reset_interval"] == 0:
+                if not hasattr(self, "record"):
+                    self.record = np.load(params["record_path"], mmap_mode="r+")
+                window = since // params["reset_interval"]
+                if window < len(self.record):
+                    self.record[window] = self.total

@@ -1,0 +1,233 @@
+"""`ssr run-lava model.nir --data data.h5 --out lava.json`: recommendations on the Loihi 2 CPU simulator.
+
+Compiles the exported graph once (targets.loihi_sim.compiler), streams the split's sequences through
+it back to back (input spikes from a memory-mapped file, one row per time step; neurons reset at
+every sequence's first step), reads each sequence's scores from the readout integrator, and compares
+them with the PyTorch model the graph was exported from (its checkpoint, named in the manifest).
+"""
+
+from __future__ import annotations
+
+import datetime
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from ssr import __version__
+from ssr.targets.loihi_sim.compiler import Plan, plan_graph
+
+PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
+
+
+class LavaNetwork:
+    """The Lava processes of a `Plan`. Inputs stream from .npy files (one row per time step), the
+    readout integrators write one row per sequence to .npy files: `inputs` and `records` map node
+    names to those paths."""
+
+    def __init__(self, plan: Plan, sequences: int, inputs: dict[str, Path], records: dict[str, Path]) -> None:
+        from ssr.targets.loihi_sim.lava_compat import import_lava
+
+        import_lava()
+        from lava.proc.sparse.process import DelaySparse, Sparse
+
+        from ssr.targets.loihi_sim.lava_processes.models import CountingLIF, FileSource, IntegratingSparse
+
+        steps = plan.time_steps
+        self.plan = plan
+        self.sources = {name: FileSource(path=inputs[name], shape=(sequences * steps, size))
+                        for name, size in plan.inputs.items()}
+        self.lifs = {}
+        for name, lif in plan.lifs.items():
+            self.lifs[name] = CountingLIF(
+                shape=(lif["size"],), du=lif["du"], dv=lif["dv"], vth=lif["vth"], bias_mant=lif["bias"],
+                reset_interval=steps, reset_offset=(1 + lif["lag"]) % steps,
+                count_start=1 + lif["lag"], count_stop=1 + lif["lag"] + sequences * steps, name=name)
+        outputs = {**self.sources, **self.lifs}
+        self.connections = []
+        for synapse in plan.synapses:
+            graded = synapse.source in plan.inputs  # host inputs may carry values other than 0/1
+            if synapse.delay:
+                delays = synapse.weights.copy().astype(np.int64)
+                delays.data[:] = synapse.delay
+                process = DelaySparse(weights=synapse.weights, delays=delays, max_delay=synapse.delay,
+                                      num_message_bits=24 if graded else 0)
+            else:
+                process = Sparse(weights=synapse.weights, num_message_bits=24 if graded else 0)
+            outputs[synapse.source].s_out.connect(process.s_in)
+            process.a_out.connect(self.lifs[synapse.target].a_in)
+            self.connections.append(process)
+        self.integrators = {}
+        for name, integrator in plan.integrators.items():
+            is_readout = integrator["target"] not in plan.lifs
+            process = IntegratingSparse(
+                weights=sparse.csr_matrix(integrator["weights"]), bias=integrator["bias"], reset_interval=steps,
+                reset_offset=(1 + integrator["input_lag"]) % steps, record_offset=integrator["input_lag"] + steps,
+                record_path=records[name] if is_readout else None,
+                num_message_bits=24 if integrator["source"] in plan.inputs else 0)
+            outputs[integrator["source"]].s_out.connect(process.s_in)
+            if not is_readout:
+                process.a_out.connect(self.lifs[integrator["target"]].a_in)
+            self.integrators[name] = process
+        self.any_process = next(iter(self.sources.values()))
+
+    def run(self, steps: int, run_config) -> None:
+        from lava.magma.core.run_conditions import RunSteps
+
+        self.any_process.run(condition=RunSteps(num_steps=steps), run_cfg=run_config)
+
+    def stop(self) -> None:
+        self.any_process.stop()
+
+
+def _top_k(scores: np.ndarray, k: int = 10) -> np.ndarray:
+    """Top-k item ids per row (padding id 0 excluded), ties by smaller id."""
+    ids = np.arange(1, scores.shape[1])
+    order = np.lexsort((np.broadcast_to(ids, scores[:, 1:].shape), -scores[:, 1:]), axis=1)
+    return ids[order[:, :k]]
+
+
+def _metrics_at_10(scores: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """HR/NDCG/MRR@10 with ssr.metrics' rule (full ranking, padding excluded, ties by smaller id)."""
+    import torch
+
+    from ssr.metrics import RankingMetrics, target_ranks
+
+    metrics = RankingMetrics()
+    metrics.update(target_ranks(torch.from_numpy(scores), torch.from_numpy(targets)))
+    result = metrics.result()
+    return {key: result[key] for key in ("HR@10", "NDCG@10", "MRR@10")}
+
+
+def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limit: int | None = None,
+             precision: str = "float", checkpoint: str | Path | None = None, chunk: int = 64,
+             progress: bool = True) -> dict[str, Any]:
+    """Run the exported graph on Lava's simulator; returns what `lava.json` holds."""
+    from tqdm import tqdm
+
+    from ssr.checkpoint import load_checkpoint
+    from ssr.convert.export import ExportedFiles
+    from ssr.convert.ssr_nir import host_input
+    from ssr.convert.verify import torch_forward
+    from ssr.data.dataset import read_dataset
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose float or fixed")
+    files = ExportedFiles(graph_path)
+    manifest = files.manifest
+    if manifest["model"] != "ssr":
+        raise ValueError(f"{graph_path} holds a {manifest['model']!r} graph; `ssr run-lava` runs ssr graphs "
+                         "(whose whole path from input spikes to scores is in the graph)")
+    checkpoint = Path(checkpoint or manifest["provenance"]["checkpoint"])
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint {checkpoint} (named in the manifest) not found; pass the model "
+                                "the graph was exported from with --checkpoint")
+    dataset = read_dataset(data)
+    if dataset.num_items != manifest["num_items"] or dataset.max_len != manifest["max_len"]:
+        raise ValueError(f"{data} has {dataset.num_items} items / max length {dataset.max_len}; the graph "
+                         f"{manifest['num_items']} / {manifest['max_len']}: pass the dataset it was trained on")
+    inputs, targets = dataset.inputs_and_targets(split)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"--limit must be at least 1, got {limit}")
+        inputs, targets = inputs[:limit], targets[:limit]
+    count, steps = len(inputs), manifest["time_steps"]
+    table = files.host_arrays["spike_table"]
+    model, _ = load_checkpoint(checkpoint)
+
+    from ssr.targets.loihi_sim.lava_compat import import_lava
+
+    import_lava()
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    with tempfile.TemporaryDirectory(prefix="ssr-lava-") as folder:
+        plan = plan_graph(files.graph, steps)
+        (input_name,) = plan.inputs
+        (readout_name,) = [n for n, i in plan.integrators.items() if i["target"] not in plan.lifs]
+        readout_lag = plan.integrators[readout_name]["input_lag"]
+        input_path, record_path = Path(folder) / "input.npy", Path(folder) / "scores.npy"
+        stream = np.lib.format.open_memmap(input_path, mode="w+", dtype=np.uint8,
+                                           shape=(count * steps, plan.inputs[input_name]))
+        for start in range(0, count, 512):  # row s * T + t: sequence s's input spikes at step t
+            spikes = host_input(table, inputs[start:start + 512])  # (T, b, D, N)
+            stream[start * steps:(start + len(spikes[0])) * steps] = (
+                spikes.reshape(steps, spikes.shape[1], -1).transpose(1, 0, 2).reshape(-1, stream.shape[1]))
+        stream.flush()
+        del stream
+        np.lib.format.open_memmap(record_path, mode="w+", dtype=np.float64,
+                                  shape=(count, manifest["num_items"] + 1)).flush()
+        compile_start = time.perf_counter()
+        network = LavaNetwork(plan, count, {input_name: input_path}, {readout_name: record_path})
+        run_config = Loihi2SimCfg(select_tag=PRECISIONS[precision])
+        compile_seconds = time.perf_counter() - compile_start
+
+        total_steps = count * steps + readout_lag + 1  # the last sequence leaves the pipeline
+        step, done = 0, 0
+        run_start = time.perf_counter()
+        bar = tqdm(total=count, unit="seq", desc="lava", disable=not progress)
+        try:
+            while step < total_steps:
+                run_steps = min(chunk * steps, total_steps - step)
+                network.run(run_steps, run_config)
+                step += run_steps
+                finished = min(count, max(0, (step - readout_lag - steps) // steps + 1))
+                bar.update(finished - done)
+                done = finished
+            lava_spikes = {name: network.lifs[name].spike_count.get() for name in plan.lifs}
+        finally:
+            bar.close()
+            network.stop()
+        run_seconds = time.perf_counter() - run_start
+        scores = np.array(np.load(record_path, mmap_mode="r"))
+
+    torch_scores = np.zeros_like(scores)
+    torch_spikes = {name: 0 for name in plan.lifs}
+    for start in range(0, count, 256):  # the PyTorch model on the same sequences, in batches
+        batch_scores, batch_spikes = torch_forward(model, manifest, files.host_arrays, inputs[start:start + 256])
+        torch_scores[start:start + 256] = batch_scores
+        for name in plan.lifs:
+            torch_spikes[name] += int(batch_spikes[name].sum())
+    input_spike_count = sum(host_input(table, inputs[i:i + 512]).sum(axis=(0, 1)).ravel()
+                            for i in range(0, count, 512))  # per input neuron
+    lava_top, torch_top = _top_k(scores), _top_k(torch_scores.astype(np.float64))
+    layers = []
+    for name, lif in plan.lifs.items():
+        layers.append({"node": name, "kind": "LIF", "neurons": lif["size"], "lag": lif["lag"],
+                       "spikes": int(lava_spikes[name].sum()), "spikes_pytorch": torch_spikes[name],
+                       "spike_rate": float(lava_spikes[name].sum() / (lif["size"] * steps * count))})
+    source_spikes = {input_name: input_spike_count, **lava_spikes}
+    for synapse in plan.synapses:
+        fan_out = np.diff(synapse.weights.tocsc().indptr)
+        layers.append({"node": synapse.name, "kind": "DelaySparse" if synapse.delay else "Sparse",
+                       "source": synapse.source, "target": synapse.target, "synapses": int(synapse.weights.nnz),
+                       "synaptic_ops": int(source_spikes[synapse.source] @ fan_out)})
+    for name, integrator in plan.integrators.items():
+        fan_out = np.diff(sparse.csc_matrix(integrator["weights"]).indptr)
+        layers.append({"node": integrator["synapse"], "kind": "IntegratingSparse", "source": integrator["source"],
+                       "target": name, "synapses": int(integrator["weights"].nnz),
+                       "synaptic_ops": int(source_spikes[integrator["source"]] @ fan_out)})
+    quality = _metrics_at_10(scores, targets)
+    return {
+        "format": "ssr-lava-run", "schema_version": 1,
+        **quality,
+        "top10_exact_agreement": float((lava_top == torch_top).all(axis=1).mean()),
+        "mean_top10_overlap": float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(lava_top, torch_top)])),
+        "sequences": count,
+        "sequences_per_second": count / run_seconds,
+        "precision": precision,
+        "layers": layers,
+        "pytorch": _metrics_at_10(torch_scores.astype(np.float64), targets),
+        "spike_counts_identical": all(row["spikes"] == row["spikes_pytorch"] for row in layers if row["kind"] == "LIF"),
+        "simulated_time_steps": step,
+        "time_steps_per_sequence": steps,
+        "wall_seconds": {"compile": round(compile_seconds, 3), "run": round(run_seconds, 3)},
+        "steps_per_run_call": chunk * steps,
+        "per_sequence": [{"lava_top10": a.tolist(), "pytorch_top10": b.tolist(), "target": int(t)}
+                         for a, b, t in zip(lava_top, torch_top, targets)],
+        "provenance": {"graph": str(graph_path), "graph_sha256": manifest["graph_sha256"], "data": str(data),
+                       "split": split, "checkpoint": str(checkpoint), "ssr_version": __version__,
+                       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
+    }
