@@ -1,7 +1,8 @@
 """`make demo`: the pipeline end to end on the embedded synthetic dataset, in a few minutes on 2 cores.
 
-Runs the same CLI commands a user would type (printed before each step) and ends with a table of
-test metrics. Later stages (spiking models, NIR export, Lava, energy) join as they land.
+Runs the same CLI commands a user would type (printed before each step): prepare, train popularity,
+FMLP-Rec and SSR, a table of test metrics, then SSR exported to NIR (verified against PyTorch) and
+a few test sequences run on Lava's Loihi 2 simulator.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ssr.cli import format_metrics_table, main as ssr_main
 
 DEMO_MODELS = ("pop", "fmlp", "ssr")
 DEMO_USERS = 1000  # small enough for a few minutes on 2 cores
+LAVA_SEQUENCES = 32  # test sequences through the Loihi simulator
 
 
 def run(argv: list[str]) -> None:
@@ -40,6 +42,11 @@ def demo(out: Path, epochs: int) -> None:
         gain = results[model]["NDCG@10"] / max(results["pop"]["NDCG@10"], 1e-12)
         print(f"{model} NDCG@10 is {gain:.1f}x popularity's.")
     print(f"Runs are in {out / 'runs'}/ (model.pt, metrics.json, train.log).")
+    graph = out / "runs" / "ssr" / "model.nir"
+    run(["export", str(out / "runs" / "ssr" / "model.pt"), "--to", "nir", "-o", str(graph), "--verify",
+         "--verify-sequences", "128"])
+    run(["run-lava", str(graph), "--data", str(data), "--limit", str(LAVA_SEQUENCES), "--out",
+         str(out / "lava.json")])
 
 
 def cli() -> None:

@@ -201,3 +201,19 @@ def test_not_installed_by_default() -> None:
     out = _ok(_run("from ssr.targets.loihi_sim import lava_compat\n"
                    "print('installed', lava_compat.is_installed())", install=False))
     assert "installed False" in out
+
+
+def test_lava_runtime_imports_after_multiprocessing_was_used() -> None:
+    """lava sets the 'fork' start method at import; a process that already fixed it (to fork, the
+    Linux default) must still import lava, and set_start_method is restored afterwards."""
+    out = _ok(_run(textwrap.dedent("""
+        import multiprocessing
+        multiprocessing.set_start_method("fork")
+        import lava.magma.runtime.runtime
+        try:
+            multiprocessing.set_start_method("fork")
+        except RuntimeError:
+            print("restored")
+        print("imported")
+    """)))
+    assert "imported" in out and "restored" in out

@@ -199,3 +199,72 @@ def _topological(graph) -> list[str]:
     from ssr.convert.executor import topological_order
 
     return topological_order(graph)
+
+
+# --- fixed point (Loihi 2's formats, as lava's bit-accurate models implement them) ---------------
+# LIF: u = (u * (4096 - du - 1) >> 12) + (a_in << 6); v = (v * (4096 - dv) >> 12) + u + bias_mant << bias_exp;
+# spike when v > vth << 6. Synapses: 8-bit weights (mixed sign: even values in [-256, 254]) times
+# 2^weight_exp; the activation a_in arrives as a 16-bit integer.
+A_IN_LIMIT = 32767  # a_in is int16 in lava's LIF (and Loihi's activation register)
+VTH_MAX = 1 << 13  # resolution enough: an 8-bit weight's step is far coarser
+
+
+def loihi_weights(weights: sparse.csr_matrix, scale: float) -> tuple[sparse.csr_matrix, int]:
+    """(integer mantissas, exponent) with mantissa * 2^exponent ~ weights * scale, mantissas even in
+    [-256, 254] (lava's 8-bit mixed-sign format) and the exponent making the largest one ~254."""
+    scaled = sparse.csr_matrix(weights * scale, dtype=np.float64)
+    peak = float(np.abs(scaled.data).max()) if scaled.nnz else 0.0
+    exponent = int(np.ceil(np.log2(peak / 254.0))) if peak > 0 else 0
+    mantissa = scaled.copy()
+    mantissa.data = np.clip(2 * np.round(scaled.data / 2.0 ** exponent / 2), -256, 254)
+    mantissa = mantissa.astype(np.int32)
+    mantissa.eliminate_zeros()
+    return mantissa, exponent
+
+
+def _row_bound(weights: sparse.csr_matrix) -> float:
+    return float(abs(weights).sum(axis=1).max()) if weights.nnz else 0.0
+
+
+def quantise(plan: Plan) -> dict[str, Any]:
+    """Integer parameters for fixed_pt, per layer, and what they cost in precision.
+
+    Scaling, per LIF layer: its float threshold (1) becomes vth (so v carries vth * 64 per unit),
+    chosen as large as the worst-case input allows: every input spiking (and, through an integrator,
+    for all T steps) must keep |a_in| within 16 bits. Weights into it are (weight x vth) in 8-bit
+    mantissas with one exponent per synapse layer; the bias is (bias x vth x 64) in a 13-bit mantissa
+    with a 3-bit exponent, plus one mantissa step so that a float input that lands exactly on the
+    threshold (v = 1, which fires in float) fires here too. The readout integrator has no threshold:
+    its weights are scaled so that the largest is 254, and the host divides the totals back.
+    """
+    fixed: dict[str, Any] = {"lifs": {}, "synapses": {}, "integrators": {}}
+    for name, lif in plan.lifs.items():
+        bound = sum(_row_bound(s.weights) for s in plan.synapses if s.target == name)
+        bound += sum(_row_bound(i["weights"]) * plan.time_steps + float(np.abs(i["bias"]).max(initial=0))
+                     * plan.time_steps for i in plan.integrators.values() if i["target"] == name)
+        vth = int(max(1, min(VTH_MAX, np.floor(A_IN_LIMIT / max(bound, 1e-12)))))
+        bias_v = lif["bias"] * vth * 64
+        bias_exp = int(np.clip(np.ceil(np.log2(max(float(np.abs(bias_v).max(initial=0)), 1.0) / 4095.0)), 0, 7))
+        bias_mant = np.clip(np.round(bias_v / 2.0 ** bias_exp) + 1, -4096, 4095).astype(np.int32)
+        fixed["lifs"][name] = {"vth": vth, "du": 4095, "dv": int(round(lif["dv"] * 4096)),
+                               "bias_mant": bias_mant, "bias_exp": bias_exp, "input_bound": bound}
+    for synapse in plan.synapses:
+        vth = fixed["lifs"][synapse.target]["vth"]
+        mantissa, exponent = loihi_weights(synapse.weights, vth)
+        error = float(np.abs(mantissa.astype(np.float64) * 2.0 ** exponent - synapse.weights * vth).max()) / vth
+        fixed["synapses"][synapse.name] = {"weights": mantissa, "weight_exp": exponent,
+                                           "max_weight_error": error}
+    for name, integrator in plan.integrators.items():
+        target = integrator["target"]
+        if target in plan.lifs:
+            scale = float(fixed["lifs"][target]["vth"])
+        else:
+            peak = float(np.abs(integrator["weights"].data).max()) if integrator["weights"].nnz else 1.0
+            scale = 254.0 / peak
+        mantissa, exponent = loihi_weights(integrator["weights"], scale)
+        error = float(np.abs(mantissa.astype(np.float64) * 2.0 ** exponent
+                             - integrator["weights"] * scale).max()) / scale
+        fixed["integrators"][name] = {"weights": mantissa, "weight_exp": exponent, "scale": scale,
+                                      "bias": np.round(integrator["bias"] * scale).astype(np.int64),
+                                      "max_weight_error": error}
+    return fixed

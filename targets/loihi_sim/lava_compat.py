@@ -9,7 +9,12 @@
    ``object_detection`` subpackage. torchvision is not installed, so a placeholder sits in
    ``sys.modules`` only while slayer is imported; actually using it raises ImportError.
 
-Both are done by a ``sys.meta_path`` finder that wraps the loaders of ``lava`` / ``lava.*`` only.
+3. ``lava.magma.runtime.message_infrastructure.multiprocessing`` calls
+   ``multiprocessing.set_start_method('fork')`` at import, which raises "context has already been
+   set" in any process that has used multiprocessing before (a test run, a notebook). While that
+   module executes, a request for the method already in force is a no-op; any other still raises.
+
+All are done by a ``sys.meta_path`` finder that wraps the loaders of ``lava`` / ``lava.*`` only.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import functools
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import multiprocessing
 import sys
 import threading
 import types
@@ -26,6 +32,7 @@ from typing import Any, Sequence
 
 _PATCH_DATACLASS = sys.version_info >= (3, 11)
 _SLAYER = "lava.lib.dl.slayer"
+_LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
 _TV_NAMES = ("torchvision", "torchvision.ops", "torchvision.transforms")
 _MARKER = "_ssr_lava_compat"
 
@@ -98,6 +105,16 @@ def _add_torchvision_placeholder() -> list[str]:
     return list(_TV_NAMES)
 
 
+def _tolerant_set_start_method(method: str | None, force: bool = False) -> None:
+    """``multiprocessing.set_start_method`` that accepts re-setting the method already in force."""
+    if not force and multiprocessing.get_start_method(allow_none=True) == method:
+        return
+    _real_set_start_method(method, force=force)
+
+
+_real_set_start_method = multiprocessing.set_start_method
+
+
 class _CompatLoader:
     """Wraps a lava module's loader; patches ``dataclasses.dataclass`` while it executes."""
 
@@ -113,6 +130,8 @@ class _CompatLoader:
     def exec_module(self, module: types.ModuleType) -> None:
         global _depth
         placeholders = _add_torchvision_placeholder() if module.__name__ == _SLAYER else []
+        if module.__name__ == _LAVA_MP:
+            multiprocessing.set_start_method = _tolerant_set_start_method
         with _lock:
             _depth += 1
             if _PATCH_DATACLASS:
@@ -127,6 +146,8 @@ class _CompatLoader:
             for name in placeholders:
                 if isinstance(sys.modules.get(name), _PlaceholderModule):
                     del sys.modules[name]
+            if module.__name__ == _LAVA_MP:
+                multiprocessing.set_start_method = _real_set_start_method
 
 
 class _LavaCompatFinder(importlib.abc.MetaPathFinder):

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from ssr import __version__
-from ssr.targets.loihi_sim.compiler import Plan, plan_graph
+from ssr.targets.loihi_sim.compiler import Plan, plan_graph, quantise
 
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
 
@@ -26,9 +26,11 @@ PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
 class LavaNetwork:
     """The Lava processes of a `Plan`. Inputs stream from .npy files (one row per time step), the
     readout integrators write one row per sequence to .npy files: `inputs` and `records` map node
-    names to those paths."""
+    names to those paths. `fixed` (from compiler.quantise) switches every parameter to its integer
+    form for fixed_pt."""
 
-    def __init__(self, plan: Plan, sequences: int, inputs: dict[str, Path], records: dict[str, Path]) -> None:
+    def __init__(self, plan: Plan, sequences: int, inputs: dict[str, Path], records: dict[str, Path],
+                 fixed: dict[str, Any] | None = None) -> None:
         from ssr.targets.loihi_sim.lava_compat import import_lava
 
         import_lava()
@@ -42,29 +44,38 @@ class LavaNetwork:
                         for name, size in plan.inputs.items()}
         self.lifs = {}
         for name, lif in plan.lifs.items():
+            params = ({key: fixed["lifs"][name][key] for key in ("du", "dv", "vth", "bias_mant", "bias_exp")}
+                      if fixed else {"du": lif["du"], "dv": lif["dv"], "vth": lif["vth"], "bias_mant": lif["bias"]})
             self.lifs[name] = CountingLIF(
-                shape=(lif["size"],), du=lif["du"], dv=lif["dv"], vth=lif["vth"], bias_mant=lif["bias"],
-                reset_interval=steps, reset_offset=(1 + lif["lag"]) % steps,
+                shape=(lif["size"],), **params, reset_interval=steps, reset_offset=(1 + lif["lag"]) % steps,
                 count_start=1 + lif["lag"], count_stop=1 + lif["lag"] + sequences * steps, name=name)
         outputs = {**self.sources, **self.lifs}
         self.connections = []
         for synapse in plan.synapses:
             graded = synapse.source in plan.inputs  # host inputs may carry values other than 0/1
+            weights, extra = synapse.weights, {}
+            if fixed:
+                weights = fixed["synapses"][synapse.name]["weights"]
+                extra = {"weight_exp": fixed["synapses"][synapse.name]["weight_exp"], "num_weight_bits": 8}
             if synapse.delay:
-                delays = synapse.weights.copy().astype(np.int64)
+                delays = weights.copy().astype(np.int64)
                 delays.data[:] = synapse.delay
-                process = DelaySparse(weights=synapse.weights, delays=delays, max_delay=synapse.delay,
-                                      num_message_bits=24 if graded else 0)
+                process = DelaySparse(weights=weights, delays=delays, max_delay=synapse.delay,
+                                      num_message_bits=24 if graded else 0, **extra)
             else:
-                process = Sparse(weights=synapse.weights, num_message_bits=24 if graded else 0)
+                process = Sparse(weights=weights, num_message_bits=24 if graded else 0, **extra)
             outputs[synapse.source].s_out.connect(process.s_in)
             process.a_out.connect(self.lifs[synapse.target].a_in)
             self.connections.append(process)
         self.integrators = {}
         for name, integrator in plan.integrators.items():
             is_readout = integrator["target"] not in plan.lifs
+            weights, bias, exponent = sparse.csr_matrix(integrator["weights"]), integrator["bias"], 0
+            if fixed:
+                weights, bias = fixed["integrators"][name]["weights"], fixed["integrators"][name]["bias"]
+                exponent = fixed["integrators"][name]["weight_exp"]
             process = IntegratingSparse(
-                weights=sparse.csr_matrix(integrator["weights"]), bias=integrator["bias"], reset_interval=steps,
+                weights=weights, bias=bias, weight_exp=exponent, reset_interval=steps,
                 reset_offset=(1 + integrator["input_lag"]) % steps, record_offset=integrator["input_lag"] + steps,
                 record_path=records[name] if is_readout else None,
                 num_message_bits=24 if integrator["source"] in plan.inputs else 0)
@@ -100,6 +111,17 @@ def _metrics_at_10(scores: np.ndarray, targets: np.ndarray) -> dict[str, float]:
     metrics.update(target_ranks(torch.from_numpy(scores), torch.from_numpy(targets)))
     result = metrics.result()
     return {key: result[key] for key in ("HR@10", "NDCG@10", "MRR@10")}
+
+
+def _quantisation_summary(fixed: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """What fixed_pt chose per layer (see compiler.quantise) and the largest weight rounding error,
+    in units of the float weight."""
+    return {
+        "lifs": {name: {"vth": q["vth"], "dv": q["dv"], "bias_exp": q["bias_exp"],
+                        "worst_case_input": round(q["input_bound"], 4)} for name, q in fixed["lifs"].items()},
+        "synapses": {name: {"weight_exp": q["weight_exp"], "max_weight_error": q["max_weight_error"]}
+                     for name, q in {**fixed["synapses"], **fixed["integrators"]}.items()},
+    }
 
 
 def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limit: int | None = None,
@@ -157,21 +179,24 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
                 spikes.reshape(steps, spikes.shape[1], -1).transpose(1, 0, 2).reshape(-1, stream.shape[1]))
         stream.flush()
         del stream
-        np.lib.format.open_memmap(record_path, mode="w+", dtype=np.float64,
+        fixed = quantise(plan) if precision == "fixed" else None
+        np.lib.format.open_memmap(record_path, mode="w+", dtype=np.int64 if fixed else np.float64,
                                   shape=(count, manifest["num_items"] + 1)).flush()
         compile_start = time.perf_counter()
-        network = LavaNetwork(plan, count, {input_name: input_path}, {readout_name: record_path})
+        network = LavaNetwork(plan, count, {input_name: input_path}, {readout_name: record_path}, fixed)
         run_config = Loihi2SimCfg(select_tag=PRECISIONS[precision])
         compile_seconds = time.perf_counter() - compile_start
 
         total_steps = count * steps + readout_lag + 1  # the last sequence leaves the pipeline
-        step, done = 0, 0
+        step, done, first_call = 0, 0, None
         run_start = time.perf_counter()
         bar = tqdm(total=count, unit="seq", desc="lava", disable=not progress)
         try:
             while step < total_steps:
                 run_steps = min(chunk * steps, total_steps - step)
+                call_start = time.perf_counter()
                 network.run(run_steps, run_config)
+                first_call = time.perf_counter() - call_start if first_call is None else first_call
                 step += run_steps
                 finished = min(count, max(0, (step - readout_lag - steps) // steps + 1))
                 bar.update(finished - done)
@@ -181,8 +206,11 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
             bar.close()
             network.stop()
         run_seconds = time.perf_counter() - run_start
-        scores = np.array(np.load(record_path, mmap_mode="r"))
+        scores = np.array(np.load(record_path, mmap_mode="r"), dtype=np.float64)
+        if fixed:  # integer totals -> scores
+            scores /= fixed["integrators"][readout_name]["scale"]
 
+    pytorch_start = time.perf_counter()
     torch_scores = np.zeros_like(scores)
     torch_spikes = {name: 0 for name in plan.lifs}
     for start in range(0, count, 256):  # the PyTorch model on the same sequences, in batches
@@ -192,6 +220,7 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
             torch_spikes[name] += int(batch_spikes[name].sum())
     input_spike_count = sum(host_input(table, inputs[i:i + 512]).sum(axis=(0, 1)).ravel()
                             for i in range(0, count, 512))  # per input neuron
+    pytorch_seconds = time.perf_counter() - pytorch_start
     lava_top, torch_top = _top_k(scores), _top_k(torch_scores.astype(np.float64))
     layers = []
     for name, lif in plan.lifs.items():
@@ -223,8 +252,12 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         "spike_counts_identical": all(row["spikes"] == row["spikes_pytorch"] for row in layers if row["kind"] == "LIF"),
         "simulated_time_steps": step,
         "time_steps_per_sequence": steps,
-        "wall_seconds": {"compile": round(compile_seconds, 3), "run": round(run_seconds, 3)},
+        # compile: NIR -> Lava processes; run: every simulated step, of which first_run_call holds
+        # lava's own compile and the start of its process per Lava process; pytorch: the comparison
+        "wall_seconds": {"compile": round(compile_seconds, 3), "run": round(run_seconds, 3),
+                         "first_run_call": round(first_call, 3), "pytorch": round(pytorch_seconds, 3)},
         "steps_per_run_call": chunk * steps,
+        **({"quantisation": _quantisation_summary(fixed, plan)} if fixed else {}),
         "per_sequence": [{"lava_top10": a.tolist(), "pytorch_top10": b.tolist(), "target": int(t)}
                          for a, b, t in zip(lava_top, torch_top, targets)],
         "provenance": {"graph": str(graph_path), "graph_sha256": manifest["graph_sha256"], "data": str(data),

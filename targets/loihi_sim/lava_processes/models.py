@@ -28,7 +28,7 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-from lava.proc.lif.models import AbstractPyLifModelFloat
+from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 from lava.proc.lif.process import LIFReset
 from scipy.sparse import csr_matrix
 
@@ -91,16 +91,60 @@ class PyFileSourceModelFloat(PyLoihiProcessModel):
         self.s_out.send(np.asarray(row, dtype=float))
 
 
+@implements(proc=CountingLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyCountingLIFModelBitAcc(AbstractPyLifModelFixed):
+    """lava's PyLifResetModelBitAcc (Loihi's integer LIF: 24-bit u and v, 12-bit decays, threshold
+    and input MSB-aligned by 6 bits) + counting."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    vth: int = LavaPyType(int, np.int32, precision=17)
+    spike_count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def run_spk(self) -> None:
+        a_in = self.a_in.recv()
+        if not self.isbiasscaled:
+            self.scale_bias()
+        interval = self.proc_params["reset_interval"]
+        if self.time_step % interval == self.proc_params["reset_offset"] % interval:
+            self.u *= 0
+            self.v *= 0
+        self.subthr_dynamics(activation_in=a_in)
+        spikes = self.v > np.left_shift(self.vth, self.vth_shift)
+        self.reset_voltage(spike_vector=spikes)
+        if self.proc_params["count_start"] <= self.time_step < self.proc_params["count_stop"]:
+            self.spike_count += spikes
+        self.s_out.send(spikes.astype(np.int32))
+
+
+@implements(proc=FileSource, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyFileSourceModelFixed(PyLoihiProcessModel):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+
+    def run_spk(self) -> None:
+        if not hasattr(self, "rows"):
+            self.rows = np.load(self.proc_params["path"], mmap_mode="r")
+        t = self.time_step - 1
+        row = self.rows[t] if t < self.proc_params["rows"] else np.zeros(self.proc_params["size"])
+        self.s_out.send(np.asarray(row, dtype=np.int32))
+
+
 class IntegratingSparse(AbstractProcess):
     """Sparse weights (out, in) and bias (out,) into an integrator reset every `reset_interval`
     steps at `reset_offset`. With `record_path`, the integrator's value at steps record_offset +
     w * reset_interval (the last step of window w) is written to row w of that .npy file, for
-    w < its row count."""
+    w < its row count. fixed_pt: integer weights and bias, the product W s shifted by `weight_exp`
+    (as lava's Sparse), the total kept in int64 (the readout is not a 24-bit neuron register)."""
 
     def __init__(self, *, weights: csr_matrix, bias: np.ndarray, reset_interval: int, reset_offset: int,
-                 record_offset: int = 0, record_path: str | None = None, num_message_bits: int = 0) -> None:
+                 record_offset: int = 0, record_path: str | None = None, num_message_bits: int = 0,
+                 weight_exp: int = 0) -> None:
         super().__init__(reset_interval=reset_interval, reset_offset=reset_offset % reset_interval,
-                         record_offset=record_offset, record_path=None if record_path is None else str(record_path))
+                         record_offset=record_offset, record_path=None if record_path is None else str(record_path),
+                         weight_exp=weight_exp)
         out_size, in_size = weights.shape
         self.s_in = InPort(shape=(in_size,))
         self.a_out = OutPort(shape=(out_size,))
@@ -131,6 +175,38 @@ class PyIntegratingSparseModelFloat(PyLoihiProcessModel):
             self.total *= 0
         self.total += self.weights.dot(s_in) + self.bias
         self.a_buff = self.total.copy()
+        if params["record_path"] is not None:
+            since = self.time_step - params["record_offset"]
+            if since >= 0 and since % params["reset_interval"] == 0:
+                if not hasattr(self, "record"):
+                    self.record = np.load(params["record_path"], mmap_mode="r+")
+                window = since // params["reset_interval"]
+                if window < len(self.record):
+                    self.record[window] = self.total
+
+
+@implements(proc=IntegratingSparse, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyIntegratingSparseModelFixed(PyLoihiProcessModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=16)
+    weights: csr_matrix = LavaPyType(csr_matrix, np.int32, precision=8)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    total: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    a_buff: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=16)
+    num_message_bits: np.ndarray = LavaPyType(np.ndarray, int, precision=5)
+
+    def run_spk(self) -> None:
+        self.a_out.send(self.a_buff)
+        s_in = self.s_in.recv()
+        params = self.proc_params
+        if self.time_step % params["reset_interval"] == params["reset_offset"]:
+            self.total *= 0
+        product = np.asarray(self.weights.dot(s_in.astype(np.int64)), dtype=np.int64)
+        exp = params["weight_exp"]
+        self.total += (np.left_shift(product, exp) if exp >= 0 else np.right_shift(product, -exp)) + self.bias
+        self.a_buff = self.total.astype(np.int32)
         if params["record_path"] is not None:
             since = self.time_step - params["record_offset"]
             if since >= 0 and since % params["reset_interval"] == 0:

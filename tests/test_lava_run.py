@@ -1,0 +1,112 @@
+"""`ssr run-lava`: an exported SSR graph on Lava's Loihi 2 CPU simulator (tiny model, few sequences).
+
+The reference is the PyTorch model (independent of Lava); fixed point is checked against the
+float run and its weight format against Loihi's published one (8-bit mixed-sign mantissas)."""
+
+from __future__ import annotations
+
+import json
+
+import nir
+import numpy as np
+import pytest
+from scipy import sparse
+
+from builders import busy
+from ssr.checkpoint import checkpoint_dict, save_checkpoint
+from ssr.cli import main
+from ssr.convert.export import export, manifest_path
+from ssr.data.dataset import read_dataset
+from ssr.targets.loihi_sim.compiler import loihi_weights, plan_graph
+from ssr.targets.loihi_sim.run import run_lava
+
+LAVA_KEYS = ("HR@10", "NDCG@10", "MRR@10", "top10_exact_agreement", "mean_top10_overlap", "sequences",
+             "sequences_per_second", "precision", "layers")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A prepared synthetic dataset and an exported busy SSR model sized for it."""
+    root = tmp_path_factory.mktemp("lava")
+    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "80", "--synthetic-items",
+                 "25", "--max-len", "8", "--min-count", "3", "--out", str(root / "data.h5")]) == 0
+    dataset = read_dataset(root / "data.h5")
+    model = busy("ssr", items=dataset.num_items, length=dataset.max_len)
+    save_checkpoint(root / "run" / "model.pt", checkpoint_dict(model, {"path": str(root / "data.h5")}, {}))
+    return root / "data.h5", export(root / "run" / "model.pt")
+
+
+def test_float_run_reproduces_pytorch_with_state_reset_between_sequences(exported, tmp_path):
+    """Sequences stream back to back through one compiled network; every sequence's top-10 list
+    equals the PyTorch model's, so no state leaks from one sequence into the next."""
+    data, graph = exported
+    out = tmp_path / "lava.json"
+    assert main(["run-lava", str(graph), "--data", str(data), "--limit", "12", "--chunk", "5", "--quiet",
+                 "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert all(key in result for key in LAVA_KEYS)
+    assert result["sequences"] == 12 and result["precision"] == "float"
+    assert result["top10_exact_agreement"] == 1.0 and result["mean_top10_overlap"] == 1.0
+    assert all(row["lava_top10"] == row["pytorch_top10"] for row in result["per_sequence"])
+    assert len({tuple(row["lava_top10"]) for row in result["per_sequence"]}) > 1  # sequences really differ
+    lif_rows = [row for row in result["layers"] if row["kind"] == "LIF"]
+    assert len(lif_rows) == 7 and all(row["spikes"] == row["spikes_pytorch"] > 0 for row in lif_rows)
+    assert result["HR@10"] == result["pytorch"]["HR@10"]
+    synapse_rows = [row for row in result["layers"] if "synaptic_ops" in row]
+    assert all(row["synaptic_ops"] > 0 for row in synapse_rows)
+    assert {row["kind"] for row in synapse_rows} == {"Sparse", "DelaySparse", "IntegratingSparse"}
+
+
+def test_fixed_point_stays_close_to_float(exported):
+    data, graph = exported
+    fixed = run_lava(graph, data, limit=12, precision="fixed", progress=False)
+    assert fixed["precision"] == "fixed" and fixed["sequences"] == 12
+    for row in fixed["layers"]:
+        if row["kind"] == "LIF":  # 8-bit weights move a few spikes, not many
+            assert abs(row["spikes"] - row["spikes_pytorch"]) <= 0.2 * row["spikes_pytorch"], row
+    lava_total = sum(row["spikes"] for row in fixed["layers"] if row["kind"] == "LIF")
+    torch_total = sum(row["spikes_pytorch"] for row in fixed["layers"] if row["kind"] == "LIF")
+    assert abs(lava_total - torch_total) <= 0.05 * torch_total
+    assert fixed["mean_top10_overlap"] >= 0.5
+    assert all(q["vth"] >= 1 for q in fixed["quantisation"]["lifs"].values())
+
+
+def test_loihi_weight_format():
+    rng = np.random.default_rng(0)
+    weights = sparse.random(30, 40, density=0.3, random_state=1, data_rvs=lambda n: rng.normal(0, 0.2, n)).tocsr()
+    mantissa, exponent = loihi_weights(weights, 1000.0)
+    values = mantissa.toarray()
+    assert values.min() >= -256 and values.max() <= 254 and np.all(values % 2 == 0)
+    assert np.abs(values).max() > 127  # the exponent is the smallest that fits: the top bit is used
+    assert np.abs(values * 2.0 ** exponent - weights.toarray() * 1000.0).max() <= 2.0 ** exponent
+
+
+def test_lags_and_delays_align_every_path():
+    """The residual path (one synapse) into ffn_out_lif gets one extra step of delay so that it
+    meets the two-synapse path through ffn_in_lif at the same model time step."""
+    model = busy("ssr")
+    nodes = __import__("ssr.convert.ssr_nir", fromlist=["export_ssr"]).export_ssr(model)
+    graph = nir.NIRGraph(nodes=nodes.nodes, edges=nodes.edges)
+    plan = plan_graph(graph, time_steps=4)
+    lags = {name: lif["lag"] for name, lif in plan.lifs.items()}
+    assert lags["stimulus_lif"] == 1 and lags["block0_filter_lif"] == 2 and lags["block0_ffn_out_lif"] == 4
+    delays = {s.name: s.delay for s in plan.synapses}
+    assert delays["block0_ffn_residual"] == 1 and delays["block0_ffn_out"] == 0 and delays["parallel"] == 0
+    assert plan.integrators["serial_integrator"]["input_lag"] == 0
+
+
+def test_bad_inputs_are_named(exported, tmp_path, capsys):
+    data, graph = exported
+    missing = tmp_path / "other.nir"
+    missing.write_bytes(graph.read_bytes())
+    assert main(["run-lava", str(missing), "--data", str(data), "--out", str(tmp_path / "x.json")]) == 1
+    assert "manifest" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+    unsupported = nir.NIRGraph(nodes={"input": nir.Input(np.array([4])), "cuba": nir.CubaLIF(
+        tau_syn=np.ones(4), tau_mem=np.ones(4), r=np.ones(4), v_leak=np.zeros(4), v_threshold=np.ones(4)),
+        "output": nir.Output(np.array([4]))}, edges=[("input", "cuba"), ("cuba", "output")])
+    with pytest.raises(ValueError, match=r"cannot compile NIR node\(s\) cuba \(CubaLIF\)"):
+        plan_graph(unsupported, time_steps=4)
+    assert main(["run-lava", str(graph), "--data", str(data), "--limit", "0", "--out", str(tmp_path / "x.json")]) == 1
+    assert "--limit must be at least 1" in capsys.readouterr().err
+    manifest = json.loads(manifest_path(graph).read_text())
+    assert manifest["model"] == "ssr"
