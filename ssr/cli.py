@@ -147,6 +147,21 @@ def cmd_run_lava(args: argparse.Namespace) -> None:
           f"per-layer spike counts {agree}; {result['sequences_per_second']:.1f} sequences/s; wrote {args.out}")
 
 
+def cmd_energy_report(args: argparse.Namespace) -> None:
+    from ssr.energy.profiles import load_profile
+    from ssr.energy.report import build_report, headline_rows, write_report
+
+    if args.sequences < 1:
+        raise ValueError(f"--sequences must be at least 1, got {args.sequences}")
+    report = build_report(args.runs, load_profile(args.profile), sequences=args.sequences, lava_path=args.lava,
+                          data=args.data)
+    out = write_report(report, args.out)
+    for row in headline_rows(report):
+        print(f"{row[0]}: {row[3]} -> {row[4]} per inference, saving {row[5]} (HR@10 {row[1].split(' /')[0]} -> "
+              f"{row[2].split(' /')[0]})")
+    print(f"wrote {out / 'report.md'}, {out / 'report.html'}, {out / 'report.json'} and figures")
+
+
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="RUN_DIR/model.pt of a spiking model")
     parser.add_argument("--to", default="nir", help="target format (nir)")
@@ -246,6 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     lava.add_argument("--quiet", action="store_true", help="no progress bar")
     lava.add_argument("--out", required=True, help="the measurements file to write (lava.json)")
     lava.set_defaults(run=cmd_run_lava)
+    energy = commands.add_parser("energy-report", help="operation counts and energy per inference, ANN vs SNN")
+    energy.add_argument("runs", nargs="+", metavar="RUN_DIR", help="trained runs (model.pt + metrics.json)")
+    energy.add_argument("--lava", help="a lava.json from `ssr run-lava`: Lava-measured operations beside PyTorch's")
+    energy.add_argument("--profile", default="45nm-fp32",
+                        help="45nm-fp32 (default, the paper's), 45nm-fp16, 45nm-int8, loihi, or a .toml file")
+    energy.add_argument("--sequences", type=int, default=256, help="test sequences counted per run (default 256)")
+    energy.add_argument("--data", help="dataset (default: each run's own, recorded in its checkpoint)")
+    energy.add_argument("--out", required=True, help="report folder (report.md, report.html, report.json, PNGs)")
+    energy.set_defaults(run=cmd_energy_report)
     return parser
 
 

@@ -1,8 +1,8 @@
 """`make demo`: the pipeline end to end on the embedded synthetic dataset, in a few minutes on 2 cores.
 
 Runs the same CLI commands a user would type (printed before each step): prepare, train popularity,
-FMLP-Rec and SSR, a table of test metrics, then SSR exported to NIR (verified against PyTorch) and
-a few test sequences run on Lava's Loihi 2 simulator.
+FMLP-Rec and SSR, a table of test metrics, then SSR exported to NIR (verified against PyTorch), a
+few test sequences run on Lava's Loihi 2 simulator, and the energy report of FMLP-Rec vs SSR.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ def demo(out: Path, epochs: int) -> None:
          "--verify-sequences", "128"])
     run(["run-lava", str(graph), "--data", str(data), "--limit", str(LAVA_SEQUENCES), "--out",
          str(out / "lava.json")])
+    run(["energy-report", str(out / "runs" / "fmlp"), str(out / "runs" / "ssr"), "--lava", str(out / "lava.json"),
+         "--out", str(out / "energy")])
+    print(f"\nThe energy report: {out / 'energy' / 'report.html'} (also report.md, report.json and PNGs).")
 
 
 def cli() -> None:

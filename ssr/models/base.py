@@ -29,6 +29,7 @@ class SequentialRecommender(nn.Module):
     kind: ClassVar[str]  # "ann" | "snn" | "baseline"
     Config: ClassVar[type]
     trainable: ClassVar[bool] = True  # False: fitted from training statistics by `fit`
+    ann_original: ClassVar[str | None] = None  # a spiking model's ANN counterpart (energy pairs)
     train_defaults: ClassVar[dict[str, Any]] = {}  # TrainConfig values this model's authors used
 
     def __init__(self, config: Any, num_items: int, max_len: int) -> None:

@@ -88,6 +88,7 @@ class SpikingFilterBlock(nn.Module):
 class SSR(SequentialRecommender):
     name = "ssr"
     kind = "snn"
+    ann_original = "fmlp"
     Config = SSRConfig
 
     def __init__(self, config: SSRConfig, num_items: int, max_len: int) -> None:

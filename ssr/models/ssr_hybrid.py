@@ -72,6 +72,7 @@ class HybridBlock(nn.Module):
 class SSRHybrid(SequentialRecommender):
     name = "ssr-hybrid"
     kind = "snn"
+    ann_original = "fmlp"
     Config = SSRHybridConfig
     train_defaults = {"weight_decay": 1e-4}  # the released code's
 

@@ -236,7 +236,8 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
     for name, integrator in plan.integrators.items():
         fan_out = np.diff(sparse.csc_matrix(integrator["weights"]).indptr)
         layers.append({"node": integrator["synapse"], "kind": "IntegratingSparse", "source": integrator["source"],
-                       "target": name, "synapses": int(integrator["weights"].nnz),
+                       "target": name, "neurons": int(integrator["weights"].shape[0]),
+                       "synapses": int(integrator["weights"].nnz),
                        "synaptic_ops": int(source_spikes[integrator["source"]] @ fan_out)})
     quality = _metrics_at_10(scores, targets)
     return {
@@ -261,6 +262,7 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         "per_sequence": [{"lava_top10": a.tolist(), "pytorch_top10": b.tolist(), "target": int(t)}
                          for a, b, t in zip(lava_top, torch_top, targets)],
         "provenance": {"graph": str(graph_path), "graph_sha256": manifest["graph_sha256"], "data": str(data),
-                       "split": split, "checkpoint": str(checkpoint), "ssr_version": __version__,
+                       "split": split, "checkpoint": str(checkpoint),
+                       "checkpoint_sha256": manifest["provenance"]["checkpoint_sha256"], "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
     }

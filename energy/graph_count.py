@@ -1,0 +1,95 @@
+"""Operations of an exported spiking graph, from the spikes it fires: what a neuromorphic chip does.
+
+For a model whose whole path runs on the chip (`ssr`), the chip does not run the PyTorch code (no
+FFT, no float rate codes): it runs the NIR graph. Per synapse node, synaptic operations (ACs) =
+sum over presynaptic neurons of spikes x fan-out (non-zero weights leaving that neuron); per LIF or
+integrator node, one neuron update per neuron and time step. Spikes come from the reference
+executor (identical to the PyTorch model's, `ssr-export --verify`), or from Lava's simulator
+(`lava.json`, counted in the simulator).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssr.energy.counter import LayerCount
+
+
+def exported_plan(model):
+    """(exported graph, compiler plan) of a model with a NIR exporter, built in memory."""
+    import nir
+
+    from ssr.convert.export import exporter_module
+    from ssr.targets.loihi_sim.compiler import plan_graph
+
+    exported = getattr(exporter_module(model.name), "export_" + model.name.replace("-", "_"))(model)
+    graph = nir.NIRGraph(nodes=exported.nodes, edges=exported.edges)
+    return exported, graph, plan_graph(graph, model.config.time_steps)
+
+
+@torch.no_grad()
+def count_graph(model, item_seq: np.ndarray) -> tuple[dict[str, LayerCount], dict[str, str]]:
+    """Per-node counts (totals over the sequences) of `model`'s exported graph run on `item_seq`,
+    and node -> model layer names."""
+    from ssr.convert.executor import NIRExecutor
+    from ssr.convert.ssr_nir import host_input
+
+    exported, graph, plan = exported_plan(model)
+    table = exported.host_arrays["spike_table"]
+    spikes = {name: np.zeros(size) for name, size in plan.inputs.items()}
+    spikes.update({name: np.zeros(lif["size"]) for name, lif in plan.lifs.items()})
+    for start in range(0, len(item_seq), 256):
+        batch = item_seq[start:start + 256]
+        inputs = host_input(table, batch)  # (T, B, D, N)
+        traces = NIRExecutor(graph).run({"input": inputs}, record=list(plan.lifs))
+        spikes["input"] += inputs.sum(axis=(0, 1)).ravel()
+        for name in plan.lifs:
+            spikes[name] += traces[name].sum(axis=(0, 1)).reshape(-1)
+    return _counts_from_spikes(plan, spikes, len(item_seq)), exported.layers
+
+
+def _fan_out(weights) -> np.ndarray:
+    from scipy import sparse
+
+    return np.diff(sparse.csc_matrix(weights).indptr)
+
+
+def _counts_from_spikes(plan, spikes: dict[str, np.ndarray], sequences: int) -> dict[str, LayerCount]:
+    steps = plan.time_steps
+    layers: dict[str, LayerCount] = {}
+    for synapse in plan.synapses:
+        layer = layers.setdefault(synapse.name, LayerCount(synapse.name))
+        layer.acs += float(spikes[synapse.source] @ _fan_out(synapse.weights))
+        layer.ops["synaptic_op"] += layer.acs
+    for name, integrator in plan.integrators.items():
+        synapse_name = integrator["synapse"]
+        layer = layers.setdefault(synapse_name, LayerCount(synapse_name))
+        layer.acs += float(spikes[integrator["source"]] @ _fan_out(integrator["weights"]))
+        layer.ops["synaptic_op"] += layer.acs
+        size = integrator["weights"].shape[0]
+        layer.neuron_updates += size * steps * sequences  # the integrator's accumulator
+    for name, lif in plan.lifs.items():
+        layer = layers.setdefault(name, LayerCount(name))
+        layer.neuron_updates += lif["size"] * steps * sequences
+        layer.spikes += float(spikes[name].sum())
+    return layers
+
+
+def count_from_lava(lava: dict[str, Any]) -> dict[str, LayerCount]:
+    """Per-node counts (totals) measured in Lava's simulator, from a `lava.json`."""
+    sequences, steps = lava["sequences"], lava["time_steps_per_sequence"]
+    layers: dict[str, LayerCount] = {}
+    for row in lava["layers"]:
+        layer = layers.setdefault(row["node"], LayerCount(row["node"]))
+        if row["kind"] == "LIF":
+            layer.neuron_updates += row["neurons"] * steps * sequences
+            layer.spikes += row["spikes"]
+        else:
+            layer.acs += row["synaptic_ops"]
+            layer.ops["synaptic_op"] += row["synaptic_ops"]
+            if row["kind"] == "IntegratingSparse":
+                layer.neuron_updates += row["neurons"] * steps * sequences
+    return layers

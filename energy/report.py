@@ -1,0 +1,362 @@
+"""`ssr energy-report RUN_DIR [RUN_DIR ...] [--lava lava.json] [--profile P] --out DIR`.
+
+For every run: operations per layer and per inference on real test sequences, costed with an energy
+profile, next to the run's test HR@10 / NDCG@10; ANN/SNN pairs (a spiking model and its ANN original
+trained on the same dataset) get the saving. Writes DIR/report.json, report.md, report.html (one
+self-contained page, figures inlined) and three PNGs.
+
+How each kind of model is counted:
+- ANN (and the float host layers of a hybrid): the PyTorch model's operators (ssr.energy.counter),
+  MACs at E_MAC;
+- SNN whose whole path is an exported graph (`ssr`): the graph's synaptic operations from the spikes
+  it fires (ssr.energy.graph_count), ACs at E_AC, plus neuron updates;
+- SNN with float layers (`ssr-hybrid`): the PyTorch counter; its spike-driven layers' products are
+  counted as spikes x fan-out (ACs), its float layers as MACs, plus neuron updates.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssr import __version__
+from ssr.energy.counter import LayerCount, count_model
+from ssr.energy.profiles import Profile
+
+REPORT_FORMAT = "ssr-energy-report"
+FIGURES = ("energy_per_layer.png", "accuracy_vs_energy.png", "firing_rates.png")
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} not found")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}); regenerate it") from None
+
+
+def memory_bytes(model) -> dict[str, int]:
+    """Parameter memory: 32-bit floats, except a spike-wise item table (T bits per value)."""
+    total = sum(p.numel() for p in model.parameters()) * 4
+    table = model.item_embedding.weight.numel() if hasattr(model, "item_embedding") else 0
+    if hasattr(model, "spike_table"):
+        spike_table_bytes = model.config.time_steps * table // 8
+        return {"total": total - table * 4 + spike_table_bytes, "item_table": spike_table_bytes,
+                "item_table_dense_fp32": table * 4}
+    return {"total": total, "item_table": table * 4, "item_table_dense_fp32": table * 4}
+
+
+def _layer_rows(layers: dict[str, LayerCount], sequences: int, profile: Profile, kinds: dict[str, str],
+                names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for name, layer in layers.items():
+        row = layer.to_dict(sequences)
+        row["ops"] = dict(row["ops"])
+        row["model_layer"] = (names or {}).get(name, name)
+        row["kind"] = ("neuron" if layer.neuron_updates and not layer.acs
+                       else "spike" if layer.acs and not layer.macs else kinds.get(name, "float"))
+        row["energy_pj"] = row["macs"] * profile.mac + row["acs"] * profile.ac + row["neuron_updates"] * profile.neuron_update
+        rows.append(row)
+    return rows
+
+
+def _totals(rows: list[dict[str, Any]]) -> dict[str, float]:
+    return {key: float(sum(row[key] for row in rows)) for key in ("macs", "acs", "neuron_updates", "energy_pj")}
+
+
+def analyse_run(run_dir: Path, profile: Profile, sequences: int, lava: dict[str, Any] | None,
+                data: str | None = None) -> dict[str, Any]:
+    """One model's entry of report.json."""
+    from ssr.checkpoint import load_checkpoint
+    from ssr.data.dataset import read_dataset
+
+    run_dir = Path(run_dir)
+    model, payload = load_checkpoint(run_dir / "model.pt")
+    metrics = _read_json(run_dir / "metrics.json", "metrics file")
+    data = data or payload.get("dataset", {}).get("path")
+    if not data:
+        raise ValueError(f"{run_dir}/model.pt records no dataset; pass --data")
+    dataset = read_dataset(data)
+    if dataset.num_items != model.num_items:
+        raise ValueError(f"{data} has {dataset.num_items} items, the model in {run_dir} {model.num_items}; "
+                         "pass the dataset it was trained on with --data")
+    item_seq = dataset.inputs_and_targets("test")[0][:sequences]
+    count = len(item_seq)
+    kinds = model.layer_kinds()
+    entry: dict[str, Any] = {
+        "name": f"{model.name} ({Path(data).stem})", "model": model.name, "run": str(run_dir),
+        "dataset": str(data), "dataset_fingerprint": dataset.fingerprint,
+        "kind": "snn" if model.kind == "snn" else "ann",
+        "HR@10": metrics["test"]["HR@10"], "NDCG@10": metrics["test"]["NDCG@10"],
+        "sequences_counted": count, "ann_original": model.ann_original,
+    }
+    if model.name == "ssr":  # the whole path is the exported graph: count what the chip does
+        from ssr.energy.graph_count import count_from_lava, count_graph
+
+        layers, names = count_graph(model, item_seq)
+        entry["counting"] = "exported NIR graph, spikes from the reference executor (= PyTorch)"
+        entry["layers"] = _layer_rows(layers, count, profile, {}, names)
+        if lava is not None:
+            lava_layers = count_from_lava(lava)
+            entry["layers_lava"] = _layer_rows(lava_layers, lava["sequences"], profile, {}, names)
+            entry["lava"] = {"sequences": lava["sequences"], "precision": lava["precision"],
+                             **_totals(entry["layers_lava"])}
+    else:
+        counted = count_model(model, torch.from_numpy(item_seq))
+        entry["counting"] = "PyTorch operators (ssr.energy.counter)"
+        entry["layers"] = _layer_rows(counted, count, profile, kinds)
+    entry.update(_totals(entry["layers"]))
+    memory = memory_bytes(model)
+    entry["memory_bytes"] = memory["total"]
+    entry["item_table_bytes"] = memory["item_table"]
+    entry["item_table_dense_fp32_bytes"] = memory["item_table_dense_fp32"]
+    entry["memory_access_pj"] = memory["total"] * profile.sram_byte  # every parameter read once
+    return entry
+
+
+def pairs(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every SNN with its ANN original trained on the same dataset, and the energy saving."""
+    result = []
+    for snn in models:
+        if snn["kind"] != "snn" or not snn["ann_original"]:
+            continue
+        for ann in models:
+            if ann["model"] == snn["ann_original"] and ann["dataset_fingerprint"] == snn["dataset_fingerprint"]:
+                saving = 100.0 * (1.0 - snn["energy_pj"] / ann["energy_pj"]) if ann["energy_pj"] else None
+                with_memory = snn["energy_pj"] + snn["memory_access_pj"]
+                ann_memory = ann["energy_pj"] + ann["memory_access_pj"]
+                result.append({"ann": ann["name"], "snn": snn["name"], "saving_percent": saving,
+                               "saving_percent_with_memory": 100.0 * (1.0 - with_memory / ann_memory)
+                               if ann_memory else None,
+                               "HR@10_change_percent": 100.0 * (snn["HR@10"] / ann["HR@10"] - 1.0) if ann["HR@10"] else None})
+    return result
+
+
+def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 256,
+                 lava_path: str | Path | None = None, data: str | None = None) -> dict[str, Any]:
+    lava = _read_json(Path(lava_path), "Lava measurements") if lava_path else None
+    if lava is not None and lava.get("format") != "ssr-lava-run":
+        raise ValueError(f"{lava_path} is not a lava.json written by `ssr run-lava`")
+    models = []
+    matched = False
+    for run_dir in run_dirs:
+        entry_lava = lava if lava is not None and _same_model(lava, run_dir) else None
+        matched = matched or entry_lava is not None
+        models.append(analyse_run(Path(run_dir), profile, sequences, entry_lava, data))
+    if lava is not None and not matched:
+        raise ValueError(f"{lava_path} was measured on {lava['provenance']['checkpoint']}, which is none of the "
+                         "runs given (checkpoint sha256 differs); pass the run it was measured on")
+    return {
+        "format": REPORT_FORMAT, "schema_version": 1,
+        "profile": profile.name,
+        "profile_values_pj": {"mac": profile.mac, "ac": profile.ac, "neuron_update": profile.neuron_update,
+                              "sram_byte": profile.sram_byte, "dram_byte": profile.dram_byte},
+        "profile_source": profile.source,
+        "models": models,
+        "pairs": pairs(models),
+        "provenance": {"runs": [str(r) for r in run_dirs], "lava": str(lava_path) if lava_path else None,
+                       "ssr_version": __version__,
+                       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
+    }
+
+
+def _same_model(lava: dict[str, Any], run_dir) -> bool:
+    """Whether `lava` was measured on the model in `run_dir` (same checkpoint bytes)."""
+    import hashlib
+
+    checkpoint = Path(run_dir) / "model.pt"
+    if not checkpoint.is_file():
+        return False
+    return hashlib.sha256(checkpoint.read_bytes()).hexdigest() == lava["provenance"].get("checkpoint_sha256")
+
+
+# --- rendering --------------------------------------------------------------------------------------
+
+
+def _energy(pj: float) -> str:
+    if pj >= 1e9:
+        return f"{pj / 1e9:.2f} mJ"
+    if pj >= 1e6:
+        return f"{pj / 1e6:.2f} uJ"
+    return f"{pj / 1e3:.2f} nJ"
+
+
+def _bytes(count: float) -> str:
+    return f"{count / 2 ** 20:.2f} MiB" if count >= 2 ** 20 else f"{count / 2 ** 10:.1f} KiB"
+
+
+def headline_rows(report: dict[str, Any]) -> list[list[str]]:
+    by_name = {m["name"]: m for m in report["models"]}
+    rows = []
+    for pair in report["pairs"]:
+        ann, snn = by_name[pair["ann"]], by_name[pair["snn"]]
+        rows.append([f"{ann['name']} vs {snn['name']}",
+                     f"{ann['HR@10']:.4f} / {ann['NDCG@10']:.4f}", f"{snn['HR@10']:.4f} / {snn['NDCG@10']:.4f}",
+                     _energy(ann["energy_pj"]), _energy(snn["energy_pj"]), f"{pair['saving_percent']:.2f}%",
+                     f"{pair['saving_percent_with_memory']:.2f}%",
+                     _bytes(ann["memory_bytes"]), _bytes(snn["memory_bytes"])])
+    return rows
+
+
+HEADLINE = ["pair (ANN vs SNN)", "ANN HR@10 / NDCG@10", "SNN HR@10 / NDCG@10", "ANN energy / inference",
+            "SNN energy / inference", "saving", "saving incl. memory reads", "ANN memory", "SNN memory"]
+LAYER_HEADER = ["layer", "model layer", "kind", "MACs", "ACs", "neuron updates", "firing rate", "energy"]
+
+
+def _layer_table(model: dict[str, Any], key: str = "layers") -> list[list[str]]:
+    return [[row["name"], row["model_layer"], row["kind"], f"{row['macs']:,.0f}", f"{row['acs']:,.0f}",
+             f"{row['neuron_updates']:,.0f}", "" if row["firing_rate"] is None else f"{row['firing_rate']:.3f}",
+             _energy(row["energy_pj"])] for row in model[key]]
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def figures(report: dict[str, Any]) -> dict[str, bytes]:
+    """The three PNGs, as bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def png(fig) -> bytes:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        return buffer.getvalue()
+
+    by_name = {m["name"]: m for m in report["models"]}
+    pair_list = report["pairs"] or [{"ann": m["name"], "snn": None} for m in report["models"][:1]]
+    fig, axes = plt.subplots(len(pair_list), 1, figsize=(10, 3.2 * len(pair_list)), squeeze=False)
+    for axis, pair in zip(axes[:, 0], pair_list):
+        for offset, name, colour in ((-0.2, pair["ann"], "tab:blue"), (0.2, pair.get("snn"), "tab:orange")):
+            if not name:
+                continue
+            rows = by_name[name]["layers"]
+            axis.barh(np.arange(len(rows)) + offset, [r["energy_pj"] / 1e6 for r in rows], height=0.4,
+                      color=colour, label=f"{name}: {_energy(by_name[name]['energy_pj'])}")
+            if offset < 0 or len(rows) > len(axis.get_yticks()):
+                axis.set_yticks(np.arange(len(rows)), [r["name"] for r in rows], fontsize=7)
+        axis.set_xlabel(f"energy per inference (uJ), profile {report['profile']}")
+        axis.legend(fontsize=8)
+    energy_png = png(fig)
+
+    fig, axis = plt.subplots(figsize=(6.5, 4.5))
+    for model in report["models"]:
+        marker = "o" if model["kind"] == "ann" else "^"
+        axis.scatter(model["energy_pj"] / 1e6, model["NDCG@10"], marker=marker, s=60)
+        axis.annotate(model["name"], (model["energy_pj"] / 1e6, model["NDCG@10"]), fontsize=7,
+                      xytext=(4, 4), textcoords="offset points")
+    axis.set_xscale("log")
+    axis.set_xlabel(f"energy per inference (uJ, log scale), profile {report['profile']}")
+    axis.set_ylabel("test NDCG@10")
+    axis.set_title("accuracy vs energy (o ANN, ^ SNN)")
+    scatter_png = png(fig)
+
+    spiking = [m for m in report["models"] if any(r["firing_rate"] is not None for r in m["layers"])]
+    fig, axis = plt.subplots(figsize=(9, 3.5))
+    for model in spiking:
+        rates = [(r["name"], r["firing_rate"]) for r in model["layers"] if r["firing_rate"] is not None]
+        axis.plot([n for n, _ in rates], [v for _, v in rates], marker="o", label=model["name"])
+    axis.set_ylabel("firing rate (spikes per neuron per step)")
+    axis.tick_params(axis="x", labelrotation=60, labelsize=7)
+    if spiking:
+        axis.legend(fontsize=8)
+    rates_png = png(fig)
+    return dict(zip(FIGURES, (energy_png, scatter_png, rates_png)))
+
+
+def markdown(report: dict[str, Any]) -> str:
+    parts = [f"# Energy report — profile `{report['profile']}`", "",
+             f"Per inference (one sequence scored against every item). E_MAC = {report['profile_values_pj']['mac']} pJ, "
+             f"E_AC = {report['profile_values_pj']['ac']} pJ, neuron update = "
+             f"{report['profile_values_pj']['neuron_update']} pJ, SRAM read = {report['profile_values_pj']['sram_byte']} "
+             "pJ/byte.", "", f"Sources: {report['profile_source']}.", "", "## Headline", "",
+             _markdown_table(HEADLINE, headline_rows(report)) if report["pairs"] else "(no ANN/SNN pair among these runs)",
+             "", "![energy per layer](energy_per_layer.png)", "", "![accuracy vs energy](accuracy_vs_energy.png)", "",
+             "![firing rates](firing_rates.png)", "", "## Models", ""]
+    for model in report["models"]:
+        parts += [f"### {model['name']} — {model['kind'].upper()}", "",
+                  f"Run `{model['run']}`; counted on {model['sequences_counted']} test sequences by "
+                  f"{model['counting']}. Total per inference: {model['macs']:,.0f} MACs, {model['acs']:,.0f} ACs, "
+                  f"{model['neuron_updates']:,.0f} neuron updates = **{_energy(model['energy_pj'])}**; reading every "
+                  f"parameter once adds {_energy(model['memory_access_pj'])}. Parameters: {_bytes(model['memory_bytes'])} "
+                  f"(item table {_bytes(model['item_table_bytes'])}; as 32-bit floats "
+                  f"{_bytes(model['item_table_dense_fp32_bytes'])}).", "",
+                  _markdown_table(LAYER_HEADER, _layer_table(model)), ""]
+        if "layers_lava" in model:
+            parts += [f"Measured in Lava's simulator ({model['lava']['sequences']} sequences, "
+                      f"{model['lava']['precision']}): {_energy(model['lava']['energy_pj'])} per inference.", "",
+                      _markdown_table(LAYER_HEADER, _layer_table(model, "layers_lava")), ""]
+    parts += ["## Assumptions", "",
+              "- Compute only, unless the 'incl. memory reads' column: every parameter read once from SRAM per "
+              "inference; compute-only figures flatter SNNs, whose weights are read per synaptic event.",
+              "- MACs: dense products of float layers, the FFT as n log2 n per real transform, complex "
+              "multiplies as 4 MACs; ACs: spikes x fan-out of spike-driven layers (and the FFT's extra adds); "
+              "neuron updates: one per LIF neuron (or integrator) per time step.",
+              "- Elementwise operations (norms, residual adds, softmax) are not counted; normalisations of the "
+              "deployable SSR are folded into its weights at export.",
+              "- `ssr` is costed as its exported graph runs on a chip (its spike-wise item table lookup is a "
+              "host memory read); ANN and hybrid float layers as the PyTorch operators they run."]
+    return "\n".join(parts) + "\n"
+
+
+def page(report: dict[str, Any], pngs: dict[str, bytes]) -> str:
+    """One self-contained HTML page: the markdown's content, tables as tables, figures inlined."""
+    def table(header, rows):
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def image(name):
+        return f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(pngs[name]).decode()}">'
+
+    values = report["profile_values_pj"]
+    sections = [f"<h1>Energy report — profile <code>{html.escape(report['profile'])}</code></h1>",
+                f"<p>Per inference. E_MAC = {values['mac']} pJ, E_AC = {values['ac']} pJ, neuron update = "
+                f"{values['neuron_update']} pJ, SRAM read = {values['sram_byte']} pJ/byte.</p>",
+                f"<p class=source>Sources: {html.escape(report['profile_source'])}</p>", "<h2>Headline</h2>",
+                table(HEADLINE, headline_rows(report)) if report["pairs"] else "<p>No ANN/SNN pair among these runs.</p>",
+                "<div class=figs>" + "".join(image(n) for n in FIGURES) + "</div>", "<h2>Models</h2>"]
+    for model in report["models"]:
+        sections += [f"<h3>{html.escape(model['name'])} — {model['kind'].upper()}: {_energy(model['energy_pj'])} per inference</h3>",
+                     f"<p>{html.escape(model['counting'])}; {model['sequences_counted']} test sequences; "
+                     f"parameters {_bytes(model['memory_bytes'])}.</p>", table(LAYER_HEADER, _layer_table(model))]
+        if "layers_lava" in model:
+            sections += [f"<p>Measured in Lava ({model['lava']['sequences']} sequences): "
+                         f"{_energy(model['lava']['energy_pj'])} per inference.</p>",
+                         table(LAYER_HEADER, _layer_table(model, "layers_lava"))]
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;"
+             "padding:3px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
+             ".figs img{max-width:100%;margin:0.5em 0}.source{font-size:12px;color:#555}")
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>SSR energy report</title>"
+            f"<style>{style}</style></head><body>{''.join(sections)}</body></html>\n")
+
+
+def write_report(report: dict[str, Any], out: str | Path) -> Path:
+    """DIR/report.json, report.md, report.html and the PNGs, each written atomically."""
+    from ssr.io import atomic_path, write_json
+
+    out = Path(out)
+    pngs = figures(report)
+    for name, data in pngs.items():
+        with atomic_path(out / name) as temp:
+            temp.write_bytes(data)
+    with atomic_path(out / "report.md") as temp:
+        temp.write_text(markdown(report))
+    with atomic_path(out / "report.html") as temp:
+        temp.write_text(page(report, pngs))
+    write_json(out / "report.json", report)
+    return out
