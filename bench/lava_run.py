@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.common import RESULTS, save_result
 from ssr.convert.export import export
+from ssr.io import write_json
 from ssr.targets.loihi_sim.run import run_lava
 
 
@@ -20,6 +21,7 @@ def main(run: Path, data: Path, sequences: int = 500) -> dict:
     rows = {}
     for precision in ("float", "fixed"):
         result = run_lava(graph, data, limit=sequences, precision=precision, progress=False)
+        write_json(graph.parent / f"lava_{precision}.json", result)  # for the energy benchmark
         result.pop("per_sequence")
         rows[precision] = result
         print(precision, {k: result[k] for k in ("HR@10", "top10_exact_agreement", "mean_top10_overlap",

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in turn; results in bench/results/*.json, summary in bench/README.md."""
 
-from bench import data_prepare, lava_run, lif_speed, nir_verify, quality, train_throughput
+from bench import data_prepare, energy, lava_run, lif_speed, nir_verify, quality, train_throughput
 from bench.common import RESULTS
 
 if __name__ == "__main__":
@@ -12,3 +12,6 @@ if __name__ == "__main__":
                  patience=5, work=RESULTS.parent / "work", name="quality")
     nir_verify.main(RESULTS.parent / "work")  # exports and verifies the seed-0 spiking runs above
     lava_run.main(RESULTS.parent / "work" / "runs" / "ml-100k_ssr_seed0", RESULTS.parent / "work" / "ml-100k_ufo.h5")
+    runs = RESULTS.parent / "work" / "runs"
+    energy.main({dataset: [runs / f"{dataset}_{model}_seed0" for model in ("fmlp", "ssr", "ssr-hybrid")]
+                 for dataset in ("ml-100k", "beauty")})

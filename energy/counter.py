@@ -10,9 +10,9 @@ only say which layer (innermost module) is running. Rules, per operation:
   multiply-accumulates (M K N; per output element C_in/groups x kernel for a convolution), whatever
   the values. In a spike-declared layer whose operands are not spikes (a model computing a rate code
   in float), MACs, and the layer is listed in `OpCounter.not_spikes`. Undeclared layers: by value.
-- `_fft_r2c` / `_fft_c2r` (real FFT of length n): n log2 n MACs and (n/2) log2 n ACs per transformed
-  vector; `_fft_c2c`: 2 n log2 n MACs and n log2 n ACs (radix-2: n/2 log2 n butterflies of one complex
-  multiply = 4 real multiply-adds, less the adds they fuse). Elementwise complex multiplies (the
+- `_fft_r2c` / `_fft_c2r` (real FFT of length n): n log2 n MACs and (n/2) log2 n float additions per
+  transformed vector; `_fft_c2c`: 2 n log2 n MACs and n log2 n additions (radix-2: n/2 log2 n
+  butterflies, each one complex multiply = 4 real multiply-adds, and 2 more real additions). Elementwise complex multiplies (the
   filter's spectrum product): 4 MACs each.
 - LIF layers (modules `ssr.spiking.lif.LIF`, run by a fused kernel the dispatcher does not see):
   neuron updates = input elements (time steps x neurons), and the spikes they emit.
@@ -39,15 +39,16 @@ class LayerCount:
     """Per-layer totals over the counted sequences."""
 
     name: str
-    macs: float = 0.0
-    acs: float = 0.0
+    macs: float = 0.0  # float multiply-accumulates
+    acs: float = 0.0  # accumulates driven by spikes (synaptic operations)
+    float_adds: float = 0.0  # float additions without a multiply (the FFT's)
     neuron_updates: float = 0.0
     spikes: float = 0.0
     ops: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # op name -> MACs + ACs
 
     def to_dict(self, sequences: int) -> dict:
         per = 1.0 / sequences
-        return {"name": self.name, "macs": self.macs * per, "acs": self.acs * per,
+        return {"name": self.name, "macs": self.macs * per, "acs": self.acs * per, "float_adds": self.float_adds * per,
                 "neuron_updates": self.neuron_updates * per, "spikes": self.spikes * per,
                 # spikes per neuron update, for neuron layers (integrators, which also count ACs, do not spike)
                 "firing_rate": self.spikes / self.neuron_updates if self.neuron_updates and not self.acs else None,
@@ -114,11 +115,12 @@ class OpCounter(TorchDispatchMode):
             return "score"
         return "(top level)"
 
-    def _add(self, op: str, out, macs: float = 0.0, acs: float = 0.0) -> None:
+    def _add(self, op: str, out, macs: float = 0.0, acs: float = 0.0, float_adds: float = 0.0) -> None:
         layer = self.layer(self._current(out if isinstance(out, torch.Tensor) else None))
         layer.macs += macs
         layer.acs += acs
-        layer.ops[op] += macs + acs
+        layer.float_adds += float_adds
+        layer.ops[op] += macs + acs + float_adds
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -169,7 +171,7 @@ class OpCounter(TorchDispatchMode):
         vectors = (out.numel() if op == "_fft_c2r" else x.numel()) / n
         log_n = math.log2(n) if n > 1 else 0.0
         factor = 2.0 if op == "_fft_c2c" else 1.0
-        self._add(op, out, macs=vectors * factor * n * log_n, acs=vectors * factor * n * log_n / 2)
+        self._add(op, out, macs=vectors * factor * n * log_n, float_adds=vectors * factor * n * log_n / 2)
 
 
 @torch.no_grad()

@@ -64,13 +64,15 @@ def _layer_rows(layers: dict[str, LayerCount], sequences: int, profile: Profile,
         row["model_layer"] = (names or {}).get(name, name)
         row["kind"] = ("neuron" if layer.neuron_updates and not layer.acs
                        else "spike" if layer.acs and not layer.macs else kinds.get(name, "float"))
-        row["energy_pj"] = row["macs"] * profile.mac + row["acs"] * profile.ac + row["neuron_updates"] * profile.neuron_update
+        row["energy_pj"] = (row["macs"] * profile.mac + row["float_adds"] * profile.add + row["acs"] * profile.ac
+                            + row["neuron_updates"] * profile.neuron_update)
         rows.append(row)
     return rows
 
 
 def _totals(rows: list[dict[str, Any]]) -> dict[str, float]:
-    return {key: float(sum(row[key] for row in rows)) for key in ("macs", "acs", "neuron_updates", "energy_pj")}
+    return {key: float(sum(row[key] for row in rows))
+            for key in ("macs", "float_adds", "acs", "neuron_updates", "energy_pj")}
 
 
 def analyse_run(run_dir: Path, profile: Profile, sequences: int, lava: dict[str, Any] | None,
@@ -158,7 +160,8 @@ def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 
     return {
         "format": REPORT_FORMAT, "schema_version": 1,
         "profile": profile.name,
-        "profile_values_pj": {"mac": profile.mac, "ac": profile.ac, "neuron_update": profile.neuron_update,
+        "profile_values_pj": {"mac": profile.mac, "add": profile.add, "ac": profile.ac,
+                              "neuron_update": profile.neuron_update,
                               "sram_byte": profile.sram_byte, "dram_byte": profile.dram_byte},
         "profile_source": profile.source,
         "models": models,
@@ -209,11 +212,13 @@ def headline_rows(report: dict[str, Any]) -> list[list[str]]:
 
 HEADLINE = ["pair (ANN vs SNN)", "ANN HR@10 / NDCG@10", "SNN HR@10 / NDCG@10", "ANN energy / inference",
             "SNN energy / inference", "saving", "saving incl. memory reads", "ANN memory", "SNN memory"]
-LAYER_HEADER = ["layer", "model layer", "kind", "MACs", "ACs", "neuron updates", "firing rate", "energy"]
+LAYER_HEADER = ["layer", "model layer", "kind", "MACs", "float adds", "ACs", "neuron updates", "firing rate",
+                "energy"]
 
 
 def _layer_table(model: dict[str, Any], key: str = "layers") -> list[list[str]]:
-    return [[row["name"], row["model_layer"], row["kind"], f"{row['macs']:,.0f}", f"{row['acs']:,.0f}",
+    return [[row["name"], row["model_layer"], row["kind"], f"{row['macs']:,.0f}", f"{row['float_adds']:,.0f}",
+             f"{row['acs']:,.0f}",
              f"{row['neuron_updates']:,.0f}", "" if row["firing_rate"] is None else f"{row['firing_rate']:.3f}",
              _energy(row["energy_pj"])] for row in model[key]]
 
@@ -280,6 +285,7 @@ def figures(report: dict[str, Any]) -> dict[str, bytes]:
 def markdown(report: dict[str, Any]) -> str:
     parts = [f"# Energy report — profile `{report['profile']}`", "",
              f"Per inference (one sequence scored against every item). E_MAC = {report['profile_values_pj']['mac']} pJ, "
+             f"float add = {report['profile_values_pj']['add']} pJ, "
              f"E_AC = {report['profile_values_pj']['ac']} pJ, neuron update = "
              f"{report['profile_values_pj']['neuron_update']} pJ, SRAM read = {report['profile_values_pj']['sram_byte']} "
              "pJ/byte.", "", f"Sources: {report['profile_source']}.", "", "## Headline", "",
@@ -289,7 +295,8 @@ def markdown(report: dict[str, Any]) -> str:
     for model in report["models"]:
         parts += [f"### {model['name']} — {model['kind'].upper()}", "",
                   f"Run `{model['run']}`; counted on {model['sequences_counted']} test sequences by "
-                  f"{model['counting']}. Total per inference: {model['macs']:,.0f} MACs, {model['acs']:,.0f} ACs, "
+                  f"{model['counting']}. Total per inference: {model['macs']:,.0f} MACs, {model['float_adds']:,.0f} "
+                  f"float additions, {model['acs']:,.0f} ACs, "
                   f"{model['neuron_updates']:,.0f} neuron updates = **{_energy(model['energy_pj'])}**; reading every "
                   f"parameter once adds {_energy(model['memory_access_pj'])}. Parameters: {_bytes(model['memory_bytes'])} "
                   f"(item table {_bytes(model['item_table_bytes'])}; as 32-bit floats "
@@ -302,8 +309,8 @@ def markdown(report: dict[str, Any]) -> str:
     parts += ["## Assumptions", "",
               "- Compute only, unless the 'incl. memory reads' column: every parameter read once from SRAM per "
               "inference; compute-only figures flatter SNNs, whose weights are read per synaptic event.",
-              "- MACs: dense products of float layers, the FFT as n log2 n per real transform, complex "
-              "multiplies as 4 MACs; ACs: spikes x fan-out of spike-driven layers (and the FFT's extra adds); "
+              "- MACs: dense products of float layers, the FFT as n log2 n per real transform (plus (n/2) log2 n "
+              "float additions), complex multiplies as 4 MACs; ACs: spikes x fan-out of spike-driven layers; "
               "neuron updates: one per LIF neuron (or integrator) per time step.",
               "- Elementwise operations (norms, residual adds, softmax) are not counted; normalisations of the "
               "deployable SSR are folded into its weights at export.",
@@ -324,7 +331,8 @@ def page(report: dict[str, Any], pngs: dict[str, bytes]) -> str:
 
     values = report["profile_values_pj"]
     sections = [f"<h1>Energy report — profile <code>{html.escape(report['profile'])}</code></h1>",
-                f"<p>Per inference. E_MAC = {values['mac']} pJ, E_AC = {values['ac']} pJ, neuron update = "
+                f"<p>Per inference. E_MAC = {values['mac']} pJ, float add = {values['add']} pJ, "
+                f"E_AC = {values['ac']} pJ, neuron update = "
                 f"{values['neuron_update']} pJ, SRAM read = {values['sram_byte']} pJ/byte.</p>",
                 f"<p class=source>Sources: {html.escape(report['profile_source'])}</p>", "<h2>Headline</h2>",
                 table(HEADLINE, headline_rows(report)) if report["pairs"] else "<p>No ANN/SNN pair among these runs.</p>",

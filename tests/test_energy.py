@@ -52,7 +52,8 @@ def test_fft_filter_counts_n_log_n_per_transform_and_four_macs_per_complex_produ
     vectors = batch * channels
     expected_macs = 2 * vectors * length * math.log2(length) + 4 * vectors * (length // 2 + 1)
     assert layers["filter"].macs == pytest.approx(expected_macs)
-    assert layers["filter"].acs == pytest.approx(2 * vectors * length * math.log2(length) / 2)
+    assert layers["filter"].float_adds == pytest.approx(2 * vectors * length * math.log2(length) / 2)
+    assert layers["filter"].acs == 0
 
 
 def test_attention_products_are_counted():
@@ -135,8 +136,8 @@ def test_energy_report_end_to_end_and_profiles_scale_it(runs, tmp_path, capsys):
     assert ann["kind"] == "ann" and snn["kind"] == "snn" and snn["macs"] == 0 and snn["acs"] > 0
     for model in (ann, snn):
         assert {"name", "kind", "HR@10", "NDCG@10", "macs", "acs", "energy_pj", "memory_bytes", "layers"} <= set(model)
-        assert model["energy_pj"] == pytest.approx(model["macs"] * 4.6 + model["acs"] * 0.9
-                                                   + model["neuron_updates"] * 5.5)
+        assert model["energy_pj"] == pytest.approx(model["macs"] * 4.6 + model["float_adds"] * 0.9
+                                                   + model["acs"] * 0.9 + model["neuron_updates"] * 5.5)
     (pair,) = report["pairs"]
     assert pair["ann"] == ann["name"] and pair["snn"] == snn["name"]
     assert pair["saving_percent"] == pytest.approx(100 * (1 - snn["energy_pj"] / ann["energy_pj"]))
@@ -146,7 +147,16 @@ def test_energy_report_end_to_end_and_profiles_scale_it(runs, tmp_path, capsys):
     assert "data:image/png;base64," in (out / "report.html").read_text()
     # a cheaper profile lowers the totals in proportion to its per-operation costs
     report16 = build_report([runs / "fmlp"], PROFILES["45nm-fp16"], sequences=40)
-    assert report16["models"][0]["energy_pj"] == pytest.approx(ann["macs"] * 1.5 + ann["acs"] * 0.4)
+    assert report16["models"][0]["energy_pj"] == pytest.approx(ann["macs"] * 1.5 + ann["float_adds"] * 0.4)
+    # a TOML profile overrides exactly the figures it names
+    toml = tmp_path / "chip.toml"
+    toml.write_text('mac = 0.0\nac = 2.0\nneuron_update = 0.0\n')
+    out_toml = tmp_path / "toml"
+    assert main(["energy-report", str(runs / "fmlp"), str(runs / "ssr"), "--sequences", "40", "--profile", str(toml),
+                 "--out", str(out_toml)]) == 0
+    chip = {m["model"]: m for m in json.loads((out_toml / "report.json").read_text())["models"]}
+    assert chip["ssr"]["energy_pj"] == pytest.approx(2.0 * snn["acs"])
+    assert chip["fmlp"]["energy_pj"] == pytest.approx(0.9 * ann["float_adds"])
 
 
 def test_energy_report_bad_input(runs, tmp_path, capsys):
