@@ -48,7 +48,9 @@ def count_graph(model, item_seq: np.ndarray) -> tuple[dict[str, LayerCount], dic
         spikes["input"] += inputs.sum(axis=(0, 1)).ravel()
         for name in plan.lifs:
             spikes[name] += traces[name].sum(axis=(0, 1)).reshape(-1)
-    return _counts_from_spikes(plan, spikes, len(item_seq)), exported.layers
+    layers = _counts_from_spikes(plan, spikes, len(item_seq))
+    order = [name for name in exported.nodes if name in layers]  # the graph's order, input to output
+    return {name: layers[name] for name in order}, exported.layers
 
 
 def _fan_out(weights) -> np.ndarray:

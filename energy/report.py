@@ -242,19 +242,22 @@ def figures(report: dict[str, Any]) -> dict[str, bytes]:
         return buffer.getvalue()
 
     by_name = {m["name"]: m for m in report["models"]}
-    pair_list = report["pairs"] or [{"ann": m["name"], "snn": None} for m in report["models"][:1]]
-    fig, axes = plt.subplots(len(pair_list), 1, figsize=(10, 3.2 * len(pair_list)), squeeze=False)
-    for axis, pair in zip(axes[:, 0], pair_list):
-        for offset, name, colour in ((-0.2, pair["ann"], "tab:blue"), (0.2, pair.get("snn"), "tab:orange")):
-            if not name:
-                continue
-            rows = by_name[name]["layers"]
-            axis.barh(np.arange(len(rows)) + offset, [r["energy_pj"] / 1e6 for r in rows], height=0.4,
-                      color=colour, label=f"{name}: {_energy(by_name[name]['energy_pj'])}")
-            if offset < 0 or len(rows) > len(axis.get_yticks()):
-                axis.set_yticks(np.arange(len(rows)), [r["name"] for r in rows], fontsize=7)
-        axis.set_xlabel(f"energy per inference (uJ), profile {report['profile']}")
-        axis.legend(fontsize=8)
+    pair_list = [(p["ann"], p["snn"]) for p in report["pairs"]] or [(m["name"],) for m in report["models"]]
+    fig, axes = plt.subplots(len(pair_list), 2, figsize=(11, 0.25 * max(
+        len(by_name[n]["layers"]) for pair in pair_list for n in pair) * len(pair_list) + 1.5), squeeze=False)
+    top = max(r["energy_pj"] for m in report["models"] for r in m["layers"]) / 1e6
+    for row, pair in zip(axes, pair_list):  # ANN left, SNN right, each with its own layers
+        for axis, name, colour in zip(row, pair, ("tab:blue", "tab:orange")):
+            layers = by_name[name]["layers"]
+            axis.barh(np.arange(len(layers)), [r["energy_pj"] / 1e6 for r in layers], color=colour)
+            axis.set_yticks(np.arange(len(layers)), [r["name"] for r in layers], fontsize=7)
+            axis.invert_yaxis()
+            axis.set_xlim(0, top * 1.05)
+            axis.set_title(f"{name}: {_energy(by_name[name]['energy_pj'])} per inference", fontsize=9)
+            axis.set_xlabel(f"uJ per inference ({report['profile']})", fontsize=8)
+        for axis in row[len(pair):]:
+            axis.set_visible(False)
+    fig.tight_layout()
     energy_png = png(fig)
 
     fig, axis = plt.subplots(figsize=(6.5, 4.5))
