@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in turn; results in bench/results/*.json, summary in bench/README.md."""
 
-from bench import data_prepare, energy, lava_run, lif_speed, nir_verify, quality, train_throughput
+from bench import data_prepare, energy, gpu_run, lava_run, lif_speed, nir_verify, quality, train_throughput
 from bench.common import RESULTS
 
 if __name__ == "__main__":
@@ -15,3 +15,5 @@ if __name__ == "__main__":
     runs = RESULTS.parent / "work" / "runs"
     energy.main({dataset: [runs / f"{dataset}_{model}_seed0" for model in ("fmlp", "ssr", "ssr-hybrid")]
                  for dataset in ("ml-100k", "beauty")})
+    gpu_run.main([runs / f"ml-100k_{model}_seed0" for model in ("fmlp", "ssr", "ssr-hybrid")],
+                 RESULTS.parent / "work" / "ml-100k_ufo.h5")

@@ -49,6 +49,12 @@ class Profile:
     dram_byte: float  # pJ per byte read from DRAM
     source: str
 
+    def energy(self, counts) -> float:
+        """pJ of anything with macs, float_adds, acs and neuron_updates (a LayerCount or its dict)."""
+        get = counts.get if isinstance(counts, dict) else lambda key: getattr(counts, key)
+        return (get("macs") * self.mac + get("float_adds") * self.add + get("acs") * self.ac
+                + get("neuron_updates") * self.neuron_update)
+
 
 # SRAM: Horowitz's 32 KB array, 20 pJ per 64-bit read = 2.5 pJ/byte; DRAM: the middle of his
 # 1.3-2.6 nJ per 64-bit access = 1.95 nJ / 8 bytes = 244 pJ/byte. A LIF update on a 45 nm

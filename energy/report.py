@@ -64,8 +64,7 @@ def _layer_rows(layers: dict[str, LayerCount], sequences: int, profile: Profile,
         row["model_layer"] = (names or {}).get(name, name)
         row["kind"] = ("neuron" if layer.neuron_updates and not layer.acs
                        else "spike" if layer.acs and not layer.macs else kinds.get(name, "float"))
-        row["energy_pj"] = (row["macs"] * profile.mac + row["float_adds"] * profile.add + row["acs"] * profile.ac
-                            + row["neuron_updates"] * profile.neuron_update)
+        row["energy_pj"] = profile.energy(row)
         rows.append(row)
     return rows
 
@@ -144,8 +143,13 @@ def pairs(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 256,
-                 lava_path: str | Path | None = None, data: str | None = None) -> dict[str, Any]:
+                 lava_path: str | Path | None = None, data: str | None = None,
+                 gpu_paths: list[str | Path] = ()) -> dict[str, Any]:
     lava = _read_json(Path(lava_path), "Lava measurements") if lava_path else None
+    gpu_runs = [_read_json(Path(path), "GPU measurements") for path in gpu_paths]
+    for path, gpu in zip(gpu_paths, gpu_runs):
+        if gpu.get("format") != "ssr-gpu-run":
+            raise ValueError(f"{path} is not a gpu.json written by `ssr run-gpu`")
     if lava is not None and lava.get("format") != "ssr-lava-run":
         raise ValueError(f"{lava_path} is not a lava.json written by `ssr run-lava`")
     models = []
@@ -154,9 +158,16 @@ def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 
         entry_lava = lava if lava is not None and _same_model(lava, run_dir) else None
         matched = matched or entry_lava is not None
         models.append(analyse_run(Path(run_dir), profile, sequences, entry_lava, data))
+        measured = [gpu for gpu in gpu_runs if _same_model(gpu, run_dir)]
+        if measured:
+            models[-1]["gpu"] = [_gpu_summary(gpu) for gpu in measured]
     if lava is not None and not matched:
         raise ValueError(f"{lava_path} was measured on {lava['provenance']['checkpoint']}, which is none of the "
                          "runs given (checkpoint sha256 differs); pass the run it was measured on")
+    for path, gpu in zip(gpu_paths, gpu_runs):
+        if not any(_same_model(gpu, run_dir) for run_dir in run_dirs):
+            raise ValueError(f"{path} was measured on {gpu['provenance']['checkpoint']}, which is none of the runs "
+                             "given (checkpoint sha256 differs); pass the run it was measured on")
     return {
         "format": REPORT_FORMAT, "schema_version": 1,
         "profile": profile.name,
@@ -167,13 +178,23 @@ def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 
         "models": models,
         "pairs": pairs(models),
         "provenance": {"runs": [str(r) for r in run_dirs], "lava": str(lava_path) if lava_path else None,
+                       "gpu": [str(p) for p in gpu_paths],
                        "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
     }
 
 
+def _gpu_summary(gpu: dict[str, Any]) -> dict[str, Any]:
+    """What the report shows of a gpu.json: device, and each timed row."""
+    return {"device": gpu["device"]["name"], "device_type": gpu["device"]["type"], "device_note": gpu["device_note"],
+            "rows": [{key: row.get(key) for key in ("mode", "batch_size", "latency_ms_p50", "latency_ms_p95",
+                                                     "throughput_sequences_per_second",
+                                                     "board_energy_mj_per_inference", "error")}
+                     for row in gpu["rows"]]}
+
+
 def _same_model(lava: dict[str, Any], run_dir) -> bool:
-    """Whether `lava` was measured on the model in `run_dir` (same checkpoint bytes)."""
+    """Whether `lava` (a lava.json or gpu.json) was measured on the model in `run_dir` (same checkpoint bytes)."""
     import hashlib
 
     checkpoint = Path(run_dir) / "model.pt"
@@ -305,6 +326,16 @@ def markdown(report: dict[str, Any]) -> str:
                   f"(item table {_bytes(model['item_table_bytes'])}; as 32-bit floats "
                   f"{_bytes(model['item_table_dense_fp32_bytes'])}).", "",
                   _markdown_table(LAYER_HEADER, _layer_table(model)), ""]
+        for gpu in model.get("gpu", []):
+            rows = [[row["mode"], str(row["batch_size"]),
+                     "" if row["latency_ms_p50"] is None else f"{row['latency_ms_p50']:.2f}",
+                     "" if row["latency_ms_p95"] is None else f"{row['latency_ms_p95']:.2f}",
+                     "" if row["throughput_sequences_per_second"] is None else f"{row['throughput_sequences_per_second']:,.0f}",
+                     "not measured" if row["board_energy_mj_per_inference"] is None
+                     else f"{row['board_energy_mj_per_inference']:.4f} mJ", row["error"] or ""] for row in gpu["rows"]]
+            parts += [f"Measured in PyTorch on {gpu['device']} ({gpu['device_note']}):", "",
+                      _markdown_table(["mode", "batch", "p50 ms", "p95 ms", "sequences/s", "board energy / inference",
+                                       "error"], rows), ""]
         if "layers_lava" in model:
             parts += [f"Measured in Lava's simulator ({model['lava']['sequences']} sequences, "
                       f"{model['lava']['precision']}): {_energy(model['lava']['energy_pj'])} per inference.", "",
@@ -344,6 +375,15 @@ def page(report: dict[str, Any], pngs: dict[str, bytes]) -> str:
         sections += [f"<h3>{html.escape(model['name'])} — {model['kind'].upper()}: {_energy(model['energy_pj'])} per inference</h3>",
                      f"<p>{html.escape(model['counting'])}; {model['sequences_counted']} test sequences; "
                      f"parameters {_bytes(model['memory_bytes'])}.</p>", table(LAYER_HEADER, _layer_table(model))]
+        for gpu in model.get("gpu", []):
+            sections += [f"<p>Measured in PyTorch on {html.escape(gpu['device'])} ({html.escape(gpu['device_note'])}):</p>",
+                         table(["mode", "batch", "p50 ms", "sequences/s", "board energy / inference"],
+                               [[row["mode"], str(row["batch_size"]),
+                                 "" if row["latency_ms_p50"] is None else f"{row['latency_ms_p50']:.2f}",
+                                 "" if row["throughput_sequences_per_second"] is None
+                                 else f"{row['throughput_sequences_per_second']:,.0f}",
+                                 "not measured" if row["board_energy_mj_per_inference"] is None
+                                 else f"{row['board_energy_mj_per_inference']:.4f} mJ"] for row in gpu["rows"]])]
         if "layers_lava" in model:
             sections += [f"<p>Measured in Lava ({model['lava']['sequences']} sequences): "
                          f"{_energy(model['lava']['energy_pj'])} per inference.</p>",

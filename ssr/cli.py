@@ -154,12 +154,37 @@ def cmd_energy_report(args: argparse.Namespace) -> None:
     if args.sequences < 1:
         raise ValueError(f"--sequences must be at least 1, got {args.sequences}")
     report = build_report(args.runs, load_profile(args.profile), sequences=args.sequences, lava_path=args.lava,
-                          data=args.data)
+                          data=args.data, gpu_paths=args.gpu or [])
     out = write_report(report, args.out)
     for row in headline_rows(report):
         print(f"{row[0]}: {row[3]} -> {row[4]} per inference, saving {row[5]} (HR@10 {row[1].split(' /')[0]} -> "
               f"{row[2].split(' /')[0]})")
     print(f"wrote {out / 'report.md'}, {out / 'report.html'}, {out / 'report.json'} and figures")
+
+
+def cmd_run_gpu(args: argparse.Namespace) -> None:
+    from ssr.io import write_json
+    from ssr.targets.gpu.run import run_gpu
+
+    try:
+        batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
+    except ValueError:
+        raise ValueError(f"--batch-sizes takes comma-separated integers, got {args.batch_sizes!r}") from None
+    result = run_gpu(args.checkpoint, args.data, split=args.split, batch_sizes=batch_sizes, device=args.device,
+                     compile=args.compile, half=args.half, warmup=args.warmup, repeats=args.repeats,
+                     mask_history=args.mask_history)
+    write_json(args.out, result)
+    print(f"{result['model']} on {result['device']['name']} ({result['device_note']}): HR@10 {result['HR@10']:.4f} "
+          f"NDCG@10 {result['NDCG@10']:.4f} MRR@10 {result['MRR@10']:.4f}")
+    for row in result["rows"]:
+        if "error" in row:
+            print(f"  {row['mode']:<8} batch {row['batch_size']:>4}: {row['error']}")
+            continue
+        energy = (f", {row['board_energy_mj_per_inference']:.4f} mJ/inference (NVML)"
+                  if "board_energy_mj_per_inference" in row else "")
+        print(f"  {row['mode']:<8} batch {row['batch_size']:>4}: p50 {row['latency_ms_p50']:.2f} ms, p95 "
+              f"{row['latency_ms_p95']:.2f} ms, {row['throughput_sequences_per_second']:,.0f} sequences/s{energy}")
+    print(f"45 nm estimate: {result['estimate_45nm_fp32_pj_per_inference'] / 1e6:.2f} uJ per inference; wrote {args.out}")
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -261,9 +286,26 @@ def build_parser() -> argparse.ArgumentParser:
     lava.add_argument("--quiet", action="store_true", help="no progress bar")
     lava.add_argument("--out", required=True, help="the measurements file to write (lava.json)")
     lava.set_defaults(run=cmd_run_lava)
+    gpu = commands.add_parser("run-gpu", help="timed PyTorch inference on GPU (CPU fallback)")
+    gpu.add_argument("checkpoint", help="RUN_DIR/model.pt (ANN or SNN)")
+    gpu.add_argument("--data", required=True, help="the dataset the model was trained on (FILE.h5)")
+    gpu.add_argument("--split", default="test", choices=("valid", "test"))
+    gpu.add_argument("--batch-sizes", default="1,32,256", help="comma-separated (default 1,32,256)")
+    gpu.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when available, else cpu")
+    gpu.add_argument("--compile", action="store_true", help="also time torch.compile (separate rows)")
+    gpu.add_argument("--half", action="store_true",
+                     help="also time autocast float16 (CUDA) / bfloat16 (CPU) (separate rows)")
+    gpu.add_argument("--warmup", type=int, default=3, help="untimed runs per batch size (default 3)")
+    gpu.add_argument("--repeats", type=int, default=20, help="timed runs per batch size (default 20)")
+    gpu.add_argument("--mask-history", action="store_true", help="metrics with history masked, as ssr evaluate")
+    gpu.add_argument("--out", required=True, help="the measurements file to write (gpu.json)")
+    gpu.set_defaults(run=cmd_run_gpu)
     energy = commands.add_parser("energy-report", help="operation counts and energy per inference, ANN vs SNN")
     energy.add_argument("runs", nargs="+", metavar="RUN_DIR", help="trained runs (model.pt + metrics.json)")
     energy.add_argument("--lava", help="a lava.json from `ssr run-lava`: Lava-measured operations beside PyTorch's")
+    energy.add_argument("--gpu", action="append", metavar="gpu.json",
+                        help="a gpu.json from `ssr run-gpu` (repeatable): measured latency and, on NVIDIA GPUs, "
+                        "board energy beside the estimate")
     energy.add_argument("--profile", default="45nm-fp32",
                         help="45nm-fp32 (default, the paper's), 45nm-fp16, 45nm-int8, loihi, or a .toml file")
     energy.add_argument("--sequences", type=int, default=256, help="test sequences counted per run (default 256)")

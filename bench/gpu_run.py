@@ -1,0 +1,39 @@
+"""`ssr run-gpu` for every landed model pair on ml-100k: fmlp, ssr, ssr-hybrid.
+
+On this machine that is a CPU run (the JSON says so); on a machine with CUDA the same command times
+the GPU and, on NVIDIA boards, reads NVML energy. Batch sizes 1, 32, 256; eager, torch.compile and
+half (autocast: float16 on CUDA, bfloat16 on CPU) rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.common import RESULTS, save_result
+from ssr.targets.gpu.run import run_gpu
+
+
+def main(runs: list[Path], data: Path, device: str | None = None, repeats: int = 20) -> dict:
+    results = []
+    for run in runs:
+        result = run_gpu(run / "model.pt", data, batch_sizes=(1, 32, 256), device=device, compile=True, half=True,
+                         repeats=repeats)
+        results.append(result)
+        for row in result["rows"]:
+            print(result["model"], row["mode"], row["batch_size"], row.get("latency_ms_p50"), row.get("error", ""))
+    out = {"data": str(data), "device": results[0]["device"] if results else None, "runs": results}
+    save_result("gpu_run", out)
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    work = RESULTS.parent / "work"
+    parser.add_argument("--runs", default=",".join(str(work / "runs" / f"ml-100k_{m}_seed0")
+                                                  for m in ("fmlp", "ssr", "ssr-hybrid")))
+    parser.add_argument("--data", default=str(work / "ml-100k_ufo.h5"))
+    parser.add_argument("--device", choices=("cuda", "cpu"))
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    main([Path(p) for p in args.runs.split(",")], Path(args.data), args.device, args.repeats)
