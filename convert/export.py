@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
 import importlib
 import json
 from collections.abc import Callable
@@ -26,7 +25,7 @@ import numpy as np
 
 from ssr import __version__
 from ssr.checkpoint import model_from_checkpoint, read_checkpoint
-from ssr.io import atomic_path
+from ssr.io import atomic_path, file_sha256
 
 FORMATS = ("nir",)
 MANIFEST_FORMAT = "ssr-nir-manifest"
@@ -56,14 +55,6 @@ def manifest_path(graph_path: str | Path) -> Path:
 
 def host_path(graph_path: str | Path) -> Path:
     return Path(graph_path).with_suffix(".host.h5")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _shape(node, key: str) -> list[int] | None:
@@ -109,8 +100,8 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
             "model": name, "kind": payload["kind"], "config": payload["config"],
             "num_items": payload["num_items"], "max_len": payload["max_len"],
             "time_steps": payload["config"]["time_steps"], "dt": 1.0,
-            "graph_file": out.name, "graph_sha256": _sha256(graph_temp),
-            "host_file": host_path(out).name, "host_sha256": _sha256(host_temp),
+            "graph_file": out.name, "graph_sha256": file_sha256(graph_temp),
+            "host_file": host_path(out).name, "host_sha256": file_sha256(host_temp),
             "inputs": exported.inputs, "outputs": exported.outputs,
             **({"input": exported.inputs[0]} if len(exported.inputs) == 1 else {}),
             **({"output": exported.outputs[0]} if len(exported.outputs) == 1 else {}),
@@ -121,7 +112,7 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
                                   "input_shape": _shape(node, "input_type"),
                                   "output_shape": _shape(node, "output_type")}
                       for node_name, node in exported.nodes.items()},
-            "provenance": {"checkpoint": str(checkpoint), "checkpoint_sha256": _sha256(Path(checkpoint)),
+            "provenance": {"checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(Path(checkpoint)),
                            "dataset": payload.get("dataset", {}), "ssr_version": __version__,
                            "nir_version": _nir_version(),
                            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},

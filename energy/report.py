@@ -195,12 +195,12 @@ def _gpu_summary(gpu: dict[str, Any]) -> dict[str, Any]:
 
 def _same_model(lava: dict[str, Any], run_dir) -> bool:
     """Whether `lava` (a lava.json or gpu.json) was measured on the model in `run_dir` (same checkpoint bytes)."""
-    import hashlib
+    from ssr.io import file_sha256
 
     checkpoint = Path(run_dir) / "model.pt"
     if not checkpoint.is_file():
         return False
-    return hashlib.sha256(checkpoint.read_bytes()).hexdigest() == lava["provenance"].get("checkpoint_sha256")
+    return file_sha256(checkpoint) == lava["provenance"].get("checkpoint_sha256")
 
 
 # --- rendering --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ The other checksums have not been measured, so they are None; after downloading 
 
 from __future__ import annotations
 
-import hashlib
+
 import http.client
 import os
 import sys
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
+
+from ssr.io import file_sha256
 
 __all__ = ["AMAZON_CATEGORIES", "SOURCES", "FetchError", "Source", "fetch", "get_source"]
 
@@ -131,14 +133,6 @@ def get_source(name: str, sources: Mapping[str, Source] | None = None) -> Source
         known = ", ".join(f"amazon-{key} ({cat})" for key, cat in AMAZON_CATEGORIES.items())
         raise ValueError(f"unknown Amazon category {name!r}; known: {known}")
     raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(table)}")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _by_hand(src: Source, final: Path) -> str:
@@ -255,7 +249,7 @@ def fetch(
     if final.is_file():
         if src.sha256 is None:
             return final
-        actual = _sha256(final)
+        actual = file_sha256(final)
         if actual == src.sha256:
             return final
         print(
@@ -280,7 +274,7 @@ def fetch(
             data = _temp_path(dest_dir, src.filename, ".part")
             temps.append(data)
             _extract(name, src, download, data, final)
-        actual = _sha256(data)
+        actual = file_sha256(data)
         if src.sha256 is not None and actual != src.sha256:
             raise FetchError(
                 f"checksum mismatch for {name} from {src.url}: expected sha256 {src.sha256}, "

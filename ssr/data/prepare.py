@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+
 import json
 import time
 from dataclasses import dataclass, field
@@ -14,6 +14,7 @@ import h5py
 from ssr import __version__
 from ssr.data.dataset import FORMAT, write_dataset
 from ssr.data.log import InteractionLog
+from ssr.io import file_sha256
 from ssr.data.preprocess import SPLITS, build_sequences, split_samples
 from ssr.data.synthetic import SyntheticConfig, generate
 
@@ -49,14 +50,6 @@ class PrepareConfig:
         if self.dataset != "amazon-csv":
             del config["user_first"]
         return config
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_log(config: PrepareConfig, path: Path | None) -> InteractionLog:

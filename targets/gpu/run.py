@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
 import platform
 import statistics
 import time
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from ssr import __version__
+from ssr.io import file_sha256
 
 MODES = ("eager", "compile", "half")
 
@@ -181,7 +181,7 @@ def run_gpu(checkpoint: str | Path, data: str | Path, split: str = "test", batch
         "timing": {"warmup": warmup, "repeats": repeats,
                    "clock": "CUDA events" if run_device.type == "cuda" else "time.perf_counter"},
         "provenance": {"checkpoint": str(checkpoint),
-                       "checkpoint_sha256": hashlib.sha256(Path(checkpoint).read_bytes()).hexdigest(),
+                       "checkpoint_sha256": file_sha256(checkpoint),
                        "data": str(data), "torch": torch.__version__, "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
     }

@@ -155,6 +155,21 @@ class IntegratingSparse(AbstractProcess):
         self.num_message_bits = Var(shape=(1,), init=num_message_bits)
 
 
+def _record_window(model) -> None:
+    """At the last step of a window, write the integrator's total to that window's row of the
+    record file (IntegratingSparse with record_path; both precisions)."""
+    params = model.proc_params
+    if params["record_path"] is None:
+        return
+    since = model.time_step - params["record_offset"]
+    if since >= 0 and since % params["reset_interval"] == 0:
+        if not hasattr(model, "record"):
+            model.record = np.load(params["record_path"], mmap_mode="r+")
+        window = since // params["reset_interval"]
+        if window < len(model.record):
+            model.record[window] = model.total
+
+
 @implements(proc=IntegratingSparse, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
@@ -175,14 +190,7 @@ class PyIntegratingSparseModelFloat(PyLoihiProcessModel):
             self.total *= 0
         self.total += self.weights.dot(s_in) + self.bias
         self.a_buff = self.total.copy()
-        if params["record_path"] is not None:
-            since = self.time_step - params["record_offset"]
-            if since >= 0 and since % params["reset_interval"] == 0:
-                if not hasattr(self, "record"):
-                    self.record = np.load(params["record_path"], mmap_mode="r+")
-                window = since // params["reset_interval"]
-                if window < len(self.record):
-                    self.record[window] = self.total
+        _record_window(self)
 
 
 @implements(proc=IntegratingSparse, protocol=LoihiProtocol)
@@ -207,11 +215,4 @@ class PyIntegratingSparseModelFixed(PyLoihiProcessModel):
         exp = params["weight_exp"]
         self.total += (np.left_shift(product, exp) if exp >= 0 else np.right_shift(product, -exp)) + self.bias
         self.a_buff = self.total.astype(np.int32)
-        if params["record_path"] is not None:
-            since = self.time_step - params["record_offset"]
-            if since >= 0 and since % params["reset_interval"] == 0:
-                if not hasattr(self, "record"):
-                    self.record = np.load(params["record_path"], mmap_mode="r+")
-                window = since // params["reset_interval"]
-                if window < len(self.record):
-                    self.record[window] = self.total
+        _record_window(self)
