@@ -34,8 +34,10 @@ def cmd_models(args: argparse.Namespace) -> None:
     from ssr.models import MODELS
 
     for name, cls in sorted(MODELS.items()):
-        doc = (cls.__module__ and sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        print(f"{name:14s} {cls.kind.upper():8s} {doc}")
+        # a model's own docstring, else its module's (files holding one model describe it at the top)
+        doc = (cls.__dict__.get("__doc__") or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        pair = f" [ANN original: {cls.ann_original}]" if cls.ann_original else ""
+        print(f"{name:14s} {cls.kind.upper():8s} {doc}{pair}")
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:

@@ -49,3 +49,24 @@ def smooth_function(name: str, x: torch.Tensor, alpha: float) -> torch.Tensor:
     if name == "rectangle":
         return torch.clamp(alpha * x + 0.5, 0.0, 1.0)
     raise ValueError(f"unknown surrogate {name!r}; choose one of {', '.join(SURROGATES)}")
+
+
+class _Heaviside(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, surrogate: str, alpha: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.surrogate, ctx.alpha = surrogate, alpha
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        return grad * SURROGATES[ctx.surrogate](x, ctx.alpha), None, None
+
+
+def heaviside(x: torch.Tensor, surrogate: str = "atan", alpha: float | None = None) -> torch.Tensor:
+    """Spikes 1[x >= 0] with the surrogate's derivative in the backward pass (a stateless spiking
+    neuron: the gates of the spiking GRU)."""
+    if surrogate not in SURROGATES:
+        raise ValueError(f"unknown surrogate {surrogate!r}; choose one of {', '.join(SURROGATES)}")
+    return _Heaviside.apply(x, surrogate, DEFAULT_ALPHA[surrogate] if alpha is None else alpha)

@@ -1,0 +1,140 @@
+"""GRU4Rec (Hidasi et al., ICLR 2016) and its spiking variant SGRU4Rec.
+
+GRU4Rec, as RecBole 1.2 builds it:
+
+    x = Dropout(E_item[s])                                   (batch, max_len, hidden)
+    h = GRU(x)                                               one layer, hidden units = hidden
+    score(i) = (h[:, -1] W_d) . E_item[i]                    newest position (left padding)
+
+SGRU4Rec: the input is spike-encoded (the item embedding repeated over T steps drives a LIF layer)
+and the GRU's gates are spiking neurons: z, r = H(W x + U h + b) with H the Heaviside step (ATan
+surrogate gradient), so a gate is open or closed; the candidate keeps tanh. The T time steps run as
+one batch (the gates are stateless), and the newest hidden state is averaged over them.
+
+    X = LIF(E_item[s] repeated over T)                        (T, batch, max_len, hidden) in {0, 1}
+    per position n:  z = H(W_z X_n + U_z h + b_z),  r = H(W_r X_n + U_r h + b_r)
+                     h = (1 - z) h + z tanh(W_h X_n + U_h (r h) + b_h)
+    score(i) = (mean_t h[t, :, -1] W_d) . E_item[i]
+
+Layer kinds: the input projections W (spikes in) are spike-driven; the recurrent U (float h), the
+dense map and the scoring are float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ssr.models.base import SequentialRecommender, register
+from ssr.models.layers import Dropout, normal_init
+from ssr.spiking.lif import LIF, LIFParams
+from ssr.spiking.surrogate import heaviside
+
+
+@dataclass(frozen=True)
+class GRU4RecConfig:
+    hidden: int = 64
+    dropout: float = 0.3  # RecBole's default dropout_prob for GRU4Rec
+    init_std: float = 0.02
+
+
+@register
+class GRU4Rec(SequentialRecommender):
+    """GRU4Rec (Hidasi et al., ICLR 2016): a GRU over the item sequence, the newest state scores items."""
+
+    name = "gru4rec"
+    kind = "ann"
+    Config = GRU4RecConfig
+
+    def __init__(self, config: GRU4RecConfig, num_items: int, max_len: int) -> None:
+        super().__init__(config, num_items, max_len)
+        self.item_embedding = nn.Embedding(num_items + 1, config.hidden, padding_idx=0)
+        self.dropout = Dropout(config.dropout)
+        self.gru = nn.GRU(config.hidden, config.hidden, batch_first=True, bias=False)
+        self.dense = nn.Linear(config.hidden, config.hidden)
+        normal_init(self, config.init_std)
+        for name, weight in self.gru.named_parameters():  # RecBole: xavier for the GRU's matrices
+            nn.init.xavier_uniform_(weight)
+
+    def item_embeddings(self) -> torch.Tensor:
+        return self.item_embedding.weight
+
+    def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
+        output, _ = self.gru(self.dropout(self.item_embedding(item_seq)))  # (batch, max_len, hidden)
+        return self.dense(output[:, -1])
+
+    def layer_kinds(self) -> dict[str, str]:
+        return {"item_embedding": "float", "gru": "float", "dense": "float", "score": "float"}
+
+
+@dataclass(frozen=True)
+class SGRU4RecConfig:
+    hidden: int = 64
+    time_steps: int = 4
+    dropout: float = 0.3
+    tau: float = 2.0
+    surrogate: str = "atan"
+    init_std: float = 0.02
+    item_init_std: float = 1.0  # encoding currents N(0, 1): part of the table fires
+
+
+class SpikingGRU(nn.Module):
+    """A GRU over positions whose update and reset gates are Heaviside spikes (surrogate gradient)."""
+
+    def __init__(self, hidden: int, surrogate: str) -> None:
+        super().__init__()
+        self.input = nn.Linear(hidden, 3 * hidden)  # W_z, W_r, W_h on the input spikes
+        self.recurrent = nn.Linear(hidden, 2 * hidden, bias=False)  # U_z, U_r
+        self.candidate = nn.Linear(hidden, hidden, bias=False)  # U_h on r * h
+        self.surrogate = surrogate
+
+    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
+        """(batch, max_len, hidden) spikes -> (batch, hidden) the newest hidden state."""
+        drive = self.input(spikes)  # all positions at once: (batch, max_len, 3 hidden)
+        hidden = spikes.shape[-1]
+        h = spikes.new_zeros(spikes.shape[0], hidden)
+        for n in range(spikes.shape[1]):
+            gate_z, gate_r, cand = drive[:, n].split(hidden, dim=-1)
+            rec_z, rec_r = self.recurrent(h).split(hidden, dim=-1)
+            z = heaviside(gate_z + rec_z, self.surrogate)
+            r = heaviside(gate_r + rec_r, self.surrogate)
+            h = (1 - z) * h + z * torch.tanh(cand + self.candidate(r * h))
+        return h
+
+
+@register
+class SGRU4Rec(SequentialRecommender):
+    """SGRU4Rec: spike-encoded items into a GRU whose update and reset gates are spiking neurons."""
+
+    name = "sgru4rec"
+    kind = "snn"
+    ann_original = "gru4rec"
+    Config = SGRU4RecConfig
+
+    def __init__(self, config: SGRU4RecConfig, num_items: int, max_len: int) -> None:
+        super().__init__(config, num_items, max_len)
+        self.item_embedding = nn.Embedding(num_items + 1, config.hidden, padding_idx=0)
+        self.encoder = LIF(LIFParams(tau=config.tau), config.surrogate)
+        self.dropout = Dropout(config.dropout)
+        self.gru = SpikingGRU(config.hidden, config.surrogate)
+        self.dense = nn.Linear(config.hidden, config.hidden)
+        normal_init(self, config.init_std)
+        nn.init.normal_(self.item_embedding.weight, std=config.item_init_std)
+        with torch.no_grad():
+            self.item_embedding.weight[0].zero_()
+
+    def item_embeddings(self) -> torch.Tensor:
+        return self.item_embedding.weight
+
+    def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
+        steps = self.config.time_steps
+        currents = self.dropout(self.item_embedding(item_seq))  # (batch, max_len, hidden)
+        spikes = self.encoder(currents.expand(steps, *currents.shape))  # (T, batch, max_len, hidden)
+        h = self.gru(spikes.flatten(0, 1))  # the T steps as one batch: (T * batch, hidden)
+        return self.dense(h.view(steps, -1, h.shape[-1]).mean(0))
+
+    def layer_kinds(self) -> dict[str, str]:
+        return {"item_embedding": "float", "gru.input": "spike", "gru.recurrent": "float",
+                "gru.candidate": "float", "dense": "float", "score": "float"}

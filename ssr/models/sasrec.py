@@ -1,0 +1,210 @@
+"""SASRec (Kang & McAuley, ICDM 2018) and its spiking variant SFSRec (Spikformer-style attention).
+
+SASRec, as RecBole 1.2 builds it (post-norm transformer, GELU, causal attention):
+
+    x = Dropout(LayerNorm(E_item[s] + E_pos))                        (batch, max_len, hidden)
+    per block:  x = LayerNorm(x + Dropout(MultiHeadAttention(x)))     position n sees items at <= n
+                                                                        (RecBole's additive -10000 mask:
+                                                                        no padding key, no future)
+                x = LayerNorm(x + Dropout(W2 GELU(W1 x)))
+    score(i) = x[:, -1] . E_item[i]
+
+SFSRec follows Spikformer's spiking self-attention (Zhou et al., ICLR 2023): Q, K and V are spikes,
+there is no softmax (spike products are non-negative), and the feed-forward block is spiking; the
+block keeps float membrane shortcuts (x + f(x)), as Spikformer does. A batch norm before the
+attention LIF (ours; an affine map at inference) keeps it firing at any width and length: with
+Spikformer's bare scale, a small model's attention LIF never fired and no gradient reached Q, K, V.
+
+    x = E_item[s] + E_pos repeated over T                             (T, batch, max_len, hidden)
+    per block:  s = LIF(x)
+                Q, K, V = LIF(BN(W_q s)), LIF(BN(W_k s)), LIF(BN(W_v s))      spikes, per head
+                A = LIF(BN((Q K^T * scale, masked) V)) (threshold 0.5)      no softmax
+                x = x + BN(W_o A)
+                x = x + BN(W_2 LIF(BN(W_1 LIF(x))))
+    score(i) = (mean_t x[t, :, -1]) . E_item[i]
+
+Layer kinds: every linear map in a block and both attention products take spikes (spike-driven);
+embeddings and scoring are float.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ssr.models.base import SequentialRecommender, register
+from ssr.models.layers import Dropout, FeatureBatchNorm, TimeSharedDropout, normal_init
+from ssr.spiking.lif import LIF, LIFParams
+
+
+@dataclass(frozen=True)
+class SASRecConfig:
+    hidden: int = 64
+    blocks: int = 2
+    heads: int = 2
+    ffn_multiplier: int = 4  # RecBole's inner_size 256 for hidden 64
+    dropout: float = 0.5  # RecBole's hidden_dropout_prob
+    attention_dropout: float = 0.5  # RecBole's attn_dropout_prob
+    init_std: float = 0.02
+
+
+class SASRecBlock(nn.Module):
+    def __init__(self, config: SASRecConfig) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(config.hidden, config.heads, dropout=config.attention_dropout,
+                                               batch_first=True)
+        self.attention_norm = nn.LayerNorm(config.hidden, eps=1e-12)
+        width = config.hidden * config.ffn_multiplier
+        self.ffn = nn.Sequential(nn.Linear(config.hidden, width), nn.GELU(), nn.Linear(width, config.hidden))
+        self.ffn_norm = nn.LayerNorm(config.hidden, eps=1e-12)
+        self.dropout = Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (batch, max_len, hidden); mask (batch * heads, max_len, max_len) additive."""
+        attended, _ = self.attention(x, x, x, attn_mask=mask, need_weights=False)
+        x = self.attention_norm(x + self.dropout(attended))
+        return self.ffn_norm(x + self.dropout(self.ffn(x)))
+
+
+def attention_blocked(item_seq: torch.Tensor, causal: torch.Tensor) -> torch.Tensor:
+    """(batch, max_len, max_len) True where query n may not see key m: a later position, or padding."""
+    length = item_seq.shape[1]
+    return causal[:length, :length] | (item_seq == 0)[:, None, :]
+
+
+@register
+class SASRec(SequentialRecommender):
+    """SASRec (Kang & McAuley, ICDM 2018): causal self-attention transformer over the item sequence."""
+
+    name = "sasrec"
+    kind = "ann"
+    Config = SASRecConfig
+
+    def __init__(self, config: SASRecConfig, num_items: int, max_len: int) -> None:
+        super().__init__(config, num_items, max_len)
+        self.item_embedding = nn.Embedding(num_items + 1, config.hidden, padding_idx=0)
+        self.position_embedding = nn.Embedding(max_len, config.hidden)
+        self.input_norm = nn.LayerNorm(config.hidden, eps=1e-12)
+        self.dropout = Dropout(config.dropout)
+        self.blocks = nn.ModuleList(SASRecBlock(config) for _ in range(config.blocks))
+        # True = may not attend: the future (left padding puts the newest item last)
+        self.register_buffer("causal", torch.triu(torch.ones(max_len, max_len, dtype=torch.bool), 1),
+                             persistent=False)
+        normal_init(self, config.init_std)
+
+    def item_embeddings(self) -> torch.Tensor:
+        return self.item_embedding.weight
+
+    def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(item_seq.shape[1], device=item_seq.device)
+        x = self.dropout(self.input_norm(self.item_embedding(item_seq) + self.position_embedding(positions)))
+        blocked = attention_blocked(item_seq, self.causal)  # (batch, max_len, max_len)
+        mask = (blocked.float() * -10000.0).repeat_interleave(self.config.heads, dim=0)
+        for block in self.blocks:
+            x = block(x, mask)
+        return x[:, -1]
+
+
+@dataclass(frozen=True)
+class SFSRecConfig:
+    hidden: int = 64
+    blocks: int = 2
+    heads: int = 2
+    ffn_multiplier: int = 4
+    time_steps: int = 4
+    dropout: float = 0.2
+    tau: float = 2.0
+    attention_threshold: float = 0.5  # Spikformer's attn_lif threshold
+    surrogate: str = "atan"
+    init_std: float = 0.02
+
+
+class SpikingSelfAttentionBlock(nn.Module):
+    """Spikformer's spiking self-attention and spiking MLP with float membrane shortcuts."""
+
+    def __init__(self, config: SFSRecConfig) -> None:
+        super().__init__()
+        lif = LIFParams(tau=config.tau)
+        hidden, width = config.hidden, config.hidden * config.ffn_multiplier
+        self.heads = config.heads
+        self.scale = 1.0 / math.sqrt(hidden // config.heads)
+        self.input_lif = LIF(lif, config.surrogate)
+        self.qkv = nn.Linear(hidden, 3 * hidden, bias=False)
+        self.qkv_norm = FeatureBatchNorm(3 * hidden)
+        self.qkv_lif = LIF(lif, config.surrogate)
+        self.attention = SpikeAttention()
+        self.attention_norm = FeatureBatchNorm(hidden)  # keeps the attention LIF in its working range
+        self.attention_lif = LIF(LIFParams(tau=config.tau, v_threshold=config.attention_threshold), config.surrogate)
+        self.out = nn.Linear(hidden, hidden)
+        self.out_norm = FeatureBatchNorm(hidden)
+        self.ffn_lif = LIF(lif, config.surrogate)
+        self.ffn_in = nn.Linear(hidden, width)
+        self.ffn_in_norm = FeatureBatchNorm(width)
+        self.ffn_hidden_lif = LIF(lif, config.surrogate)
+        self.ffn_out = nn.Linear(width, hidden)
+        self.ffn_out_norm = FeatureBatchNorm(hidden)
+        self.dropout = TimeSharedDropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
+        """(T, batch, max_len, hidden) membrane input -> same; blocked (batch, max_len, max_len)."""
+        steps, batch, length, hidden = x.shape
+        spikes = self.input_lif(x)
+        q, k, v = self.qkv_lif(self.qkv_norm(self.qkv(spikes))).chunk(3, dim=-1)
+        heads = [t.reshape(steps, batch, length, self.heads, -1).transpose(2, 3) for t in (q, k, v)]
+        attended = self.attention(*heads, blocked[:, None], self.scale)  # (T, batch, heads, max_len, head_dim)
+        attended = attended.transpose(2, 3).reshape(steps, batch, length, hidden)
+        attended = self.attention_lif(self.attention_norm(attended))
+        x = x + self.dropout(self.out_norm(self.out(attended)))
+        hidden_spikes = self.ffn_hidden_lif(self.ffn_in_norm(self.ffn_in(self.ffn_lif(x))))
+        return x + self.dropout(self.ffn_out_norm(self.ffn_out(hidden_spikes)))
+
+
+class SpikeAttention(nn.Module):
+    """(Q K^T * scale, masked) V on spikes, no softmax: both products add up coincident spikes."""
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, blocked: torch.Tensor,
+                scale: float) -> torch.Tensor:
+        weights = (q @ k.transpose(-1, -2)).masked_fill(blocked, 0.0)
+        return (weights @ v) * scale
+
+
+@register
+class SFSRec(SequentialRecommender):
+    """SFSRec: SASRec with Spikformer's spiking self-attention (spike Q, K, V, no softmax) and spiking FFN."""
+
+    name = "sfsrec"
+    kind = "snn"
+    ann_original = "sasrec"
+    Config = SFSRecConfig
+
+    def __init__(self, config: SFSRecConfig, num_items: int, max_len: int) -> None:
+        super().__init__(config, num_items, max_len)
+        self.item_embedding = nn.Embedding(num_items + 1, config.hidden, padding_idx=0)
+        self.position_embedding = nn.Embedding(max_len, config.hidden)
+        self.input_norm = FeatureBatchNorm(config.hidden)
+        self.blocks = nn.ModuleList(SpikingSelfAttentionBlock(config) for _ in range(config.blocks))
+        self.output_norm = nn.LayerNorm(config.hidden, eps=1e-12)
+        self.register_buffer("causal", torch.triu(torch.ones(max_len, max_len, dtype=torch.bool), 1),
+                             persistent=False)
+        normal_init(self, config.init_std)
+
+    def item_embeddings(self) -> torch.Tensor:
+        return self.item_embedding.weight
+
+    def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(item_seq.shape[1], device=item_seq.device)
+        x = self.input_norm(self.item_embedding(item_seq) + self.position_embedding(positions))
+        x = x.expand(self.config.time_steps, *x.shape)  # (T, batch, max_len, hidden)
+        blocked = attention_blocked(item_seq, self.causal)
+        for block in self.blocks:
+            x = block(x, blocked)
+        return self.output_norm(x[:, :, -1].mean(0))
+
+    def layer_kinds(self) -> dict[str, str]:
+        kinds = {"item_embedding": "float", "position_embedding": "float", "score": "float"}
+        for i in range(len(self.blocks)):
+            kinds.update({f"blocks.{i}.{name}": "spike" for name in ("qkv", "attention", "out", "ffn_in", "ffn_out")})
+        return kinds

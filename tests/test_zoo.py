@@ -1,0 +1,97 @@
+"""The benchmark zoo's models: shapes, gradient flow, layer declarations, determinism."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ssr.models.base import MODELS, build_model
+from ssr.spiking.surrogate import heaviside, smooth_function
+
+ITEMS, LENGTH, BATCH = 25, 9, 6
+ZOO = {  # name -> small config
+    "gru4rec": {"hidden": 16},
+    "sgru4rec": {"hidden": 16, "time_steps": 3},
+    "sasrec": {"hidden": 16, "blocks": 1, "heads": 2},
+    "sfsrec": {"hidden": 16, "blocks": 1, "heads": 2, "time_steps": 3},
+}
+
+
+def batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    seq = torch.randint(1, ITEMS + 1, (BATCH, LENGTH), generator=generator)
+    seq[0, :4] = 0  # left padding
+    seq[1, :-1] = 0  # a single item
+    return seq, torch.randint(1, ITEMS + 1, (BATCH,), generator=generator)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_shapes_and_gradient_flow(name):
+    torch.manual_seed(0)
+    model = build_model(name, ITEMS, LENGTH, ZOO[name]).train()
+    seq, target = batch()
+    assert model(seq).shape == (BATCH, ZOO[name]["hidden"])
+    assert model.score_all(seq).shape == (BATCH, ITEMS + 1)
+    loss = model.loss(seq, target)
+    assert loss.ndim == 0 and math.isfinite(loss.item())
+    loss.backward()
+    silent = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not silent, f"no gradient reaches {silent}"
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_layer_declarations_name_real_layers_and_spike_layers_get_spikes(name):
+    model = build_model(name, ITEMS, LENGTH, ZOO[name]).eval()
+    kinds = model.layer_kinds()
+    modules = dict(model.named_modules())
+    assert set(kinds) - {"score"} <= set(modules), set(kinds) - set(modules)
+    assert set(kinds.values()) <= {"float", "spike"}
+    spike_layers = [layer for layer, kind in kinds.items() if kind == "spike"]
+    assert bool(spike_layers) == (model.kind == "snn")
+    seen = {}
+    hooks = [modules[layer].register_forward_pre_hook(
+        lambda module, args, layer=layer: seen.__setitem__(layer, args)) for layer in spike_layers]
+    with torch.no_grad():
+        model.score_all(batch()[0])
+    for hook in hooks:
+        hook.remove()
+    for layer in spike_layers:  # every tensor input of a spike-driven layer is 0/1
+        tensors = [a for a in seen[layer] if isinstance(a, torch.Tensor) and a.is_floating_point()]
+        assert tensors and all(((t == 0) | (t == 1)).all() for t in tensors), layer
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_training_step_is_deterministic(name):
+    losses = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        model = build_model(name, ITEMS, LENGTH, ZOO[name]).train()
+        optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+        seq, target = batch(1)
+        for _ in range(2):
+            optimiser.zero_grad()
+            loss = model.loss(seq, target)
+            loss.backward()
+            optimiser.step()
+        losses.append(loss.item())
+    assert losses[0] == losses[1]
+
+
+def test_spiking_models_name_their_ann_original():
+    for name, cls in MODELS.items():
+        if cls.kind == "snn":
+            assert cls.ann_original in MODELS and MODELS[cls.ann_original].kind == "ann", name
+
+
+def test_heaviside_spikes_with_the_surrogate_derivative():
+    x = torch.linspace(-1, 1, 21, requires_grad=True)
+    spikes = heaviside(x, "atan", 2.0)
+    assert torch.equal(spikes, (x >= 0).float())
+    spikes.sum().backward()
+    reference = x.detach().clone().requires_grad_(True)
+    smooth_function("atan", reference, 2.0).sum().backward()  # the smooth function's own derivative
+    assert torch.allclose(x.grad, reference.grad, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown surrogate"):
+        heaviside(x, "cosine")
