@@ -16,6 +16,9 @@ ZOO = {  # name -> small config
     "sgru4rec": {"hidden": 16, "time_steps": 3},
     "sasrec": {"hidden": 16, "blocks": 1, "heads": 2},
     "sfsrec": {"hidden": 16, "blocks": 1, "heads": 2, "time_steps": 3},
+    "caser": {"hidden": 16, "window": 4},
+    "scaser": {"hidden": 16, "window": 4, "time_steps": 3},
+    "sfmlp": {"hidden": 16, "blocks": 1, "time_steps": 3},
 }
 
 

@@ -52,6 +52,7 @@ class FMLPRec(SequentialRecommender):
     name = "fmlp"
     kind = "ann"
     Config = FMLPConfig
+    Block = FMLPBlock  # the spiking variant (sfmlp) swaps in its block
 
     def __init__(self, config: FMLPConfig, num_items: int, max_len: int) -> None:
         super().__init__(config, num_items, max_len)
@@ -59,7 +60,7 @@ class FMLPRec(SequentialRecommender):
         self.position_embedding = nn.Embedding(max_len, config.hidden)
         self.input_norm = nn.LayerNorm(config.hidden, eps=1e-12)
         self.dropout = Dropout(config.dropout)
-        self.blocks = nn.ModuleList(FMLPBlock(config, max_len) for _ in range(config.blocks))
+        self.blocks = nn.ModuleList(self.Block(config, max_len) for _ in range(config.blocks))
         normal_init(self, config.init_std)
 
     def item_embeddings(self) -> torch.Tensor:
