@@ -189,6 +189,17 @@ def cmd_run_gpu(args: argparse.Namespace) -> None:
     print(f"45 nm estimate: {result['estimate_45nm_fp32_pj_per_inference'] / 1e6:.2f} uJ per inference; wrote {args.out}")
 
 
+def cmd_tune(args: argparse.Namespace) -> None:
+    from ssr.train.tune import tune
+
+    best = tune(args.model, args.data, args.out, trials=args.trials, metric=args.metric, storage=args.storage,
+                study_name=args.study_name, epochs=args.epochs, patience=args.patience, seed=args.seed,
+                threads=args.threads)
+    print(f"best valid {args.metric} {best['best_value']:.4f} after {best['trials']} trials: "
+          f"{json.dumps(best['best_params'])}; wrote {Path(args.out) / 'best.json'} (study {best['study']} in "
+          f"{best['storage']})")
+
+
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="RUN_DIR/model.pt of a spiking model")
     parser.add_argument("--to", default="nir", help="target format (nir)")
@@ -288,6 +299,19 @@ def build_parser() -> argparse.ArgumentParser:
     lava.add_argument("--quiet", action="store_true", help="no progress bar")
     lava.add_argument("--out", required=True, help="the measurements file to write (lava.json)")
     lava.set_defaults(run=cmd_run_lava)
+    tune = commands.add_parser("tune", help="hyper-parameter search (Optuna TPE) on the validation split")
+    tune.add_argument("--model", required=True, help="an ANN model (spiking models reuse their ANN's parameters)")
+    tune.add_argument("--data", required=True, help="prepared dataset (FILE.h5)")
+    tune.add_argument("--trials", type=int, default=20)
+    tune.add_argument("--metric", default="MRR@10", help="validation metric to maximise (default MRR@10)")
+    tune.add_argument("--storage", help="Optuna storage URL (default: sqlite file OUT/study.db)")
+    tune.add_argument("--study-name", help="default: MODEL-DATASTEM")
+    tune.add_argument("--epochs", type=int, default=30, help="epochs per trial (default 30)")
+    tune.add_argument("--patience", type=int, default=5, help="early-stopping patience per trial (default 5)")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--threads", type=int, default=0)
+    tune.add_argument("--out", required=True, help="folder for the study, trial runs and best.json")
+    tune.set_defaults(run=cmd_tune)
     gpu = commands.add_parser("run-gpu", help="timed PyTorch inference on GPU (CPU fallback)")
     gpu.add_argument("checkpoint", help="RUN_DIR/model.pt (ANN or SNN)")
     gpu.add_argument("--data", required=True, help="the dataset the model was trained on (FILE.h5)")

@@ -39,6 +39,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
     mask_history: bool = False  # rank history items last in validation/test (published protocol)
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    evaluate_test: bool = True  # False: the test split is never read (hyper-parameter tuning)
 
 
 class TrainLog:
@@ -97,11 +98,12 @@ def train(model_name: str, data_path: str | Path, run_dir: str | Path,
         state = {"best_epoch": 0, "epoch": 0, "train_seconds": 0.0, "train_samples": 0}
 
     started = time.perf_counter()
+    splits = ("valid", "test") if config.evaluate_test else ("valid",)
     results = {split: evaluate(model, dataset, split, config.eval_batch_size, config.mask_history,
-                               config.device) for split in ("valid", "test")}
+                               config.device) for split in splits}
     eval_seconds = time.perf_counter() - started
     metrics = {
-        "model": model_name, **results,
+        "model": model_name, "test": None, **results,
         "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
         "mask_history": config.mask_history, "dataset": dataset.fingerprint,
         "timings": {
@@ -114,8 +116,9 @@ def train(model_name: str, data_path: str | Path, run_dir: str | Path,
     save_checkpoint(run_dir / "model.pt", checkpoint_dict(model, dataset_info, dataclasses.asdict(config)))
     write_json(run_dir / "metrics.json", metrics)
     (run_dir / "last.pt").unlink(missing_ok=True)
-    log(f"done: best epoch {state['best_epoch']}, test " +
-        " ".join(f"{k} {results['test'][k]:.4f}" for k in ("HR@10", "NDCG@10", "MRR@10")))
+    reported = "test" if config.evaluate_test else "valid"
+    log(f"done: best epoch {state['best_epoch']}, {reported} " +
+        " ".join(f"{k} {results[reported][k]:.4f}" for k in ("HR@10", "NDCG@10", "MRR@10")))
     return metrics
 
 

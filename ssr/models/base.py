@@ -30,6 +30,9 @@ class SequentialRecommender(nn.Module):
     Config: ClassVar[type]
     trainable: ClassVar[bool] = True  # False: fitted from training statistics by `fit`
     ann_original: ClassVar[str | None] = None  # a spiking model's ANN counterpart (energy pairs)
+    # `ssr tune`'s search space: name -> ("log" | "float", low, high) or ("int", low, high) or
+    # ("choice", [values]); names are TrainConfig fields (lr, weight_decay) or Config fields
+    search_space: ClassVar[dict[str, tuple]] = {}
     train_defaults: ClassVar[dict[str, Any]] = {}  # TrainConfig values this model's authors used
 
     def __init__(self, config: Any, num_items: int, max_len: int) -> None:

@@ -67,6 +67,8 @@ class Caser(SequentialRecommender):
     name = "caser"
     kind = "ann"
     Config = CaserConfig
+    search_space = {"lr": ("log", 1e-4, 1e-2), "weight_decay": ("log", 1e-7, 1e-3), "dropout": ("float", 0.1, 0.6),
+                    "horizontal_filters": ("choice", [8, 16, 32]), "vertical_filters": ("choice", [2, 4, 8])}
 
     def __init__(self, config: CaserConfig, num_items: int, max_len: int) -> None:
         super().__init__(config, num_items, max_len)

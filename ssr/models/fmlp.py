@@ -53,6 +53,8 @@ class FMLPRec(SequentialRecommender):
     kind = "ann"
     Config = FMLPConfig
     Block = FMLPBlock  # the spiking variant (sfmlp) swaps in its block
+    search_space = {"lr": ("log", 1e-4, 1e-2), "weight_decay": ("log", 1e-7, 1e-3), "dropout": ("float", 0.1, 0.6),
+                    "blocks": ("int", 1, 3)}
 
     def __init__(self, config: FMLPConfig, num_items: int, max_len: int) -> None:
         super().__init__(config, num_items, max_len)

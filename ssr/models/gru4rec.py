@@ -47,6 +47,7 @@ class GRU4Rec(SequentialRecommender):
     name = "gru4rec"
     kind = "ann"
     Config = GRU4RecConfig
+    search_space = {"lr": ("log", 1e-4, 1e-2), "weight_decay": ("log", 1e-7, 1e-3), "dropout": ("float", 0.0, 0.6)}
 
     def __init__(self, config: GRU4RecConfig, num_items: int, max_len: int) -> None:
         super().__init__(config, num_items, max_len)

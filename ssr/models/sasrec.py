@@ -82,6 +82,8 @@ class SASRec(SequentialRecommender):
     name = "sasrec"
     kind = "ann"
     Config = SASRecConfig
+    search_space = {"lr": ("log", 1e-4, 1e-2), "weight_decay": ("log", 1e-7, 1e-3), "dropout": ("float", 0.1, 0.6),
+                    "attention_dropout": ("float", 0.1, 0.6), "blocks": ("int", 1, 3), "heads": ("choice", [1, 2, 4])}
 
     def __init__(self, config: SASRecConfig, num_items: int, max_len: int) -> None:
         super().__init__(config, num_items, max_len)

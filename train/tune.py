@@ -1,0 +1,95 @@
+"""`ssr tune --model M --data D --trials 20`: Optuna's TPE sampler on the validation metric.
+
+Each trial trains the model with sampled hyper-parameters (its `search_space`: learning rate,
+weight decay and model config fields) and reports the best validation value of `--metric`
+(MRR@10 by default); the test split is never read (the trainer runs with evaluate_test=False).
+The study lives in an Optuna storage (an SQLite file in OUT by default, any storage URL accepted,
+so several machines can share one study) and OUT/best.json holds the best parameters.
+
+The paper's rule: a spiking model reuses its ANN original's tuned hyper-parameters, so `ssr tune`
+tunes ANN models; `spiking_params` maps an ANN's best parameters onto its spiking variant (the
+fields that variant has).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ssr.io import write_json
+from ssr.models.base import MODELS
+from ssr.train.trainer import TrainConfig, train
+
+METRICS = ("MRR@10", "NDCG@10", "HR@10", "MRR@20", "NDCG@20", "HR@20")
+TRAIN_KEYS = {"lr", "weight_decay"}
+
+
+def _suggest(trial, name: str, spec: tuple):
+    kind = spec[0]
+    if kind == "log":
+        return trial.suggest_float(name, spec[1], spec[2], log=True)
+    if kind == "float":
+        return trial.suggest_float(name, spec[1], spec[2])
+    if kind == "int":
+        return trial.suggest_int(name, spec[1], spec[2])
+    if kind == "choice":
+        return trial.suggest_categorical(name, list(spec[1]))
+    raise ValueError(f"unknown search-space kind {kind!r} for {name}")
+
+
+def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(TrainConfig overrides, model config overrides)."""
+    return ({k: v for k, v in params.items() if k in TRAIN_KEYS},
+            {k: v for k, v in params.items() if k not in TRAIN_KEYS})
+
+
+def spiking_params(snn: str, ann_params: dict[str, Any]) -> dict[str, Any]:
+    """The ANN original's tuned parameters that the spiking model `snn` has (train keys always)."""
+    fields = {f.name for f in dataclasses.fields(MODELS[snn].Config)}
+    return {k: v for k, v in ann_params.items() if k in TRAIN_KEYS or k in fields}
+
+
+def tune(model: str, data: str | Path, out: str | Path, trials: int = 20, metric: str = "MRR@10",
+         storage: str | None = None, study_name: str | None = None, epochs: int = 30, patience: int = 5,
+         seed: int = 0, threads: int = 0) -> dict[str, Any]:
+    import optuna
+
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; `ssr models` lists them")
+    cls = MODELS[model]
+    if cls.kind == "snn":
+        raise ValueError(f"{model} is a spiking model: by the paper's rule it reuses its ANN original's tuned "
+                         f"hyper-parameters; tune {cls.ann_original} instead")
+    if not cls.search_space:
+        raise ValueError(f"{model} has no hyper-parameters to tune")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if trials < 1:
+        raise ValueError(f"--trials must be at least 1, got {trials}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    storage = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    study_name = study_name or f"{model}-{Path(data).stem}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=seed), load_if_exists=True)
+
+    def objective(trial) -> float:
+        params = {name: _suggest(trial, name, spec) for name, spec in cls.search_space.items()}
+        train_overrides, model_config = split_params(params)
+        config = TrainConfig(epochs=epochs, patience=patience, seed=seed, threads=threads,
+                             evaluate_test=False, **train_overrides)
+        metrics = train(model, data, out / "trials" / f"{trial.number:04d}", config, model_config,
+                        progress=False, overwrite=True)
+        value = metrics["valid"][metric]
+        print(f"trial {trial.number}: valid {metric} {value:.4f} {json.dumps(params)}", flush=True)
+        return value
+
+    study.optimize(objective, n_trials=trials)
+    best = {"model": model, "data": str(data), "metric": f"valid {metric}", "best_value": study.best_value,
+            "best_params": study.best_params, "trials": len(study.trials), "study": study_name,
+            "storage": storage, "epochs": epochs, "patience": patience, "seed": seed}
+    write_json(out / "best.json", best)
+    return best
