@@ -16,12 +16,10 @@ from ssr.checkpoint import load_checkpoint
 from ssr.data.dataset import read_dataset
 from ssr.data.prepare import PrepareConfig, prepare
 from ssr.evaluate import evaluate
+from ssr.train.matrix import KNOWN_DATASETS
 from ssr.train.trainer import TrainConfig, train
 
-DATASETS = {
-    "ml-100k": ("ml-100k", SHARED_DATA / "ml-100k" / "u.data", "ufo"),
-    "beauty": ("seqfile", SHARED_DATA / "amazon-beauty" / "Beauty.txt", "loo"),
-}
+DATASETS = {name: (reader, SHARED_DATA / raw, split) for name, (reader, raw, split) in KNOWN_DATASETS.items()}
 KEYS = ("HR@10", "NDCG@10", "MRR@10", "HR@20", "NDCG@20")
 
 

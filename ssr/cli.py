@@ -200,6 +200,21 @@ def cmd_tune(args: argparse.Namespace) -> None:
           f"{best['storage']})")
 
 
+def cmd_bench(args: argparse.Namespace) -> None:
+    from ssr.train.matrix import prepare_datasets, resolve_models, run_matrix
+
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    out = Path(args.out)
+    models = resolve_models(args.models)
+    datasets = prepare_datasets([d for d in args.datasets.split(",") if d], Path(args.data_dir), out)
+    run_matrix(models, datasets, args.seeds, out, epochs=args.epochs, patience=args.patience,
+               threads=args.threads, mask_history=args.mask_history,
+               tuned=Path(args.tuned) if args.tuned else None)
+    print((out / "results.md").read_text())
+    print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.json'}")
+
+
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="RUN_DIR/model.pt of a spiking model")
     parser.add_argument("--to", default="nir", help="target format (nir)")
@@ -312,6 +327,20 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--threads", type=int, default=0)
     tune.add_argument("--out", required=True, help="folder for the study, trial runs and best.json")
     tune.set_defaults(run=cmd_tune)
+    bench = commands.add_parser("bench", help="train and test a model x dataset x seed matrix; results table")
+    bench.add_argument("--models", default="all", help="'all' or a comma-separated list (default all)")
+    bench.add_argument("--datasets", required=True,
+                       help="comma-separated: ml-100k, beauty (raw files under --data-dir) or prepared FILE.h5")
+    bench.add_argument("--data-dir", default=str(Path("..") / "shared" / "data"),
+                       help="folder holding ml-100k/u.data and amazon-beauty/Beauty.txt (default ../shared/data)")
+    bench.add_argument("--seeds", type=int, default=3)
+    bench.add_argument("--epochs", type=int, default=100)
+    bench.add_argument("--patience", type=int, default=10)
+    bench.add_argument("--threads", type=int, default=0)
+    bench.add_argument("--mask-history", action="store_true", help="test with history masked (published protocol)")
+    bench.add_argument("--tuned", help="folder of `ssr tune` results: TUNED/<dataset>/<ann model>/best.json")
+    bench.add_argument("--out", required=True, help="results folder (runs/, results.csv, results.md, results.json)")
+    bench.set_defaults(run=cmd_bench)
     gpu = commands.add_parser("run-gpu", help="timed PyTorch inference on GPU (CPU fallback)")
     gpu.add_argument("checkpoint", help="RUN_DIR/model.pt (ANN or SNN)")
     gpu.add_argument("--data", required=True, help="the dataset the model was trained on (FILE.h5)")

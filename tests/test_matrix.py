@@ -1,0 +1,55 @@
+"""`ssr bench`: the matrix trains, resumes, and writes the table in the paper's shape."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ssr.cli import main
+from ssr.train.matrix import ordered, resolve_models
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("matrix")
+    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "90", "--synthetic-items", "25",
+                 "--max-len", "8", "--min-count", "3", "--out", str(root / "syn.h5")]) == 0
+    return root / "syn.h5"
+
+
+def test_models_are_ordered_ann_then_its_spiking_variants():
+    assert ordered(["ssr", "sasrec", "fmlp", "sfsrec", "ssr-hybrid"]) == ["fmlp", "ssr", "ssr-hybrid", "sasrec", "sfsrec"]
+    everything = resolve_models("all")
+    assert "pop" not in everything and everything.index("gru4rec") + 1 == everything.index("sgru4rec")
+    with pytest.raises(ValueError, match="unknown model"):
+        resolve_models("fmlp,nope")
+
+
+def test_bench_matrix_resumes_and_reports_gaps(data, tmp_path, capsys):
+    out = tmp_path / "results"
+    argv = ["bench", "--models", "fmlp,sfmlp", "--datasets", str(data), "--seeds", "2", "--epochs", "1",
+            "--threads", "1", "--out", str(out)]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert first.count("training ") == 4
+    summary = json.loads((out / "results.json").read_text())
+    rows = summary["results"]["syn"]
+    assert len(rows["fmlp"]["NDCG@10"]["seeds"]) == 2
+    gap = rows["sfmlp"]["NDCG@10"]["gap_percent"]
+    assert gap == pytest.approx(100 * (rows["sfmlp"]["NDCG@10"]["mean"] / rows["fmlp"]["NDCG@10"]["mean"] - 1))
+    assert summary["mean_relative_gap_percent"]["NDCG@10"] == pytest.approx(gap)
+    table = (out / "results.md").read_text().splitlines()
+    assert table[2].startswith("| model | kind | syn HR@10 | syn NDCG@10 | syn MRR@10 |")
+    assert table[4].startswith("| fmlp | ann |") and table[5].startswith("| sfmlp | snn |")
+    csv_lines = (out / "results.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("dataset,model,kind,ann_original,metric,mean,std,gap_percent") and len(csv_lines) == 7
+    assert main(argv) == 0  # everything finished: nothing trains again
+    assert "training " not in capsys.readouterr().out
+
+
+def test_bench_bad_input(tmp_path, capsys):
+    assert main(["bench", "--datasets", "movielens-9", "--out", str(tmp_path / "r")]) == 1
+    assert "unknown dataset 'movielens-9'" in capsys.readouterr().err
+    assert main(["bench", "--datasets", "ml-100k", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")]) == 1
+    assert "ml-100k/u.data not found" in capsys.readouterr().err
