@@ -4,9 +4,12 @@ A `TorchDispatchMode` sees every tensor operation the model runs, including the 
 miss (matmul and einsum in forward code, the FFT, the scoring against the item table); module hooks
 only say which layer (innermost module) is running. Rules, per operation:
 
+- fused attention (`scaled_dot_product_attention`'s kernels): Q K^T and the weighted sum of V,
+  L S (E + E_v) MACs per batch and head.
 - `mm` / `addmm` / `bmm` / `convolution` in a layer the model declares spike-driven
   (`layer_kinds()`): each spike of the spike operand (every value 0 or 1) costs one accumulate per
-  output it feeds, ACs = spikes x fan-out. In a layer declared float: MACs = the dense product's
+  output it feeds, ACs = spikes x fan-out (for a convolution, counted exactly, borders included). In
+  a layer declared float: MACs = the dense product's
   multiply-accumulates (M K N; per output element C_in/groups x kernel for a convolution), whatever
   the values. In a spike-declared layer whose operands are not spikes (a model computing a rate code
   in float), MACs, and the layer is listed in `OpCounter.not_spikes`. Undeclared layers: by value.
@@ -32,6 +35,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 aten = torch.ops.aten
+SDPA = tuple(getattr(aten, name) for name in (
+    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
+    "_scaled_dot_product_attention_math") if hasattr(aten, name))
 
 
 @dataclass
@@ -130,7 +137,9 @@ class OpCounter(TorchDispatchMode):
             a, b = (args[1], args[2]) if packet is aten.addmm else (args[0], args[1])
             self._matmul(packet.__name__, a, b, out)
         elif packet is aten.convolution:
-            self._convolution(args[0], args[1], int(args[8]), out)
+            self._convolution(args, out)
+        elif packet in SDPA:
+            self._attention(packet.__name__, args[0], args[1], args[2], out)
         elif packet in (aten._fft_r2c, aten._fft_c2r, aten._fft_c2c):
             self._fft(packet.__name__, args, out)
         elif packet is aten.mul and isinstance(out, torch.Tensor) and out.is_complex():
@@ -154,13 +163,21 @@ class OpCounter(TorchDispatchMode):
                 self.not_spikes.add(self._current(out))
         self._add(op, out, macs=float(batch * rows * inner * cols))
 
-    def _convolution(self, x: torch.Tensor, weight: torch.Tensor, groups: int, out: torch.Tensor) -> None:
-        per_output = weight.shape[1] * math.prod(weight.shape[2:])  # C_in / groups x kernel
-        if self._spike_driven(out) is not False and is_spikes(x):  # a spike feeds (C_out / groups) x kernel outputs (fewer at the borders)
-            self._add("convolution", out, acs=float(x.count_nonzero()) * weight.shape[0] / groups
-                      * math.prod(weight.shape[2:]))
-        else:
-            self._add("convolution", out, macs=float(out.numel() * per_output))
+    def _convolution(self, args, out: torch.Tensor) -> None:
+        x, weight = args[0], args[1]
+        if self._spike_driven(out) is not False and is_spikes(x):
+            # every (spike, synapse) event exactly: the same convolution with all-ones weights on the spikes
+            ones = torch.ones_like(weight)
+            events = aten.convolution(x, ones, None, *args[3:])
+            self._add("convolution", out, acs=float(events.sum()))
+        else:  # dense: C_in / groups x kernel multiply-accumulates per output element
+            self._add("convolution", out, macs=float(out.numel() * weight.shape[1] * math.prod(weight.shape[2:])))
+
+    def _attention(self, op: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out) -> None:
+        """Fused scaled-dot-product attention: Q K^T and the weighted sum of V, dense."""
+        batch_heads = q.numel() // (q.shape[-2] * q.shape[-1])
+        macs = batch_heads * q.shape[-2] * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+        self._add(op, out[0] if isinstance(out, tuple) else out, macs=float(macs))
 
     def _fft(self, op: str, args, out: torch.Tensor) -> None:
         x, dims = args[0], args[1]

@@ -45,6 +45,24 @@ def test_linear_on_known_spikes_costs_spikes_times_fan_out():
     assert layers["fc"].macs == 2 * 6 * 5 and layers["fc"].acs == 0
 
 
+def test_convolution_on_spikes_counts_every_spike_synapse_event():
+    """Conv1d, 2 input channels -> 3 outputs, kernel 3, padding 1, on length 5: a spike at a border
+    position feeds 2 kernel taps per output channel, an inner one 3."""
+    model = Wrapper(conv=nn.Conv1d(2, 3, 3, padding=1))
+    spikes = torch.zeros(1, 2, 5)
+    spikes[0, 0, 0] = 1  # border
+    spikes[0, 1, 2] = 1  # inner
+    layers = counted(model, {"conv": "spike"}, lambda: model.conv(spikes))
+    assert layers["conv"].acs == 3 * 2 + 3 * 3
+
+
+def test_fused_attention_is_counted():
+    batch, heads, length, dim = 2, 2, 5, 4
+    q, k, v = (torch.randn(batch, heads, length, dim) for _ in range(3))
+    layers = counted(Wrapper(), {}, lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v))
+    assert layers["(top level)"].macs == batch * heads * length * length * (dim + dim)
+
+
 def test_fft_filter_counts_n_log_n_per_transform_and_four_macs_per_complex_product():
     length, channels, batch = 16, 3, 2
     model = Wrapper(filter=FrequencyFilter(length, channels, 0.1))
