@@ -42,8 +42,9 @@ class SequentialRecommender(nn.Module):
         self.max_len = max_len
 
     def item_embeddings(self) -> torch.Tensor:
-        """(num_items + 1, hidden) the table `score_all` scores against."""
-        raise NotImplementedError
+        """(num_items + 1, hidden) the table `score_all` scores against: by default the model's
+        `item_embedding` weights."""
+        return self.item_embedding.weight
 
     def score_all(self, item_seq: torch.Tensor) -> torch.Tensor:
         return self(item_seq) @ self.item_embeddings().T  # (batch, num_items + 1)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
-from ssr.models.layers import Dropout, normal_init
+from ssr.models.layers import Dropout, normal_init, spike_encoding_init
 from ssr.spiking.lif import LIF, LIFParams
 
 
@@ -81,9 +81,6 @@ class Caser(SequentialRecommender):
         self.fc = nn.Linear(self.convolutions.output_size, config.hidden)
         normal_init(self, config.init_std)
 
-    def item_embeddings(self) -> torch.Tensor:
-        return self.item_embedding.weight
-
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         image = self.item_embedding(item_seq[:, -self.config.window:]).unsqueeze(1)  # (batch, 1, L, hidden)
         features = self.convolutions(image, torch.relu)
@@ -131,12 +128,7 @@ class SCaser(SequentialRecommender):
         self.dropout = Dropout(config.dropout)
         self.fc = nn.Linear(self.convolutions.output_size, config.hidden)
         normal_init(self, config.init_std)
-        nn.init.normal_(self.item_embedding.weight, std=config.item_init_std)
-        with torch.no_grad():
-            self.item_embedding.weight[0].zero_()
-
-    def item_embeddings(self) -> torch.Tensor:
-        return self.item_embedding.weight
+        spike_encoding_init(self.item_embedding, config.item_init_std)
 
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         steps = self.config.time_steps

@@ -65,9 +65,6 @@ class FMLPRec(SequentialRecommender):
         self.blocks = nn.ModuleList(self.Block(config, max_len) for _ in range(config.blocks))
         normal_init(self, config.init_std)
 
-    def item_embeddings(self) -> torch.Tensor:
-        return self.item_embedding.weight
-
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(item_seq.shape[1], device=item_seq.device)
         x = self.item_embedding(item_seq) + self.position_embedding(positions)  # (batch, max_len, hidden)

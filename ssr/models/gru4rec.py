@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
-from ssr.models.layers import Dropout, normal_init
+from ssr.models.layers import Dropout, normal_init, spike_encoding_init
 from ssr.spiking.lif import LIF, LIFParams
 from ssr.spiking.surrogate import heaviside
 
@@ -58,9 +58,6 @@ class GRU4Rec(SequentialRecommender):
         normal_init(self, config.init_std)
         for name, weight in self.gru.named_parameters():  # RecBole: xavier for the GRU's matrices
             nn.init.xavier_uniform_(weight)
-
-    def item_embeddings(self) -> torch.Tensor:
-        return self.item_embedding.weight
 
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         output, _ = self.gru(self.dropout(self.item_embedding(item_seq)))  # (batch, max_len, hidden)
@@ -122,12 +119,7 @@ class SGRU4Rec(SequentialRecommender):
         self.gru = SpikingGRU(config.hidden, config.surrogate)
         self.dense = nn.Linear(config.hidden, config.hidden)
         normal_init(self, config.init_std)
-        nn.init.normal_(self.item_embedding.weight, std=config.item_init_std)
-        with torch.no_grad():
-            self.item_embedding.weight[0].zero_()
-
-    def item_embeddings(self) -> torch.Tensor:
-        return self.item_embedding.weight
+        spike_encoding_init(self.item_embedding, config.item_init_std)
 
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         steps = self.config.time_steps

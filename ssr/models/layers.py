@@ -78,6 +78,14 @@ def normal_init(model: nn.Module, std: float) -> None:
     model.apply(init)  # children first, the order FMLP-Rec's `self.apply(init_weights)` draws in
 
 
+def spike_encoding_init(embedding: nn.Embedding, std: float) -> None:
+    """Item embeddings that drive a LIF encoder: N(0, std^2), so part of them fires from the start
+    (the ANN's N(0, 0.02^2) would never reach threshold); the padding row silent."""
+    nn.init.normal_(embedding.weight, std=std)
+    with torch.no_grad():
+        embedding.weight[embedding.padding_idx or 0].zero_()
+
+
 def run_blocks(blocks: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
     """Apply blocks in turn; the last computes its point-wise part for the newest position only."""
     for index, block in enumerate(blocks):

@@ -97,9 +97,6 @@ class SASRec(SequentialRecommender):
                              persistent=False)
         normal_init(self, config.init_std)
 
-    def item_embeddings(self) -> torch.Tensor:
-        return self.item_embedding.weight
-
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(item_seq.shape[1], device=item_seq.device)
         x = self.dropout(self.input_norm(self.item_embedding(item_seq) + self.position_embedding(positions)))
@@ -192,9 +189,6 @@ class SFSRec(SequentialRecommender):
         self.register_buffer("causal", torch.triu(torch.ones(max_len, max_len, dtype=torch.bool), 1),
                              persistent=False)
         normal_init(self, config.init_std)
-
-    def item_embeddings(self) -> torch.Tensor:
-        return self.item_embedding.weight
 
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(item_seq.shape[1], device=item_seq.device)

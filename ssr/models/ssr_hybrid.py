@@ -85,9 +85,6 @@ class SSRHybrid(SequentialRecommender):
         self.blocks = nn.ModuleList(HybridBlock(config, max_len) for _ in range(config.blocks))
         normal_init(self, config.init_std)
 
-    def item_embeddings(self) -> torch.Tensor:
-        return self.item_embedding.weight
-
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(item_seq.shape[1], device=item_seq.device)
         x = self.item_embedding(item_seq) + self.position_embedding(positions)  # (B, N, D)
