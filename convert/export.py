@@ -38,7 +38,8 @@ HOST_FORMAT = "ssr-nir-host"
 #   torch_scores(model, item_seq, host_arrays) -> scores (B, items + 1) from PyTorch
 #   graph_scores(model, graph, host_arrays, item_seq, dtype, record) -> (scores, node traces): the
 #       deployment loop (host layers + the graph on the reference executor), used by --verify
-EXPORTERS: dict[str, str] = {"ssr": "ssr.convert.ssr_nir", "ssr-hybrid": "ssr.convert.ssr_hybrid_nir"}
+EXPORTERS: dict[str, str] = {"ssr": "ssr.convert.ssr_nir", "ssr-hybrid": "ssr.convert.ssr_hybrid_nir",
+                             "sfmlp": "ssr.convert.sfmlp_nir"}
 
 
 def exporter_module(name: str):

@@ -88,6 +88,19 @@ def test_ssr_hybrid_exports_its_spiking_sub_graphs(tmp_path):
     assert "input" not in manifest  # several inputs: only the list
 
 
+def test_sfmlp_exports_its_spiking_feed_forward_blocks(tmp_path):
+    model = busy("sfmlp")
+    checkpoint = tmp_path / "sfmlp" / "model.pt"
+    save_checkpoint(checkpoint, checkpoint_dict(model, {}, {}))
+    files = ExportedFiles(export(checkpoint))
+    report = verify(model, files.graph, files.manifest, files.host_arrays, sequences())
+    assert report.passed, report.summary()
+    assert [row["node"] for row in report.layers] == ["block0_ffn_lif", "block1_ffn_lif"]
+    assert all(row["spikes_torch"] > 0 for row in report.layers)
+    where = {row["layer"]: row["where"] for row in files.manifest["partition"]}
+    assert where["blocks.0.ffn.lif"] == "chip" and where["blocks.0.filter + filter_norm"] == "host"
+
+
 def test_manifest_describes_graph_host_and_partition(exported):
     model, checkpoint, graph_path = exported
     manifest = json.loads(manifest_path(graph_path).read_text())

@@ -1,0 +1,95 @@
+"""SFMLP (FMLP-Rec with a spiking feed-forward block) as NIR: per block, LIF -> W_2 on the chip.
+
+Everything but the feed-forward block's spiking part is float and stays on the host (embeddings,
+layer norms, the rfft filter, W_1 and its batch norm, the time average). Per block b (n = N
+positions, or 1 for the last block):
+
+    block{b}_current (Input, (4D, n): BN(W_1 x), the same at every step) -> block{b}_ffn_lif (LIF)
+        -> block{b}_ffn_out (Conv1d k=1: W_2, bias) -> block{b}_out (Output, (D, n) per step)
+
+The host averages block{b}_out over the T steps, adds the residual and applies the layer norm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssr.convert.executor import NIRExecutor, subgraph
+from ssr.convert.ssr_nir import ExportedGraph, lif_node, pointwise_conv
+
+
+@torch.no_grad()
+def export_sfmlp(model) -> ExportedGraph:
+    import nir
+
+    model = model.eval()
+    hidden, length = model.config.hidden, model.max_len
+    width = hidden * model.config.ffn_multiplier
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    layers: dict[str, str] = {}
+    inputs, outputs, partition = [], [], [
+        {"layer": "item_embedding + position_embedding + input_norm", "where": "host",
+         "why": "float embeddings and their layer norm"}]
+    for index, block in enumerate(model.blocks):
+        n = 1 if index == len(model.blocks) - 1 else length
+        prefix, module = f"block{index}_", f"blocks.{index}."
+        nodes[prefix + "current"] = nir.Input(input_type=np.array([width, n]))
+        nodes[prefix + "ffn_lif"] = lif_node(block.ffn.lif, (width, n))
+        nodes[prefix + "ffn_out"] = pointwise_conv(block.ffn.out, np.ones(hidden), np.zeros(hidden), n)
+        nodes[prefix + "out"] = nir.Output(output_type=np.array([hidden, n]))
+        edges += [(prefix + "current", prefix + "ffn_lif"), (prefix + "ffn_lif", prefix + "ffn_out"),
+                  (prefix + "ffn_out", prefix + "out")]
+        layers.update({prefix + "current": module + "ffn.norm", prefix + "ffn_lif": module + "ffn.lif",
+                       prefix + "ffn_out": module + "ffn.out", prefix + "out": module + "ffn.out"})
+        inputs.append({"node": prefix + "current", "shape": [width, n]})
+        outputs.append({"node": prefix + "out", "shape": [hidden, n]})
+        partition += [
+            {"layer": f"{module}filter + filter_norm", "where": "host", "why": "float rfft filter and layer norm"},
+            {"layer": f"{module}ffn.into + ffn.norm", "where": "host",
+             "why": f"float input; its current is injected as block{index}_current at every step"},
+            {"layer": f"{module}ffn.lif", "where": "chip", "why": f"node block{index}_ffn_lif (LIF)"},
+            {"layer": f"{module}ffn.out", "where": "chip",
+             "why": f"node block{index}_ffn_out (Conv1d k=1 on spikes) -> block{index}_out"},
+            {"layer": f"{module}ffn_norm (mean over T, residual)", "where": "host",
+             "why": "the time average, the residual and the layer norm are float"},
+        ]
+    partition += [{"layer": "dropout (all)", "where": "removed", "why": "identity at inference"},
+                  {"layer": "score + top-k", "where": "host", "why": "float scoring against the item table"}]
+    return ExportedGraph(
+        nodes=nodes, edges=edges, layers=layers, partition=partition, inputs=inputs, outputs=outputs,
+        pre_processing={"description": "run the host layers up to each block's feed-forward input; inject "
+                                       "block{b}_current = BN(W_1 x) at every one of the T steps"},
+        post_processing={"description": "average block{b}_out over the T steps, add the residual, apply "
+                                        "blocks.{b}.ffn_norm and continue on the host", "top_k": 10})
+
+
+def torch_scores(model, item_seq: torch.Tensor, host: dict[str, np.ndarray]) -> torch.Tensor:
+    return model.score_all(item_seq)
+
+
+def graph_scores(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
+                 record) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """FMLP-Rec's forward with each block's spiking part run on the reference executor."""
+    steps = model.config.time_steps
+    torch_dtype = next(model.parameters()).dtype
+    seq = torch.from_numpy(item_seq)
+    positions = torch.arange(seq.shape[1])
+    x = model.input_norm(model.item_embedding(seq) + model.position_embedding(positions))
+    traces: dict[str, np.ndarray] = {}
+    for index, block in enumerate(model.blocks):
+        prefix = f"block{index}_"
+        x = block.filter_norm(x + block.filter(x))
+        if index == len(model.blocks) - 1:
+            x = x[:, -1:]
+        current = block.ffn.norm(block.ffn.into(x)).transpose(1, 2).numpy()  # (B, 4D, n)
+        out = NIRExecutor(subgraph(graph, prefix), dtype=dtype).run(
+            {prefix + "current": np.broadcast_to(current, (steps, *current.shape))},
+            record=[name for name in record if name.startswith(prefix)])
+        traces.update(out)
+        ffn = torch.from_numpy(out[prefix + "out"]).to(torch_dtype).mean(0).transpose(1, 2)  # (B, n, D)
+        x = block.ffn_norm(x + ffn)
+    return (x[:, -1] @ model.item_embeddings().T).numpy(), traces
