@@ -19,6 +19,8 @@ ZOO = {  # name -> small config
     "caser": {"hidden": 16, "window": 4},
     "scaser": {"hidden": 16, "window": 4, "time_steps": 3},
     "sfmlp": {"hidden": 16, "blocks": 1, "time_steps": 3},
+    "srgnn": {"hidden": 16},
+    "srsgnn": {"hidden": 16, "time_steps": 3},
 }
 
 
@@ -80,6 +82,19 @@ def test_training_step_is_deterministic(name):
             optimiser.step()
         losses.append(loss.item())
     assert losses[0] == losses[1]
+
+
+def test_session_graph_matches_a_hand_built_one():
+    """Sequence (padding, 5, 3, 5, 7): nodes 5, 3, 7; edges 5->3, 3->5, 5->7; out-degree of 5 is 2."""
+    from ssr.models.srgnn import session_graphs
+
+    nodes, alias, adjacency, mask = session_graphs(torch.tensor([[0, 5, 3, 5, 7]]))
+    assert nodes.tolist() == [[5, 3, 7, 0, 0]] and alias.tolist() == [[3, 0, 1, 0, 2]]
+    assert mask.tolist() == [[False, True, True, True, True]]
+    out = adjacency[0, :, 5:]
+    assert out[0, 1] == 0.5 and out[0, 2] == 0.5 and out[1, 0] == 1.0 and out.sum() == 2.0
+    into = adjacency[0, :, :5]
+    assert into[0, 1] == 1.0 and into[1, 0] == 1.0 and into[2, 0] == 1.0 and into.sum() == 3.0
 
 
 def test_spiking_models_name_their_ann_original():
