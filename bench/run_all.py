@@ -1,19 +1,39 @@
-"""`make bench`: every benchmark in turn; results in bench/results/*.json, summary in bench/README.md."""
+"""`make bench`: every benchmark in turn; results in bench/results/*.json, summary in bench/README.md.
+
+Many hours on 2 cores (the quality runs and the zoo matrix dominate); every training run is kept in
+bench/work/ and reused, so an interrupted `make bench` resumes where it stopped.
+"""
+
+import shutil
 
 from bench import data_prepare, energy, gpu_run, lava_run, lif_speed, nir_verify, quality, train_throughput
-from bench.common import RESULTS
+from bench.common import RESULTS, SHARED_DATA
+from ssr.models import MODELS
+from ssr.train.matrix import prepare_datasets, resolve_models, run_matrix
+
+WORK = RESULTS.parent / "work"
+DATASETS = ("ml-100k", "beauty")
 
 if __name__ == "__main__":
     data_prepare.main()
     lif_speed.main()
     train_throughput.main(["fmlp", "ssr", "ssr-hybrid"])
-    # several hours on 2 cores; finished runs in bench/work/ are reused, so it resumes where it stopped
-    quality.main(["pop", "fmlp", "ssr", "ssr-hybrid"], ["ml-100k", "beauty"], seeds=3, epochs=40,
-                 patience=5, work=RESULTS.parent / "work", name="quality")
-    nir_verify.main(RESULTS.parent / "work")  # exports and verifies the seed-0 spiking runs above
-    lava_run.main(RESULTS.parent / "work" / "runs" / "ml-100k_ssr_seed0", RESULTS.parent / "work" / "ml-100k_ufo.h5")
-    runs = RESULTS.parent / "work" / "runs"
-    energy.main({dataset: [runs / f"{dataset}_{model}_seed0" for model in ("fmlp", "ssr", "ssr-hybrid")]
-                 for dataset in ("ml-100k", "beauty")})
-    gpu_run.main([runs / f"ml-100k_{model}_seed0" for model in ("fmlp", "ssr", "ssr-hybrid")],
-                 RESULTS.parent / "work" / "ml-100k_ufo.h5")
+    quality.main(["pop", "fmlp", "ssr", "ssr-hybrid"], list(DATASETS), seeds=3, epochs=40, patience=5,
+                 work=WORK, name="quality")
+    # the zoo: every other ANN/SNN pair, 3 seeds, with `ssr bench`'s matrix (results copied to results/)
+    zoo = [m for m in resolve_models("all") if m not in ("fmlp", "ssr", "ssr-hybrid")]
+    matrix = WORK / "matrix"
+    if SHARED_DATA.exists():
+        run_matrix(zoo, prepare_datasets(list(DATASETS), SHARED_DATA, matrix), seeds=3, out=matrix, epochs=40,
+                   patience=5)
+        shutil.copyfile(matrix / "results.json", RESULTS / "zoo_matrix.json")
+    nir_verify.main(WORK)  # exports and verifies the seed-0 spiking runs above
+    lava_run.main(WORK / "runs" / "ml-100k_ssr_seed0", WORK / "ml-100k_ufo.h5")
+
+    def run(dataset: str, model: str):
+        quality_run = WORK / "runs" / f"{dataset}_{model}_seed0"
+        return quality_run if quality_run.exists() else matrix / "runs" / dataset / model / "seed0"
+
+    pairs = sorted({m for name, cls in MODELS.items() if cls.kind == "snn" for m in (name, cls.ann_original)})
+    energy.main({dataset: [run(dataset, model) for model in pairs] for dataset in DATASETS})
+    gpu_run.main([run("ml-100k", model) for model in pairs], WORK / "ml-100k_ufo.h5")
