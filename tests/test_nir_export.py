@@ -59,22 +59,23 @@ def test_scores_equal_the_models_evaluation_path(exported):
     np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
-def test_one_block_and_no_block_models_export(tmp_path):
-    for blocks in (1, 0):
-        model = busy("ssr", blocks=blocks)
-        checkpoint = tmp_path / f"b{blocks}" / "model.pt"
-        save_checkpoint(checkpoint, checkpoint_dict(model, {}, {}))
-        files = ExportedFiles(export(checkpoint))
-        assert verify(model, files.graph, files.manifest, files.host_arrays, sequences()).passed
-
-
-def test_ssr_hybrid_exports_its_spiking_sub_graphs(tmp_path):
-    model = busy("ssr-hybrid")
-    checkpoint = tmp_path / "hybrid" / "model.pt"
+def export_and_verify(model, folder):
+    """Save `model` as a checkpoint in `folder`, export it, read the files back and verify them."""
+    checkpoint = folder / "model.pt"
     save_checkpoint(checkpoint, checkpoint_dict(model, {}, {}))
     files = ExportedFiles(export(checkpoint))
     report = verify(model, files.graph, files.manifest, files.host_arrays, sequences())
     assert report.passed, report.summary()
+    return files, report
+
+
+def test_one_block_and_no_block_models_export(tmp_path):
+    for blocks in (1, 0):
+        export_and_verify(busy("ssr", blocks=blocks), tmp_path / f"b{blocks}")
+
+
+def test_ssr_hybrid_exports_its_spiking_sub_graphs(tmp_path):
+    files, report = export_and_verify(busy("ssr-hybrid"), tmp_path / "hybrid")
     assert [row["node"] for row in report.layers] == ["block0_ffn_in_lif", "block0_ffn_out_lif",
                                                        "block1_ffn_in_lif", "block1_ffn_out_lif"]
     assert all(row["spikes_torch"] > 0 for row in report.layers)
@@ -89,12 +90,7 @@ def test_ssr_hybrid_exports_its_spiking_sub_graphs(tmp_path):
 
 
 def test_sfmlp_exports_its_spiking_feed_forward_blocks(tmp_path):
-    model = busy("sfmlp")
-    checkpoint = tmp_path / "sfmlp" / "model.pt"
-    save_checkpoint(checkpoint, checkpoint_dict(model, {}, {}))
-    files = ExportedFiles(export(checkpoint))
-    report = verify(model, files.graph, files.manifest, files.host_arrays, sequences())
-    assert report.passed, report.summary()
+    files, report = export_and_verify(busy("sfmlp"), tmp_path / "sfmlp")
     assert [row["node"] for row in report.layers] == ["block0_ffn_lif", "block1_ffn_lif"]
     assert all(row["spikes_torch"] > 0 for row in report.layers)
     where = {row["layer"]: row["where"] for row in files.manifest["partition"]}
