@@ -38,8 +38,10 @@ HOST_FORMAT = "ssr-nir-host"
 #   torch_scores(model, item_seq, host_arrays) -> scores (B, items + 1) from PyTorch
 #   graph_scores(model, graph, host_arrays, item_seq, dtype, record) -> (scores, node traces): the
 #       deployment loop (host layers + the graph on the reference executor), used by --verify
+# and optionally graph_layout(spikes (T, B, ...)) -> the graph's layout (default: last two axes swapped)
 EXPORTERS: dict[str, str] = {"ssr": "ssr.convert.ssr_nir", "ssr-hybrid": "ssr.convert.ssr_hybrid_nir",
-                             "sfmlp": "ssr.convert.sfmlp_nir"}
+                             "sfmlp": "ssr.convert.sfmlp_nir",
+                             **{name: "ssr.convert.neurons_nir" for name in ("sgru4rec", "sfsrec", "scaser", "srsgnn")}}
 
 
 def exporter_module(name: str):

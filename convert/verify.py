@@ -77,18 +77,23 @@ def torch_forward(model, manifest: dict[str, Any], host_arrays: dict[str, np.nda
     every LIF layer the manifest names, keyed by node, laid out as the graph's (T, B, C, n)."""
     from ssr.convert.export import exporter_module
 
+    bridge = exporter_module(manifest["model"])
     lif_nodes = {name: info["layer"] for name, info in manifest["nodes"].items() if info["type"] == "LIF"}
     twin = copy.deepcopy(model).to(TORCH_DTYPES[dtype]).eval()
-    captured: dict[str, torch.Tensor] = {}
+    captured: dict[str, list[torch.Tensor]] = {}  # layer -> its outputs, one per call
     handles = [twin.get_submodule(layer).register_forward_hook(
-        lambda module, args, output, layer=layer: captured.__setitem__(layer, output))
+        lambda module, args, output, layer=layer: captured.setdefault(layer, []).append(output))
         for layer in set(lif_nodes.values())]
     try:
-        scores = exporter_module(manifest["model"]).torch_scores(twin, torch.from_numpy(item_seq), host_arrays)
+        scores = bridge.torch_scores(twin, torch.from_numpy(item_seq), host_arrays)
     finally:
         for handle in handles:
             handle.remove()
-    spikes = {node: captured[layer].transpose(-1, -2).numpy() for node, layer in lif_nodes.items()}
+    layout = getattr(bridge, "graph_layout", lambda spikes: spikes.transpose(-1, -2).numpy())
+    spikes, calls = {}, {}
+    for node, layer in lif_nodes.items():  # a layer's nodes are listed in the order of its calls
+        call = calls[layer] = calls.get(layer, -1) + 1
+        spikes[node] = layout(captured[layer][call])
     return scores.numpy(), spikes
 
 

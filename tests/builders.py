@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from ssr.models.base import build_model
-from ssr.models.layers import FeatureBatchNorm, FrequencyFilter
+import ssr.models  # noqa: F401  (registers every model)
+from ssr.models.layers import FrequencyFilter
 
 ITEMS, LENGTH = 30, 10
 
@@ -15,11 +16,17 @@ def busy(name: str = "ssr", blocks: int = 2, seed: int = 0, items: int = ITEMS, 
     """A model whose every LIF layer fires part of the time: random weights and batch-norm
     statistics of the size training produces (untrained defaults leave deep layers silent)."""
     torch.manual_seed(seed)
-    model = build_model(name, items, length, {"hidden": 12, "blocks": blocks, "ffn_multiplier": 2})
+    import dataclasses
+
+    from ssr.models.base import MODELS
+
+    fields = {f.name for f in dataclasses.fields(MODELS[name].Config)}
+    wanted = {"hidden": 12, "blocks": blocks, "ffn_multiplier": 2, "heads": 2}
+    model = build_model(name, items, length, {k: v for k, v in wanted.items() if k in fields})
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, FeatureBatchNorm):
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 size = module.num_features
                 module.running_mean.copy_(torch.randn(size, generator=generator) * 0.1)
                 module.running_var.copy_(torch.rand(size, generator=generator) * 0.02 + 0.01)

@@ -127,6 +127,7 @@ class SRGNN(SequentialRecommender):
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         nodes, alias, adjacency, mask = session_graphs(item_seq)
         h = self.dropout(self.item_embedding(nodes))
+        adjacency = adjacency.to(h.dtype)
         for _ in range(self.config.steps):
             h = self.gnn(adjacency, h)
         states = torch.gather(h, 1, alias[..., None].expand(-1, -1, h.shape[-1]))  # (batch, max_len, hidden)
@@ -183,6 +184,7 @@ class SRSGNN(SequentialRecommender):
         steps = self.config.time_steps
         nodes, alias, adjacency, mask = session_graphs(item_seq)
         currents = self.dropout(self.item_embedding(nodes))  # (batch, nodes, hidden)
+        adjacency = adjacency.to(currents.dtype)
         h = self.encoder(currents.expand(steps, *currents.shape)).flatten(0, 1)  # spikes (T * batch, ...)
         adjacency, alias, mask = (t.repeat(steps, *[1] * (t.dim() - 1)) for t in (adjacency, alias, mask))
         for _ in range(self.config.steps):

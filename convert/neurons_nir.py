@@ -1,0 +1,150 @@
+"""Any spiking model's LIF layers as NIR sub-graphs: the generic exporter for the zoo's models.
+
+Models whose spikes meet float state multiplicatively (sgru4rec's gates and hidden state, sfsrec's
+Q K^T, srsgnn's degree-normalised aggregation) or that NIR's node set cannot express (scaser's OR
+max-pooling) keep those operations on the host. This exporter puts every LIF layer on the chip: per
+call of a LIF module (scaser fires one module after six convolutions), a sub-graph
+
+    <node>_current (Input, the layer's per-sequence shape) -> <node> (LIF) -> <node>_spikes (Output)
+
+and the host computes every current and consumes every spike train. The partition table lists the
+host layers and, for each, whether its inputs are spikes (so it could move on chip with an exporter
+of its own) or floats.
+
+The deployment loop (`graph_scores`) runs the model's PyTorch code with every LIF layer replaced by
+its sub-graph on the reference executor, so `--verify` proves those sub-graphs fire as the model's
+neurons do and the scores follow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssr.convert.executor import NIRExecutor
+from ssr.convert.ssr_nir import ExportedGraph, lif_node
+from ssr.spiking.lif import LIF
+
+MODELS = ("sgru4rec", "sfsrec", "scaser", "srsgnn")
+
+
+def node_name(layer: str, call: int, calls: int) -> str:
+    base = layer.replace(".", "_")
+    return f"{base}_call{call}" if calls > 1 else base
+
+
+def lif_calls(model, item_seq: torch.Tensor) -> list[tuple[str, int, tuple[int, ...]]]:
+    """(module name, call index, per-sequence input shape) of every LIF call in one forward pass."""
+    calls: list[tuple[str, int, tuple[int, ...]]] = []
+    counts: dict[str, int] = {}
+
+    def hook(name):
+        def record(module, args, output) -> None:
+            calls.append((name, counts.get(name, 0), tuple(args[0].shape[2:])))
+            counts[name] = counts.get(name, 0) + 1
+        return record
+
+    handles = [module.register_forward_hook(hook(name)) for name, module in model.named_modules()
+               if isinstance(module, LIF)]
+    try:
+        with torch.no_grad():
+            model.eval().score_all(item_seq)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return calls
+
+
+@torch.no_grad()
+def export_neurons(model) -> ExportedGraph:
+    import nir
+
+    model = model.eval()
+    probe = torch.ones(1, model.max_len, dtype=torch.long)  # shapes do not depend on the items
+    calls = lif_calls(model, probe)
+    totals = {layer: sum(1 for name, _, _ in calls if name == layer) for layer, _, _ in calls}
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    layers: dict[str, str] = {}
+    inputs, outputs = [], []
+    for layer, call, shape in calls:
+        name = node_name(layer, call, totals[layer])
+        nodes[name + "_current"] = nir.Input(input_type=np.array(shape))
+        nodes[name] = lif_node(model.get_submodule(layer), shape)
+        nodes[name + "_spikes"] = nir.Output(output_type=np.array(shape))
+        edges += [(name + "_current", name), (name, name + "_spikes")]
+        layers.update({name + "_current": layer, name: layer, name + "_spikes": layer})
+        inputs.append({"node": name + "_current", "shape": list(shape), "call": call})
+        outputs.append({"node": name + "_spikes", "shape": list(shape), "call": call})
+    kinds = model.layer_kinds()
+    partition = [{"layer": layer, "where": "chip",
+                  "why": f"LIF layer: {totals[layer]} sub-graph(s) {', '.join(node_name(layer, c, totals[layer]) for c in range(totals[layer]))}"}
+                 for layer in totals]
+    partition += [{"layer": layer, "where": "host",
+                   "why": ("spike-driven (its inputs are spikes), computed on the host: no exporter places it "
+                           "on the chip yet" if kind == "spike" else "float inputs (multiply-accumulates)")}
+                  for layer, kind in kinds.items()]
+    partition.append({"layer": "dropout (all)", "where": "removed", "why": "identity at inference"})
+    return ExportedGraph(
+        nodes=nodes, edges=edges, layers=layers, partition=partition, inputs=inputs, outputs=outputs,
+        pre_processing={"description": "the host runs the model; at each LIF layer it injects the layer's input "
+                                       "current (T steps, the layer's shape) into <node>_current"},
+        post_processing={"description": "the host reads <node>_spikes as that layer's output and goes on",
+                         "top_k": 10})
+
+
+def _sub_graph(graph, name: str):
+    import nir
+
+    members = (name + "_current", name, name + "_spikes")
+    return nir.NIRGraph(nodes={n: graph.nodes[n] for n in members},
+                        edges=[(members[0], members[1]), (members[1], members[2])], type_check=False)
+
+
+# every zoo model whose only NIR-expressible parts are its neuron layers uses this exporter
+export_sgru4rec = export_sfsrec = export_scaser = export_srsgnn = export_neurons
+
+
+def torch_scores(model, item_seq: torch.Tensor, host: dict[str, np.ndarray]) -> torch.Tensor:
+    return model.score_all(item_seq)
+
+
+def graph_layout(spikes: torch.Tensor) -> np.ndarray:
+    """PyTorch spikes (T, B, ...) in the graph's layout: the same."""
+    return spikes.numpy()
+
+
+def graph_scores(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
+                 record) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The model's PyTorch code with each LIF call replaced by its sub-graph on the reference executor."""
+    counts: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    for name, node in graph.nodes.items():
+        if type(node).__name__ == "LIF":
+            base = name.split("_call")[0]
+            totals[base] = totals.get(base, 0) + 1
+    traces: dict[str, np.ndarray] = {}
+
+    def hook(layer):
+        def replace(module, args, output):
+            call = counts.get(layer, 0)
+            counts[layer] = call + 1
+            base = layer.replace(".", "_")
+            name = node_name(layer, call, totals[base])
+            current = args[0].detach().numpy()
+            out = NIRExecutor(_sub_graph(graph, name), dtype=dtype).run({name + "_current": current}, record=[name])
+            traces[name] = out[name]
+            return torch.from_numpy(out[name + "_spikes"]).to(output.dtype)
+        return replace
+
+    handles = [module.register_forward_hook(hook(name)) for name, module in model.named_modules()
+               if isinstance(module, LIF)]
+    try:
+        with torch.no_grad():
+            scores = model.score_all(torch.from_numpy(item_seq))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return scores.numpy(), traces
