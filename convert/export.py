@@ -33,9 +33,10 @@ MANIFEST_SCHEMA_VERSION = 1
 HOST_FORMAT = "ssr-nir-host"
 
 
-# model name -> the module that exports it. Each defines the same three functions:
+# model name -> the module that exports it. Each defines these functions:
 #   export_<model>(model) -> ssr.convert.ssr_nir.ExportedGraph
-#   torch_scores(model, item_seq, host_arrays) -> scores (B, items + 1) from PyTorch
+#   torch_scores(model, item_seq, host_arrays) -> scores (B, items + 1) from PyTorch (optional:
+#       model.score_all by default)
 #   graph_scores(model, graph, host_arrays, item_seq, dtype, record) -> (scores, node traces): the
 #       deployment loop (host layers + the graph on the reference executor), used by --verify
 # and optionally graph_layout(spikes (T, B, ...)) -> the graph's layout (default: last two axes swapped)

@@ -107,10 +107,6 @@ def _sub_graph(graph, name: str):
 export_sgru4rec = export_sfsrec = export_scaser = export_srsgnn = export_neurons
 
 
-def torch_scores(model, item_seq: torch.Tensor, host: dict[str, np.ndarray]) -> torch.Tensor:
-    return model.score_all(item_seq)
-
-
 def graph_layout(spikes: torch.Tensor) -> np.ndarray:
     """PyTorch spikes (T, B, ...) in the graph's layout: the same."""
     return spikes.numpy()

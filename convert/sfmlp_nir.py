@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssr.convert.executor import NIRExecutor, subgraph
+from ssr.convert.host_loop import run_fmlp_blocks
 from ssr.convert.ssr_nir import ExportedGraph, lif_node, pointwise_conv
 
 
@@ -67,29 +67,12 @@ def export_sfmlp(model) -> ExportedGraph:
                                         "blocks.{b}.ffn_norm and continue on the host", "top_k": 10})
 
 
-def torch_scores(model, item_seq: torch.Tensor, host: dict[str, np.ndarray]) -> torch.Tensor:
-    return model.score_all(item_seq)
-
-
 def graph_scores(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
                  record) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """FMLP-Rec's forward with each block's spiking part run on the reference executor."""
-    steps = model.config.time_steps
-    torch_dtype = next(model.parameters()).dtype
-    seq = torch.from_numpy(item_seq)
-    positions = torch.arange(seq.shape[1])
-    x = model.input_norm(model.item_embedding(seq) + model.position_embedding(positions))
-    traces: dict[str, np.ndarray] = {}
-    for index, block in enumerate(model.blocks):
-        prefix = f"block{index}_"
-        x = block.filter_norm(x + block.filter(x))
-        if index == len(model.blocks) - 1:
-            x = x[:, -1:]
-        current = block.ffn.norm(block.ffn.into(x)).transpose(1, 2).numpy()  # (B, 4D, n)
-        out = NIRExecutor(subgraph(graph, prefix), dtype=dtype).run(
-            {prefix + "current": np.broadcast_to(current, (steps, *current.shape))},
-            record=[name for name in record if name.startswith(prefix)])
-        traces.update(out)
-        ffn = torch.from_numpy(out[prefix + "out"]).to(torch_dtype).mean(0).transpose(1, 2)  # (B, n, D)
-        x = block.ffn_norm(x + ffn)
-    return (x[:, -1] @ model.item_embeddings().T).numpy(), traces
+
+    def feed_forward(block, x, run):
+        out = run({"current": block.ffn.norm(block.ffn.into(x)).transpose(1, 2)})  # (B, 4D, n)
+        return block.ffn_norm(x + out["out"].mean(0).transpose(1, 2))
+
+    return run_fmlp_blocks(model, graph, item_seq, dtype, record, feed_forward)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssr.convert.executor import NIRExecutor, subgraph
+from ssr.convert.host_loop import run_fmlp_blocks
 from ssr.convert.ssr_nir import ExportedGraph, batch_norm_affine, lif_node, pointwise_conv
 from ssr.models.ssr_hybrid import SSRHybrid
 
@@ -97,32 +97,14 @@ def export_ssr_hybrid(model: SSRHybrid) -> ExportedGraph:
     )
 
 
-def torch_scores(model: SSRHybrid, item_seq: torch.Tensor, host: dict[str, np.ndarray]) -> torch.Tensor:
-    return model.score_all(item_seq)
-
-
 def graph_scores(model: SSRHybrid, graph, host: dict[str, np.ndarray], item_seq: np.ndarray,
                  dtype: np.dtype, record) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The deployment loop: host layers of `model` (in its dtype) around the chip sub-graphs (run
     on the reference executor); returns scores (B, items + 1) and the recorded node traces."""
-    steps = model.config.time_steps
-    torch_dtype = next(model.parameters()).dtype
-    seq = torch.from_numpy(item_seq)
-    positions = torch.arange(seq.shape[1])
-    x = model.input_norm(model.item_embedding(seq) + model.position_embedding(positions))  # (B, N, D)
-    traces: dict[str, np.ndarray] = {}
-    for index, block in enumerate(model.blocks):
-        prefix = f"block{index}_"
-        x = block.filter_norm(x + block.filter(x))
-        if index == len(model.blocks) - 1:
-            x = x[:, -1:]
-        current = block.ffn_in_norm(block.ffn_in(x)).transpose(1, 2).numpy()  # (B, 4D, n)
-        residual = x.transpose(1, 2).numpy()  # (B, D, n)
-        executor = NIRExecutor(subgraph(graph, prefix), dtype=dtype)
-        out = executor.run({prefix + "current": np.broadcast_to(current, (steps, *current.shape)),
-                            prefix + "residual": np.broadcast_to(residual, (steps, *residual.shape))},
-                           record=[name for name in record if name.startswith(prefix)])
-        traces.update(out)
-        spikes = torch.from_numpy(out[prefix + "spikes"]).to(torch_dtype)  # (T, B, D, n)
-        x = block.output_norm(spikes.mean(0).transpose(1, 2))  # (B, n, D)
-    return (x[:, -1] @ model.item_embeddings().T).numpy(), traces
+
+    def feed_forward(block, x, run):
+        out = run({"current": block.ffn_in_norm(block.ffn_in(x)).transpose(1, 2),  # (B, 4D, n)
+                   "residual": x.transpose(1, 2)})  # (B, D, n)
+        return block.output_norm(out["spikes"].mean(0).transpose(1, 2))  # (B, n, D)
+
+    return run_fmlp_blocks(model, graph, item_seq, dtype, record, feed_forward)
