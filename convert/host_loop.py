@@ -15,10 +15,11 @@ from ssr.convert.executor import NIRExecutor, subgraph
 
 
 def run_fmlp_blocks(model, graph, item_seq: np.ndarray, dtype: np.dtype, record,
-                    feed_forward: Callable) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                    feed_forward: Callable, executor=NIRExecutor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Scores (B, items + 1) and node traces. `feed_forward(block, x, run)` returns the block's new x
     from x (B, n, D), where `run(inputs)` runs the block's sub-graph on {node suffix: (B, C, n)} inputs
-    (repeated over the T steps) and returns its outputs by node suffix, (T, B, C, n) tensors."""
+    (repeated over the T steps) and returns its outputs by node suffix, (T, B, C, n) tensors.
+    `executor(graph, dtype)` runs a sub-graph: the reference executor, or Lava's simulator."""
     steps = model.config.time_steps
     torch_dtype = next(model.parameters()).dtype
     seq = torch.from_numpy(item_seq)
@@ -33,7 +34,7 @@ def run_fmlp_blocks(model, graph, item_seq: np.ndarray, dtype: np.dtype, record,
         def run(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             arrays = {prefix + key: np.broadcast_to(value.numpy(), (steps, *value.shape))
                       for key, value in inputs.items()}
-            out = NIRExecutor(subgraph(graph, prefix), dtype=dtype).run(
+            out = executor(subgraph(graph, prefix), dtype=dtype).run(
                 arrays, record=[name for name in record if name.startswith(prefix)])
             traces.update(out)
             return {name[len(prefix):]: torch.from_numpy(value).to(torch_dtype) for name, value in out.items()}

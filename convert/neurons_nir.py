@@ -113,8 +113,9 @@ def graph_layout(spikes: torch.Tensor) -> np.ndarray:
 
 
 def graph_scores(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
-                 record) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The model's PyTorch code with each LIF call replaced by its sub-graph on the reference executor."""
+                 record, executor=NIRExecutor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The model's PyTorch code with each LIF call replaced by its sub-graph, run by `executor`
+    (the reference executor, or Lava's simulator)."""
     counts: dict[str, int] = {}
     totals: dict[str, int] = {}
     for name, node in graph.nodes.items():
@@ -130,8 +131,8 @@ def graph_scores(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray
             base = layer.replace(".", "_")
             name = node_name(layer, call, totals[base])
             current = args[0].detach().numpy()
-            out = NIRExecutor(_sub_graph(graph, name), dtype=dtype).run({name + "_current": current}, record=[name])
-            traces[name] = out[name]
+            out = executor(_sub_graph(graph, name), dtype=dtype).run({name + "_current": current}, record=[name])
+            traces[name] = out[name + "_spikes"]  # the LIF node's spikes, as its output node hands them on
             return torch.from_numpy(out[name + "_spikes"]).to(output.dtype)
         return replace
 

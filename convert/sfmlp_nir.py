@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ssr.convert.executor import NIRExecutor
 from ssr.convert.host_loop import run_fmlp_blocks
 from ssr.convert.ssr_nir import ExportedGraph, lif_node, pointwise_conv
 
@@ -68,11 +69,11 @@ def export_sfmlp(model) -> ExportedGraph:
 
 
 def graph_scores(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
-                 record) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """FMLP-Rec's forward with each block's spiking part run on the reference executor."""
+                 record, executor=NIRExecutor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """FMLP-Rec's forward with each block's spiking part run by `executor` (reference or Lava)."""
 
     def feed_forward(block, x, run):
         out = run({"current": block.ffn.norm(block.ffn.into(x)).transpose(1, 2)})  # (B, 4D, n)
         return block.ffn_norm(x + out["out"].mean(0).transpose(1, 2))
 
-    return run_fmlp_blocks(model, graph, item_seq, dtype, record, feed_forward)
+    return run_fmlp_blocks(model, graph, item_seq, dtype, record, feed_forward, executor)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ssr.convert.executor import NIRExecutor
 from ssr.convert.host_loop import run_fmlp_blocks
 from ssr.convert.ssr_nir import ExportedGraph, batch_norm_affine, lif_node, pointwise_conv
 from ssr.models.ssr_hybrid import SSRHybrid
@@ -98,13 +99,14 @@ def export_ssr_hybrid(model: SSRHybrid) -> ExportedGraph:
 
 
 def graph_scores(model: SSRHybrid, graph, host: dict[str, np.ndarray], item_seq: np.ndarray,
-                 dtype: np.dtype, record) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 dtype: np.dtype, record, executor=NIRExecutor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The deployment loop: host layers of `model` (in its dtype) around the chip sub-graphs (run
-    on the reference executor); returns scores (B, items + 1) and the recorded node traces."""
+    by `executor`: the reference executor, or Lava's simulator); returns scores (B, items + 1) and
+    the recorded node traces."""
 
     def feed_forward(block, x, run):
         out = run({"current": block.ffn_in_norm(block.ffn_in(x)).transpose(1, 2),  # (B, 4D, n)
                    "residual": x.transpose(1, 2)})  # (B, D, n)
         return block.output_norm(out["spikes"].mean(0).transpose(1, 2))  # (B, n, D)
 
-    return run_fmlp_blocks(model, graph, item_seq, dtype, record, feed_forward)
+    return run_fmlp_blocks(model, graph, item_seq, dtype, record, feed_forward, executor)

@@ -92,6 +92,8 @@ class Plan:
     synapses: list[Synapse] = field(default_factory=list)
     integrators: dict[str, dict[str, Any]] = field(default_factory=dict)  # I node -> synapse, lag, output
     lags: dict[str, int] = field(default_factory=dict)
+    spike_outputs: dict[str, str] = field(default_factory=dict)  # Output node -> the LIF node it reads
+    step_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # Output node <- a synapse, per step
 
     def fan_out(self, source: str) -> np.ndarray:
         """Synapses leaving each neuron of `source` (non-zero weights), summed over its targets."""
@@ -185,11 +187,21 @@ def plan_graph(graph, time_steps: int) -> Plan:
             plan.lags[name] = plan.lags[origin] + 1
         elif kind == "Output":
             sources = incoming[name]
-            if len(sources) != 1 or kinds[sources[0]] != "I":
-                raise ValueError(f"output node {name} must be fed by one I node (the readout integrator); "
-                                 "the Lava compiler reads scores from integrators")
-            plan.integrators[sources[0]]["target"] = name
-            plan.lags[name] = plan.lags[sources[0]]
+            source_kind = kinds[sources[0]] if len(sources) == 1 else None
+            if source_kind == "I":  # a readout integrator: its value at each sequence's last step
+                plan.integrators[sources[0]]["target"] = name
+                plan.lags[name] = plan.lags[sources[0]]
+            elif source_kind == "LIF":  # spikes handed to the host, every step
+                plan.spike_outputs[name] = sources[0]
+                plan.lags[name] = plan.lags[sources[0]]
+            elif source_kind in SYNAPSES:  # a synapse's output handed to the host, every step
+                origin = spiking_source(name, sources[0])
+                weights, bias = synapse_matrix(graph.nodes[sources[0]])
+                plan.step_outputs[name] = {"synapse": sources[0], "source": origin, "weights": weights,
+                                           "bias": bias, "input_lag": plan.lags[origin]}
+                plan.lags[name] = plan.lags[origin] + 1
+            else:
+                raise ValueError(f"output node {name} must be fed by one I, LIF or synapse node")
         elif kind == "Input":
             plan.lags[name] = 0
     return plan

@@ -36,7 +36,8 @@ class LavaNetwork:
         import_lava()
         from lava.proc.sparse.process import DelaySparse, Sparse
 
-        from ssr.targets.loihi_sim.lava_processes.models import CountingLIF, FileSource, IntegratingSparse
+        from ssr.targets.loihi_sim.lava_processes.models import (CountingLIF, FileSource, IntegratingSparse,
+                                                                 SpikeRecorder)
 
         steps = plan.time_steps
         self.plan = plan
@@ -83,6 +84,18 @@ class LavaNetwork:
             if not is_readout:
                 process.a_out.connect(self.lifs[integrator["target"]].a_in)
             self.integrators[name] = process
+        self.recorders = {}
+        for name, lif_name in plan.spike_outputs.items():  # spikes to the host, one row per step
+            recorder = SpikeRecorder(path=records[name], shape=(sequences * steps, plan.lifs[lif_name]["size"]),
+                                     offset=plan.lifs[lif_name]["lag"])
+            self.lifs[lif_name].s_out.connect(recorder.s_in)
+            self.recorders[name] = recorder
+        for name, output in plan.step_outputs.items():  # a synapse's output to the host, every step
+            process = IntegratingSparse(weights=sparse.csr_matrix(output["weights"]), bias=output["bias"],
+                                        reset_interval=1, reset_offset=0, record_offset=output["input_lag"] + 1,
+                                        record_path=records[name])
+            outputs[output["source"]].s_out.connect(process.s_in)
+            self.integrators[name] = process
         self.any_process = next(iter(self.sources.values()))
 
     def run(self, steps: int, run_config) -> None:
@@ -92,6 +105,58 @@ class LavaNetwork:
 
     def stop(self) -> None:
         self.any_process.stop()
+
+
+class LavaExecutor:
+    """A NIR (sub-)graph on Lava's simulator (floating_pt) with the reference executor's interface:
+    `run({input node: (T, B, *shape)})` -> {output node: (T, B, *shape)}. The B sequences stream back
+    to back through one compiled network; `totals` accumulates every LIF node's spikes and every
+    synapse node's operations (events x fan-out) over all the runs it sees."""
+
+    def __init__(self, graph, totals: dict[str, dict[str, float]]) -> None:
+        self.graph, self.totals = graph, totals
+
+    def run(self, inputs: dict[str, np.ndarray], record=()) -> dict[str, np.ndarray]:
+        from lava.magma.core.run_configs import Loihi2SimCfg
+
+        steps, batch = next(iter(inputs.values())).shape[:2]
+        plan = plan_graph(self.graph, steps)
+        shapes = {name: tuple(int(v) for v in next(iter(self.graph.nodes[name].output_type.values())))
+                  for name in [*plan.spike_outputs, *plan.step_outputs]}
+        with tempfile.TemporaryDirectory(prefix="ssr-lava-") as folder:
+            paths, records = {}, {}
+            for name, value in inputs.items():  # row s * T + t: sequence s at step t
+                rows = np.asarray(value, dtype=np.float64).reshape(steps, batch, -1).transpose(1, 0, 2)
+                paths[name] = Path(folder) / f"{name}.npy"
+                np.save(paths[name], np.ascontiguousarray(rows.reshape(batch * steps, -1)))
+            for name, shape in shapes.items():
+                records[name] = Path(folder) / f"{name}.out.npy"
+                np.lib.format.open_memmap(records[name], mode="w+", dtype=np.float64,
+                                          shape=(batch * steps, int(np.prod(shape)))).flush()
+            network = LavaNetwork(plan, batch, paths, records)
+            try:
+                network.run(batch * steps + max(plan.lags.values()) + 2, Loihi2SimCfg(select_tag="floating_pt"))
+                spikes = {name: network.lifs[name].spike_count.get() for name in plan.lifs}
+            finally:
+                network.stop()
+            outputs = {name: np.array(np.load(records[name])).reshape(batch, steps, *shape).swapaxes(0, 1)
+                       for name, shape in shapes.items()}
+        events = {**{name: (np.asarray(value).reshape(steps, batch, -1) != 0).sum(axis=(0, 1))
+                     for name, value in inputs.items()}, **spikes}
+        for name in plan.lifs:
+            self.totals.setdefault("spikes", {}).setdefault(name, 0.0)
+            self.totals["spikes"][name] += float(spikes[name].sum())
+        for synapse in plan.synapses:
+            if "->" in synapse.name:  # the host injecting a current into a neuron: not a synaptic operation
+                continue
+            fan_out = np.diff(synapse.weights.tocsc().indptr)
+            self.totals.setdefault("synaptic_ops", {}).setdefault(synapse.name, 0.0)
+            self.totals["synaptic_ops"][synapse.name] += float(events[synapse.source] @ fan_out)
+        for name, output in plan.step_outputs.items():
+            fan_out = np.diff(sparse.csc_matrix(output["weights"]).indptr)
+            self.totals.setdefault("synaptic_ops", {}).setdefault(output["synapse"], 0.0)
+            self.totals["synaptic_ops"][output["synapse"]] += float(events[output["source"]] @ fan_out)
+        return outputs
 
 
 def _top_k(scores: np.ndarray, k: int = 10) -> np.ndarray:
@@ -124,6 +189,71 @@ def _quantisation_summary(fixed: dict[str, Any], plan: Plan) -> dict[str, Any]:
     }
 
 
+def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray, chunk: int, progress: bool,
+                          provenance: dict[str, str]) -> dict[str, Any]:
+    """Models exported as sub-graphs with host layers between them (ssr-hybrid, sfmlp, the zoo's
+    generic exports): the model's own deployment loop (`graph_scores` of its exporter), each
+    sub-graph call run on Lava's simulator (floating_pt) for a chunk of sequences at a time."""
+    import copy
+
+    import torch
+    from tqdm import tqdm
+
+    from ssr.convert.export import exporter_module
+    from ssr.convert.verify import torch_forward
+
+    manifest = files.manifest
+    bridge = exporter_module(manifest["model"])
+    twin = copy.deepcopy(model).double().eval()
+    totals: dict[str, dict[str, float]] = {}
+    count, steps = len(inputs), manifest["time_steps"]
+    scores = np.zeros((count, manifest["num_items"] + 1))
+    start_time = time.perf_counter()
+    chunk = max(chunk, 1)
+    with tqdm(total=count, unit="seq", desc="lava", disable=not progress) as bar, torch.no_grad():
+        for start in range(0, count, chunk):
+            batch = inputs[start:start + chunk]
+            scores[start:start + len(batch)], _ = bridge.graph_scores(
+                twin, files.graph, files.host_arrays, batch, np.dtype("float64"), [],
+                executor=lambda graph, dtype: LavaExecutor(graph, totals))
+            bar.update(len(batch))
+    run_seconds = time.perf_counter() - start_time
+    torch_scores = np.zeros_like(scores)
+    lif_nodes = [name for name, info in manifest["nodes"].items() if info["type"] == "LIF"]
+    torch_spikes = {name: 0 for name in lif_nodes}
+    for start in range(0, count, 256):
+        batch_scores, batch_spikes = torch_forward(model, manifest, files.host_arrays, inputs[start:start + 256])
+        torch_scores[start:start + 256] = batch_scores
+        for name in lif_nodes:
+            torch_spikes[name] += int(batch_spikes[name].sum())
+    layers = []
+    for name in lif_nodes:
+        neurons = int(np.prod(manifest["nodes"][name]["output_shape"]))
+        spikes = int(totals.get("spikes", {}).get(name, 0))
+        layers.append({"node": name, "kind": "LIF", "neurons": neurons, "spikes": spikes,
+                       "spikes_pytorch": torch_spikes[name], "spike_rate": spikes / (neurons * steps * count)})
+    layers += [{"node": name, "kind": "synapse", "synaptic_ops": int(ops)}
+               for name, ops in totals.get("synaptic_ops", {}).items()]
+    lava_top, torch_top = _top_k(scores), _top_k(torch_scores.astype(np.float64))
+    return {
+        "format": "ssr-lava-run", "schema_version": 1,
+        **_metrics_at_10(scores, targets),
+        "top10_exact_agreement": float((lava_top == torch_top).all(axis=1).mean()),
+        "mean_top10_overlap": float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(lava_top, torch_top)])),
+        "sequences": count, "sequences_per_second": count / run_seconds, "precision": "float",
+        "mode": "host in the loop: each sub-graph call on Lava, the host layers in PyTorch (float64)",
+        "layers": layers,
+        "pytorch": _metrics_at_10(torch_scores.astype(np.float64), targets),
+        "spike_counts_identical": all(row["spikes"] == row["spikes_pytorch"] for row in layers if row["kind"] == "LIF"),
+        "time_steps_per_sequence": steps, "wall_seconds": {"run": round(run_seconds, 3)}, "chunk": chunk,
+        "per_sequence": [{"lava_top10": a.tolist(), "pytorch_top10": b.tolist(), "target": int(t)}
+                         for a, b, t in zip(lava_top, torch_top, targets)],
+        "provenance": {**provenance, "graph_sha256": manifest["graph_sha256"],
+                       "checkpoint_sha256": manifest["provenance"]["checkpoint_sha256"], "ssr_version": __version__,
+                       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
+    }
+
+
 def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limit: int | None = None,
              precision: str = "float", checkpoint: str | Path | None = None, chunk: int = 64,
              progress: bool = True) -> dict[str, Any]:
@@ -140,9 +270,9 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         raise ValueError(f"unknown precision {precision!r}; choose float or fixed")
     files = ExportedFiles(graph_path)
     manifest = files.manifest
-    if manifest["model"] != "ssr":
-        raise ValueError(f"{graph_path} holds a {manifest['model']!r} graph; `ssr run-lava` runs ssr graphs "
-                         "(whose whole path from input spikes to scores is in the graph)")
+    if manifest["model"] != "ssr" and precision != "float":
+        raise ValueError(f"{graph_path} holds {manifest['model']!r} sub-graphs with host layers between them; "
+                         "they run floating_pt only (--precision float): fixed_pt is built for ssr's whole graph")
     checkpoint = Path(checkpoint or manifest["provenance"]["checkpoint"])
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint {checkpoint} (named in the manifest) not found; pass the model "
@@ -157,13 +287,18 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
             raise ValueError(f"--limit must be at least 1, got {limit}")
         inputs, targets = inputs[:limit], targets[:limit]
     count, steps = len(inputs), manifest["time_steps"]
-    table = files.host_arrays["spike_table"]
     model, _ = load_checkpoint(checkpoint)
 
     from ssr.targets.loihi_sim.lava_compat import import_lava
 
     import_lava()
     from lava.magma.core.run_configs import Loihi2SimCfg
+
+    if manifest["model"] != "ssr":
+        return _run_host_in_the_loop(files, model, inputs, targets, chunk, progress,
+                                     {"graph": str(graph_path), "data": str(data), "split": split,
+                                      "checkpoint": str(checkpoint)})
+    table = files.host_arrays["spike_table"]
 
     with tempfile.TemporaryDirectory(prefix="ssr-lava-") as folder:
         plan = plan_graph(files.graph, steps)

@@ -132,6 +132,29 @@ class PyFileSourceModelFixed(PyLoihiProcessModel):
         self.s_out.send(np.asarray(row, dtype=np.int32))
 
 
+class SpikeRecorder(AbstractProcess):
+    """Writes the spikes it receives at step `offset` + 1 + r to row r of a (rows, size) .npy file."""
+
+    def __init__(self, *, path: str, shape: tuple[int, int], offset: int) -> None:
+        super().__init__(path=str(path), rows=shape[0], offset=offset)
+        self.s_in = InPort(shape=(shape[1],))
+
+
+@implements(proc=SpikeRecorder, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PySpikeRecorderModelFloat(PyLoihiProcessModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+
+    def run_spk(self) -> None:
+        spikes = self.s_in.recv()
+        row = self.time_step - 1 - self.proc_params["offset"]
+        if 0 <= row < self.proc_params["rows"]:
+            if not hasattr(self, "record"):
+                self.record = np.load(self.proc_params["path"], mmap_mode="r+")
+            self.record[row] = spikes
+
+
 class IntegratingSparse(AbstractProcess):
     """Sparse weights (out, in) and bias (out,) into an integrator reset every `reset_interval`
     steps at `reset_offset`. With `record_path`, the integrator's value at steps record_offset +
