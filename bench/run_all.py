@@ -6,7 +6,7 @@ bench/work/ and reused, so an interrupted `make bench` resumes where it stopped.
 
 import shutil
 
-from bench import data_prepare, energy, gpu_run, lava_run, lif_speed, nir_verify, quality, train_throughput
+from bench import data_prepare, energy, gpu_run, lava_run, lava_zoo, lif_speed, nir_verify, quality, train_throughput
 from bench.common import RESULTS, SHARED_DATA
 from ssr.models import MODELS
 from ssr.train.matrix import prepare_datasets, resolve_models, run_matrix
@@ -35,5 +35,7 @@ if __name__ == "__main__":
         return quality_run if quality_run.exists() else matrix / "runs" / dataset / model / "seed0"
 
     pairs = sorted({m for name, cls in MODELS.items() if cls.kind == "snn" for m in (name, cls.ann_original)})
+    lava_zoo.main([run("ml-100k", name) for name, cls in MODELS.items() if cls.kind == "snn" and name != "ssr"],
+                  WORK / "ml-100k_ufo.h5")
     energy.main({dataset: [run(dataset, model) for model in pairs] for dataset in DATASETS})
     gpu_run.main([run("ml-100k", model) for model in pairs], WORK / "ml-100k_ufo.h5")
