@@ -33,6 +33,8 @@ MANIFEST_SCHEMA_VERSION = 1
 HOST_FORMAT = "ssr-nir-host"
 
 
+NEURON_EXPORTS = ("sgru4rec", "sfsrec", "scaser", "srsgnn")  # exported by their LIF layers (convert.neurons_nir)
+
 # model name -> the module that exports it. Each defines these functions:
 #   export_<model>(model) -> ssr.convert.ssr_nir.ExportedGraph
 #   torch_scores(model, item_seq, host_arrays) -> scores (B, items + 1) from PyTorch (optional:
@@ -42,7 +44,7 @@ HOST_FORMAT = "ssr-nir-host"
 # and optionally graph_layout(spikes (T, B, ...)) -> the graph's layout (default: last two axes swapped)
 EXPORTERS: dict[str, str] = {"ssr": "ssr.convert.ssr_nir", "ssr-hybrid": "ssr.convert.ssr_hybrid_nir",
                              "sfmlp": "ssr.convert.sfmlp_nir",
-                             **{name: "ssr.convert.neurons_nir" for name in ("sgru4rec", "sfsrec", "scaser", "srsgnn")}}
+                             **{name: "ssr.convert.neurons_nir" for name in NEURON_EXPORTS}}
 
 
 def exporter_module(name: str):

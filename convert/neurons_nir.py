@@ -27,7 +27,6 @@ from ssr.convert.executor import NIRExecutor
 from ssr.convert.ssr_nir import ExportedGraph, lif_node
 from ssr.spiking.lif import LIF
 
-MODELS = ("sgru4rec", "sfsrec", "scaser", "srsgnn")
 
 
 def node_name(layer: str, call: int, calls: int) -> str:
@@ -103,7 +102,7 @@ def _sub_graph(graph, name: str):
                         edges=[(members[0], members[1]), (members[1], members[2])], type_check=False)
 
 
-# every zoo model whose only NIR-expressible parts are its neuron layers uses this exporter
+# the zoo models whose only NIR-expressible parts are their neuron layers (export.NEURON_EXPORTS)
 export_sgru4rec = export_sfsrec = export_scaser = export_srsgnn = export_neurons
 
 
