@@ -45,3 +45,12 @@ def sequences(count: int = 24, seed: int = 1) -> np.ndarray:
     for row in range(count):  # left padding of varied length
         seq[row, : rng.integers(0, LENGTH - 2)] = 0
     return seq
+
+
+def prepare_synthetic(out, users: int, items: int):
+    """A small synthetic dataset prepared through the CLI (max length 8, 3-core); returns its path."""
+    from ssr.cli import main
+
+    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", str(users), "--synthetic-items",
+                 str(items), "--max-len", "8", "--min-count", "3", "--out", str(out)]) == 0
+    return out

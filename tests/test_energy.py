@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from builders import busy, sequences
+from builders import busy, prepare_synthetic, sequences
 from ssr.cli import main
 from ssr.energy.counter import OpCounter, count_model
 from ssr.energy.graph_count import count_graph
@@ -135,8 +135,7 @@ def test_profiles_and_toml_overrides(tmp_path):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("energy")
-    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "120", "--synthetic-items", "30",
-                 "--max-len", "8", "--min-count", "3", "--out", str(root / "data.h5")]) == 0
+    prepare_synthetic(root / "data.h5", users=120, items=30)
     for model in ("fmlp", "ssr"):
         assert main(["train", "--model", model, "--data", str(root / "data.h5"), "--out", str(root / model),
                      "--epochs", "1", "--quiet", "--threads", "1", "--model-config", "hidden=16"]) == 0

@@ -7,6 +7,8 @@ import json
 import time
 
 import pytest
+
+from builders import prepare_synthetic
 import torch
 
 from ssr.cli import main
@@ -19,8 +21,7 @@ ROW_KEYS = {"mode", "batch_size", "latency_ms_p50", "latency_ms_p95", "throughpu
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("gpu")
-    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "120", "--synthetic-items", "30",
-                 "--max-len", "8", "--min-count", "3", "--out", str(root / "data.h5")]) == 0
+    prepare_synthetic(root / "data.h5", users=120, items=30)
     assert main(["train", "--model", "fmlp", "--data", str(root / "data.h5"), "--out", str(root / "fmlp"),
                  "--epochs", "1", "--quiet", "--threads", "1", "--model-config", "hidden=16"]) == 0
     return root

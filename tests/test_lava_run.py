@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from builders import busy
+from builders import busy, prepare_synthetic
 from ssr.checkpoint import checkpoint_dict, save_checkpoint
 from ssr.cli import main
 from ssr.convert.export import export, manifest_path
@@ -28,8 +28,7 @@ LAVA_KEYS = ("HR@10", "NDCG@10", "MRR@10", "top10_exact_agreement", "mean_top10_
 def exported(tmp_path_factory):
     """A prepared synthetic dataset and an exported busy SSR model sized for it."""
     root = tmp_path_factory.mktemp("lava")
-    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "80", "--synthetic-items",
-                 "25", "--max-len", "8", "--min-count", "3", "--out", str(root / "data.h5")]) == 0
+    prepare_synthetic(root / "data.h5", users=80, items=25)
     dataset = read_dataset(root / "data.h5")
     model = busy("ssr", items=dataset.num_items, length=dataset.max_len)
     save_checkpoint(root / "run" / "model.pt", checkpoint_dict(model, {"path": str(root / "data.h5")}, {}))
@@ -99,8 +98,7 @@ def test_lags_and_delays_align_every_path():
 def test_host_in_the_loop_models_run_their_sub_graphs_on_lava(tmp_path, name):
     """Models whose sub-graphs have host layers between them: each sub-graph call runs on Lava and the
     recommendations and spike counts equal PyTorch's."""
-    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "60", "--synthetic-items",
-                 "20", "--max-len", "8", "--min-count", "3", "--out", str(tmp_path / "data.h5")]) == 0
+    prepare_synthetic(tmp_path / "data.h5", users=60, items=20)
     dataset = read_dataset(tmp_path / "data.h5")
     model = busy(name, items=dataset.num_items, length=dataset.max_len)
     save_checkpoint(tmp_path / "run" / "model.pt", checkpoint_dict(model, {"path": str(tmp_path / "data.h5")}, {}))

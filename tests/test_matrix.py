@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from builders import prepare_synthetic
+
 from ssr.cli import main
 from ssr.train.matrix import ordered, resolve_models
 
@@ -13,8 +15,7 @@ from ssr.train.matrix import ordered, resolve_models
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("matrix")
-    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "90", "--synthetic-items", "25",
-                 "--max-len", "8", "--min-count", "3", "--out", str(root / "syn.h5")]) == 0
+    prepare_synthetic(root / "syn.h5", users=90, items=25)
     return root / "syn.h5"
 
 

@@ -24,7 +24,7 @@ from ssr.convert.ssr_nir import batch_norm_affine, circulant_rows, host_input
 from ssr.convert.verify import verify
 from ssr.models.layers import FeatureBatchNorm, FrequencyFilter
 
-from builders import ITEMS, LENGTH, busy, sequences
+from builders import ITEMS, LENGTH, busy, prepare_synthetic, sequences
 
 
 @pytest.fixture
@@ -231,8 +231,7 @@ def test_nirtorch_runs_the_exported_graph(exported):
 def trained_run(tmp_path_factory):
     """A synthetic dataset and an SSR model trained on it for one epoch through the CLI."""
     root = tmp_path_factory.mktemp("export_cli")
-    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "120", "--synthetic-items",
-                 "30", "--max-len", "8", "--min-count", "3", "--out", str(root / "data.h5")]) == 0
+    prepare_synthetic(root / "data.h5", users=120, items=30)
     assert main(["train", "--model", "ssr", "--data", str(root / "data.h5"), "--out", str(root / "run"),
                  "--epochs", "1", "--quiet", "--threads", "1", "--model-config", "hidden=16"]) == 0
     return root / "data.h5", root / "run" / "model.pt"

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from builders import prepare_synthetic
+
 from ssr.cli import main
 from ssr.data.dataset import SequenceDataset
 from ssr.train.tune import spiking_params
@@ -14,8 +16,7 @@ from ssr.train.tune import spiking_params
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("tune")
-    assert main(["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "100", "--synthetic-items", "25",
-                 "--max-len", "8", "--min-count", "3", "--out", str(root / "data.h5")]) == 0
+    prepare_synthetic(root / "data.h5", users=100, items=25)
     return root / "data.h5"
 
 

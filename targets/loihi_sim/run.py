@@ -189,6 +189,36 @@ def _quantisation_summary(fixed: dict[str, Any], plan: Plan) -> dict[str, Any]:
     }
 
 
+def _pytorch_reference(model, files, inputs: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+    """The PyTorch model (float32) on `inputs`, in batches: scores and each LIF node's spike total."""
+    from ssr.convert.verify import torch_forward
+
+    scores, spikes = None, {}
+    for start in range(0, len(inputs), 256):
+        batch_scores, batch_spikes = torch_forward(model, files.manifest, files.host_arrays, inputs[start:start + 256])
+        scores = np.zeros((len(inputs), batch_scores.shape[1])) if scores is None else scores
+        scores[start:start + 256] = batch_scores
+        for name, value in batch_spikes.items():
+            spikes[name] = spikes.get(name, 0) + int(value.sum())
+    return scores, spikes
+
+
+def _comparison(scores: np.ndarray, torch_scores: np.ndarray, targets: np.ndarray,
+                layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """What lava.json says about quality and agreement: HR/NDCG/MRR@10 from Lava's scores and from
+    PyTorch's, top-10 agreement (exact lists, mean overlap), spike counts, every sequence's lists."""
+    lava_top, torch_top = _top_k(scores), _top_k(torch_scores)
+    return {
+        **_metrics_at_10(scores, targets),
+        "top10_exact_agreement": float((lava_top == torch_top).all(axis=1).mean()),
+        "mean_top10_overlap": float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(lava_top, torch_top)])),
+        "pytorch": _metrics_at_10(torch_scores, targets),
+        "spike_counts_identical": all(row["spikes"] == row["spikes_pytorch"] for row in layers if row["kind"] == "LIF"),
+        "per_sequence": [{"lava_top10": a.tolist(), "pytorch_top10": b.tolist(), "target": int(t)}
+                         for a, b, t in zip(lava_top, torch_top, targets)],
+    }
+
+
 def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray, chunk: int, progress: bool,
                           provenance: dict[str, str]) -> dict[str, Any]:
     """Models exported as sub-graphs with host layers between them (ssr-hybrid, sfmlp, the zoo's
@@ -200,7 +230,6 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
     from tqdm import tqdm
 
     from ssr.convert.export import exporter_module
-    from ssr.convert.verify import torch_forward
 
     manifest = files.manifest
     bridge = exporter_module(manifest["model"])
@@ -218,14 +247,8 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
                 executor=lambda graph, dtype: LavaExecutor(graph, totals))
             bar.update(len(batch))
     run_seconds = time.perf_counter() - start_time
-    torch_scores = np.zeros_like(scores)
+    torch_scores, torch_spikes = _pytorch_reference(model, files, inputs)
     lif_nodes = [name for name, info in manifest["nodes"].items() if info["type"] == "LIF"]
-    torch_spikes = {name: 0 for name in lif_nodes}
-    for start in range(0, count, 256):
-        batch_scores, batch_spikes = torch_forward(model, manifest, files.host_arrays, inputs[start:start + 256])
-        torch_scores[start:start + 256] = batch_scores
-        for name in lif_nodes:
-            torch_spikes[name] += int(batch_spikes[name].sum())
     layers = []
     for name in lif_nodes:
         neurons = int(np.prod(manifest["nodes"][name]["output_shape"]))
@@ -234,20 +257,13 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
                        "spikes_pytorch": torch_spikes[name], "spike_rate": spikes / (neurons * steps * count)})
     layers += [{"node": name, "kind": "synapse", "synaptic_ops": int(ops)}
                for name, ops in totals.get("synaptic_ops", {}).items()]
-    lava_top, torch_top = _top_k(scores), _top_k(torch_scores.astype(np.float64))
     return {
         "format": "ssr-lava-run", "schema_version": 1,
-        **_metrics_at_10(scores, targets),
-        "top10_exact_agreement": float((lava_top == torch_top).all(axis=1).mean()),
-        "mean_top10_overlap": float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(lava_top, torch_top)])),
         "sequences": count, "sequences_per_second": count / run_seconds, "precision": "float",
         "mode": "host in the loop: each sub-graph call on Lava, the host layers in PyTorch (float64)",
         "layers": layers,
-        "pytorch": _metrics_at_10(torch_scores.astype(np.float64), targets),
-        "spike_counts_identical": all(row["spikes"] == row["spikes_pytorch"] for row in layers if row["kind"] == "LIF"),
+        **_comparison(scores, torch_scores, targets, layers),
         "time_steps_per_sequence": steps, "wall_seconds": {"run": round(run_seconds, 3)}, "chunk": chunk,
-        "per_sequence": [{"lava_top10": a.tolist(), "pytorch_top10": b.tolist(), "target": int(t)}
-                         for a, b, t in zip(lava_top, torch_top, targets)],
         "provenance": {**provenance, "graph_sha256": manifest["graph_sha256"],
                        "checkpoint_sha256": manifest["provenance"]["checkpoint_sha256"], "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
@@ -263,7 +279,6 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
     from ssr.checkpoint import load_checkpoint
     from ssr.convert.export import ExportedFiles
     from ssr.convert.ssr_nir import host_input
-    from ssr.convert.verify import torch_forward
     from ssr.data.dataset import read_dataset
 
     if precision not in PRECISIONS:
@@ -346,17 +361,10 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
             scores /= fixed["integrators"][readout_name]["scale"]
 
     pytorch_start = time.perf_counter()
-    torch_scores = np.zeros_like(scores)
-    torch_spikes = {name: 0 for name in plan.lifs}
-    for start in range(0, count, 256):  # the PyTorch model on the same sequences, in batches
-        batch_scores, batch_spikes = torch_forward(model, manifest, files.host_arrays, inputs[start:start + 256])
-        torch_scores[start:start + 256] = batch_scores
-        for name in plan.lifs:
-            torch_spikes[name] += int(batch_spikes[name].sum())
+    torch_scores, torch_spikes = _pytorch_reference(model, files, inputs)
     input_spike_count = sum(host_input(table, inputs[i:i + 512]).sum(axis=(0, 1)).ravel()
                             for i in range(0, count, 512))  # per input neuron
     pytorch_seconds = time.perf_counter() - pytorch_start
-    lava_top, torch_top = _top_k(scores), _top_k(torch_scores.astype(np.float64))
     layers = []
     for name, lif in plan.lifs.items():
         layers.append({"node": name, "kind": "LIF", "neurons": lif["size"], "lag": lif["lag"],
@@ -374,18 +382,13 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
                        "target": name, "neurons": int(integrator["weights"].shape[0]),
                        "synapses": int(integrator["weights"].nnz),
                        "synaptic_ops": int(source_spikes[integrator["source"]] @ fan_out)})
-    quality = _metrics_at_10(scores, targets)
     return {
         "format": "ssr-lava-run", "schema_version": 1,
-        **quality,
-        "top10_exact_agreement": float((lava_top == torch_top).all(axis=1).mean()),
-        "mean_top10_overlap": float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(lava_top, torch_top)])),
         "sequences": count,
         "sequences_per_second": count / run_seconds,
         "precision": precision,
         "layers": layers,
-        "pytorch": _metrics_at_10(torch_scores.astype(np.float64), targets),
-        "spike_counts_identical": all(row["spikes"] == row["spikes_pytorch"] for row in layers if row["kind"] == "LIF"),
+        **_comparison(scores, torch_scores, targets, layers),
         "simulated_time_steps": step,
         "time_steps_per_sequence": steps,
         # compile: NIR -> Lava processes; run: every simulated step, of which first_run_call holds
@@ -394,8 +397,6 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
                          "first_run_call": round(first_call, 3), "pytorch": round(pytorch_seconds, 3)},
         "steps_per_run_call": chunk * steps,
         **({"quantisation": _quantisation_summary(fixed, plan)} if fixed else {}),
-        "per_sequence": [{"lava_top10": a.tolist(), "pytorch_top10": b.tolist(), "target": int(t)}
-                         for a, b, t in zip(lava_top, torch_top, targets)],
         "provenance": {"graph": str(graph_path), "graph_sha256": manifest["graph_sha256"], "data": str(data),
                        "split": split, "checkpoint": str(checkpoint),
                        "checkpoint_sha256": manifest["provenance"]["checkpoint_sha256"], "ssr_version": __version__,
