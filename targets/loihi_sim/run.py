@@ -323,10 +323,12 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         input_path, record_path = Path(folder) / "input.npy", Path(folder) / "scores.npy"
         stream = np.lib.format.open_memmap(input_path, mode="w+", dtype=np.uint8,
                                            shape=(count * steps, plan.inputs[input_name]))
+        input_spike_count = np.zeros(stream.shape[1])  # per input neuron, for the synaptic operations
         for start in range(0, count, 512):  # row s * T + t: sequence s's input spikes at step t
             spikes = host_input(table, inputs[start:start + 512])  # (T, b, D, N)
             stream[start * steps:(start + len(spikes[0])) * steps] = (
                 spikes.reshape(steps, spikes.shape[1], -1).transpose(1, 0, 2).reshape(-1, stream.shape[1]))
+            input_spike_count += spikes.sum(axis=(0, 1)).ravel()
         stream.flush()
         del stream
         fixed = quantise(plan) if precision == "fixed" else None
@@ -362,8 +364,6 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
 
     pytorch_start = time.perf_counter()
     torch_scores, torch_spikes = _pytorch_reference(model, files, inputs)
-    input_spike_count = sum(host_input(table, inputs[i:i + 512]).sum(axis=(0, 1)).ravel()
-                            for i in range(0, count, 512))  # per input neuron
     pytorch_seconds = time.perf_counter() - pytorch_start
     layers = []
     for name, lif in plan.lifs.items():
