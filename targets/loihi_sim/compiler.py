@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from ssr.spiking.fixed_point import grid_exponent, grid_mantissas, power_of_two_at_most, readout_scale
 from ssr.spiking.lif import LIFParams, to_lava
 
 SYNAPSES = ("Affine", "Linear", "Conv1d")
@@ -218,20 +219,21 @@ def _topological(graph) -> list[str]:
 # spike when v > vth << 6. Synapses: 8-bit weights (mixed sign: even values in [-256, 254]) times
 # 2^weight_exp; the activation a_in arrives as a 16-bit integer.
 A_IN_LIMIT = 32767  # a_in is int16 in lava's LIF (and Loihi's activation register)
+BIAS_MANTISSA, BIAS_EXP_MAX = 4095, 7  # bias = bias_mant (13-bit signed) << bias_exp (3 bits)
 VTH_MAX = 1 << 13  # resolution enough: an 8-bit weight's step is far coarser
 
 
 def loihi_weights(weights: sparse.csr_matrix, scale: float) -> tuple[sparse.csr_matrix, int]:
-    """(integer mantissas, exponent) with mantissa * 2^exponent ~ weights * scale, mantissas even in
-    [-256, 254] (lava's 8-bit mixed-sign format) and the exponent making the largest one ~254."""
+    """(integer mantissas, weight_exp) with mantissa * 2^weight_exp = weights * scale on its 8-bit grid
+    (ssr.spiking.fixed_point): mantissas even in [-256, 254] (lava's mixed-sign format), the largest
+    one above 127. With `scale` a power of two, weights already on their grid come through exactly."""
     scaled = sparse.csr_matrix(weights * scale, dtype=np.float64)
-    peak = float(np.abs(scaled.data).max()) if scaled.nnz else 0.0
-    exponent = int(np.ceil(np.log2(peak / 254.0))) if peak > 0 else 0
+    mantissas, grid = grid_mantissas(scaled.data)
     mantissa = scaled.copy()
-    mantissa.data = np.clip(2 * np.round(scaled.data / 2.0 ** exponent / 2), -256, 254)
+    mantissa.data = 2 * mantissas  # m * 2^grid = (2 m) * 2^(grid - 1)
     mantissa = mantissa.astype(np.int32)
     mantissa.eliminate_zeros()
-    return mantissa, exponent
+    return mantissa, grid - 1
 
 
 def _row_bound(weights: sparse.csr_matrix) -> float:
@@ -241,25 +243,30 @@ def _row_bound(weights: sparse.csr_matrix) -> float:
 def quantise(plan: Plan) -> dict[str, Any]:
     """Integer parameters for fixed_pt, per layer, and what they cost in precision.
 
-    Scaling, per LIF layer: its float threshold (1) becomes vth (so v carries vth * 64 per unit),
-    chosen as large as the worst-case input allows: every input spiking (and, through an integrator,
-    for all T steps) must keep |a_in| within 16 bits. Weights into it are (weight x vth) in 8-bit
-    mantissas with one exponent per synapse layer; the bias is (bias x vth x 64) in a 13-bit mantissa
-    with a 3-bit exponent, plus one mantissa step so that a float input that lands exactly on the
-    threshold (v = 1, which fires in float) fires here too. The readout integrator has no threshold:
-    its weights are scaled so that the largest is 254, and the host divides the totals back.
+    Scaling, per LIF layer: its float threshold (1) becomes vth (so v carries vth * 64 per unit), the
+    largest power of two that keeps every value in range: every input spiking (and, through an
+    integrator, for all T steps) must keep |a_in| within 16 bits, and the bias (bias x vth x 64)
+    must fit a 13-bit mantissa with a 3-bit exponent. Weights into the layer are (weight x vth) in
+    8-bit mantissas with one exponent per synapse layer. All on ssr.spiking.fixed_point's grids, and
+    every scale a power of two: a model trained with `quantise_weights` loses nothing here. The
+    readout integrator has no threshold: its weights are scaled by the power of two that brings the
+    largest into (127, 254] (readout_scale), and the host divides the totals back.
     """
     fixed: dict[str, Any] = {"lifs": {}, "synapses": {}, "integrators": {}}
     for name, lif in plan.lifs.items():
         bound = sum(_row_bound(s.weights) for s in plan.synapses if s.target == name)
         bound += sum(_row_bound(i["weights"]) * plan.time_steps + float(np.abs(i["bias"]).max(initial=0))
                      * plan.time_steps for i in plan.integrators.values() if i["target"] == name)
-        vth = int(max(1, min(VTH_MAX, np.floor(A_IN_LIMIT / max(bound, 1e-12)))))
+        bias_peak = float(np.abs(lif["bias"]).max(initial=0.0))
+        limit = min(VTH_MAX, A_IN_LIMIT / max(bound, 1e-12), BIAS_MANTISSA * 2 ** BIAS_EXP_MAX / 64 / max(bias_peak, 1e-12))
+        vth = int(power_of_two_at_most(max(1.0, limit)))
         bias_v = lif["bias"] * vth * 64
-        bias_exp = int(np.clip(np.ceil(np.log2(max(float(np.abs(bias_v).max(initial=0)), 1.0) / 4095.0)), 0, 7))
-        bias_mant = np.clip(np.round(bias_v / 2.0 ** bias_exp) + 1, -4096, 4095).astype(np.int32)
+        bias_exp = int(np.clip(grid_exponent(float(np.abs(bias_v).max(initial=0.0)), BIAS_MANTISSA), 0, BIAS_EXP_MAX))
+        bias_mant = np.clip(np.round(bias_v / 2.0 ** bias_exp), -BIAS_MANTISSA - 1, BIAS_MANTISSA).astype(np.int32)
+        bias_error = float(np.abs(bias_mant * 2.0 ** bias_exp - bias_v).max(initial=0.0)) / (vth * 64)
         fixed["lifs"][name] = {"vth": vth, "du": 4095, "dv": int(round(lif["dv"] * 4096)),
-                               "bias_mant": bias_mant, "bias_exp": bias_exp, "input_bound": bound}
+                               "bias_mant": bias_mant, "bias_exp": bias_exp, "input_bound": bound,
+                               "max_bias_error": bias_error}
     for synapse in plan.synapses:
         vth = fixed["lifs"][synapse.target]["vth"]
         mantissa, exponent = loihi_weights(synapse.weights, vth)
@@ -271,8 +278,7 @@ def quantise(plan: Plan) -> dict[str, Any]:
         if target in plan.lifs:
             scale = float(fixed["lifs"][target]["vth"])
         else:
-            peak = float(np.abs(integrator["weights"].data).max()) if integrator["weights"].nnz else 1.0
-            scale = 254.0 / peak
+            scale = readout_scale(float(np.abs(integrator["weights"].data).max(initial=0.0)))
         mantissa, exponent = loihi_weights(integrator["weights"], scale)
         error = float(np.abs(mantissa.astype(np.float64) * 2.0 ** exponent
                              - integrator["weights"] * scale).max()) / scale

@@ -179,11 +179,12 @@ def _metrics_at_10(scores: np.ndarray, targets: np.ndarray) -> dict[str, float]:
 
 
 def _quantisation_summary(fixed: dict[str, Any], plan: Plan) -> dict[str, Any]:
-    """What fixed_pt chose per layer (see compiler.quantise) and the largest weight rounding error,
-    in units of the float weight."""
+    """What fixed_pt chose per layer (see compiler.quantise) and the largest weight and bias rounding
+    errors, in float units (0 for a model trained with quantise_weights)."""
     return {
         "lifs": {name: {"vth": q["vth"], "dv": q["dv"], "bias_exp": q["bias_exp"],
-                        "worst_case_input": round(q["input_bound"], 4)} for name, q in fixed["lifs"].items()},
+                        "worst_case_input": round(q["input_bound"], 4), "max_bias_error": q["max_bias_error"]}
+                 for name, q in fixed["lifs"].items()},
         "synapses": {name: {"weight_exp": q["weight_exp"], "max_weight_error": q["max_weight_error"]}
                      for name, q in {**fixed["synapses"], **fixed["integrators"]}.items()},
     }
