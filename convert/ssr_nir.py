@@ -50,6 +50,7 @@ import torch
 
 from ssr.models.layers import FeatureBatchNorm
 from ssr.models.ssr import SSR
+from ssr.spiking.fixed_point import fake_quantise, fake_quantise_bias, fake_quantise_readout_bias
 from ssr.spiking.lif import LIF, to_nir
 
 
@@ -74,10 +75,8 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
 
 def batch_norm_affine(norm: FeatureBatchNorm) -> tuple[np.ndarray, np.ndarray]:
     """Eval-mode batch norm as y = scale * x + shift per feature (float64)."""
-    std = np.sqrt(_array(norm.running_var) + norm.eps)
-    scale = (_array(norm.weight) if norm.affine else 1.0) / std
-    shift = (_array(norm.bias) if norm.affine else 0.0) - _array(norm.running_mean) * scale
-    return scale, shift
+    scale, shift = norm.folded()
+    return _array(scale), _array(shift)
 
 
 def circulant_rows(kernel: np.ndarray, rows: np.ndarray, scale: np.ndarray, residual_gain: float) -> np.ndarray:
@@ -91,12 +90,26 @@ def circulant_rows(kernel: np.ndarray, rows: np.ndarray, scale: np.ndarray, resi
     return weight
 
 
-def pointwise_conv(linear: torch.nn.Linear, scale: np.ndarray, shift: np.ndarray, length: int):
-    """nn.Linear followed by batch norm (scale, shift) as a kernel-1 Conv1d over `length` positions."""
+def weights_on_grid(weights: np.ndarray) -> np.ndarray:
+    """Folded weights of a model trained with quantise_weights on their 8-bit grid (the function its
+    training used, in float64)."""
+    return fake_quantise(torch.from_numpy(weights), dtype=torch.float64).numpy()
+
+
+def bias_on_grid(bias: np.ndarray) -> np.ndarray:
+    return fake_quantise_bias(torch.from_numpy(bias), dtype=torch.float64).numpy()
+
+
+def pointwise_conv(linear: torch.nn.Linear, scale: np.ndarray, shift: np.ndarray, length: int,
+                   quantise: bool = False):
+    """nn.Linear followed by batch norm (scale, shift) as a kernel-1 Conv1d over `length` positions;
+    `quantise`: weights and bias on their fixed-point grids (a model trained with quantise_weights)."""
     import nir
 
     weight = _array(linear.weight) * scale[:, None]
     bias = _array(linear.bias) * scale + shift
+    if quantise:
+        weight, bias = weights_on_grid(weight), bias_on_grid(bias)
     return nir.Conv1d(input_shape=length, weight=weight[:, :, None], stride=1, padding=0, dilation=1,
                       groups=1, bias=bias)
 
@@ -112,6 +125,9 @@ def export_ssr(model: SSR) -> ExportedGraph:
 
     model = model.eval()
     config = model.config
+    # a model trained on Loihi's grids (SSRConfig.quantise_weights) is exported on them
+    on_grid = weights_on_grid if config.quantise_weights else (lambda weights: weights)
+    bias_grid = bias_on_grid if config.quantise_weights else (lambda bias: bias)
     hidden, length, steps = config.hidden, model.max_len, config.time_steps
     width = hidden * config.ffn_multiplier
     nodes: dict[str, Any] = {"input": nir.Input(input_type=np.array([hidden, length]))}
@@ -125,12 +141,13 @@ def export_ssr(model: SSR) -> ExportedGraph:
 
     # stimulus encoder: BN(serial + parallel) -> LIF
     scale, shift = batch_norm_affine(model.stimulus_norm)
-    serial_weight = _array(model.serial.weight) * scale[:, None]
+    shift = bias_grid(shift)
+    serial_weight = on_grid(_array(model.serial.weight) * scale[:, None])
     add("serial", nir.Conv1d(input_shape=length, weight=serial_weight[:, :, None], stride=1, padding=0,
                              dilation=1, groups=1, bias=np.zeros(hidden)), "serial", "input")
     add("serial_integrator", nir.I(r=np.ones((hidden, length))), "serial", "serial")
     mixing = _array(model.parallel * model.causal_mask)  # (N, N)
-    add("parallel", nir.Affine(weight=scale[:, None, None] * mixing[None],
+    add("parallel", nir.Affine(weight=on_grid(scale[:, None, None] * mixing[None]),
                                bias=np.repeat(shift[:, None], length, axis=1)), "parallel", "input")
     source = add("stimulus_lif", lif_node(model.stimulus_lif, (hidden, length)), "stimulus_lif",
                  "serial_integrator", "parallel")
@@ -140,17 +157,20 @@ def export_ssr(model: SSR) -> ExportedGraph:
         prefix, module = f"block{index}_", f"blocks.{index}."
         out_length = 1 if last else length
         scale, shift = batch_norm_affine(block.filter_norm)
+        shift = bias_grid(shift)
         rows = np.arange(length - out_length, length)  # all positions, or the newest only
-        weight = circulant_rows(_array(block.filter.kernel()), rows, scale, block.residual_gain)
+        weight = on_grid(circulant_rows(_array(block.filter.kernel()), rows, scale, block.residual_gain))
         add(prefix + "filter", nir.Affine(weight=weight, bias=np.repeat(shift[:, None], out_length, axis=1)),
             module + "filter", source)
         filter_lif = add(prefix + "filter_lif", lif_node(block.filter_lif, (hidden, out_length)),
                          module + "filter_lif", prefix + "filter")
-        add(prefix + "ffn_in", pointwise_conv(block.ffn_in, *batch_norm_affine(block.ffn_in_norm), out_length),
+        add(prefix + "ffn_in", pointwise_conv(block.ffn_in, *batch_norm_affine(block.ffn_in_norm), out_length,
+                                            config.quantise_weights),
             module + "ffn_in", filter_lif)
         add(prefix + "ffn_in_lif", lif_node(block.ffn_in_lif, (width, out_length)), module + "ffn_in_lif",
             prefix + "ffn_in")
-        add(prefix + "ffn_out", pointwise_conv(block.ffn_out, *batch_norm_affine(block.ffn_out_norm), out_length),
+        add(prefix + "ffn_out", pointwise_conv(block.ffn_out, *batch_norm_affine(block.ffn_out_norm), out_length,
+                                             config.quantise_weights),
             module + "ffn_out", prefix + "ffn_in_lif")
         residual = np.eye(hidden)[:, :, None] * block.residual_gain  # (D, D, 1) diagonal
         add(prefix + "ffn_residual", nir.Conv1d(input_shape=out_length, weight=residual, stride=1, padding=0,
@@ -164,10 +184,13 @@ def export_ssr(model: SSR) -> ExportedGraph:
         source = add("select_newest", nir.Linear(weight=np.repeat(select[None], hidden, axis=0)), "blocks", source)
 
     table = model.spike_table()  # (T, I + 1, D) float32 in {0, 1}
-    rates = _array(table.mean(0))  # (I + 1, D)
+    rates = table.mean(0).double()  # (I + 1, D)
     items = rates.shape[0]
-    readout_weight = rates @ _array(model.densify.weight) / steps  # (I + 1, D)
-    readout_bias = rates @ _array(model.densify.bias) / steps
+    readout_weight = on_grid(_array(rates @ model.densify.weight.double() / steps))  # (I + 1, D)
+    readout_bias = _array(rates @ model.densify.bias.double() / steps)
+    if config.quantise_weights:  # rounded as the compiler rounds the readout integrator's bias
+        readout_bias = fake_quantise_readout_bias(torch.from_numpy(readout_bias), float(np.abs(readout_weight).max()),
+                                                  torch.float64).numpy()
     add("readout", nir.Conv1d(input_shape=1, weight=readout_weight[:, :, None], stride=1, padding=0,
                               dilation=1, groups=1, bias=readout_bias), "densify", source)
     add("readout_integrator", nir.I(r=np.ones((items, 1))), "score", "readout")

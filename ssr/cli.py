@@ -90,7 +90,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
-                         device=args.device, mask_history=args.mask_history, threads=args.threads)
+                         device=args.device, mask_history=args.mask_history, threads=args.threads,
+                         init_from=args.init)
     metrics = train(args.model, args.data, args.out, config, dict(args.model_config or []),
                     progress=not args.quiet, overwrite=args.overwrite)
     print(format_metrics_table({f"{args.model} valid": metrics["valid"], f"{args.model} test": metrics["test"]}))
@@ -147,6 +148,14 @@ def cmd_run_lava(args: argparse.Namespace) -> None:
           f"{result['pytorch']['HR@10']:.4f} NDCG@10 {result['pytorch']['NDCG@10']:.4f}); top-10 identical to "
           f"PyTorch for {result['top10_exact_agreement']:.1%}, mean overlap {result['mean_top10_overlap']:.3f}; "
           f"per-layer spike counts {agree}; {result['sequences_per_second']:.1f} sequences/s; wrote {args.out}")
+    quantisation = result.get("quantisation")
+    if quantisation:
+        rounded = [name for name, q in {**quantisation["synapses"], **quantisation["lifs"]}.items()
+                   if q.get("max_weight_error", 0.0) or q.get("max_bias_error", 0.0)]
+        if rounded:
+            print(f"note: fixed point rounded the weights or biases of {len(rounded)} layers (this model was not "
+                  "trained on Loihi's grids); to run exactly what PyTorch computes, fine-tune it with `ssr train "
+                  "--model ssr --init RUN/model.pt --model-config quantise_weights=true ...` and export that")
 
 
 def cmd_energy_report(args: argparse.Namespace) -> None:
@@ -286,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="exclude each user's earlier items from ranking in valid/test (published protocol)")
     train.add_argument("--model-config", action="append", type=_parse_assignment, metavar="KEY=VALUE",
                        help="override a model config field, e.g. hidden=128 (repeatable)")
+    train.add_argument("--init", metavar="RUN_DIR/model.pt",
+                       help="start from this checkpoint (same model and dataset; its config, with "
+                            "--model-config on top): fine-tuning, e.g. quantise_weights=true for Loihi's fixed point")
     train.add_argument("--overwrite", action="store_true", help="discard an earlier run in --out")
     train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     train.add_argument("--out", required=True, help="run directory (model.pt, metrics.json, train.log)")

@@ -12,9 +12,11 @@ from ssr.models.layers import FrequencyFilter
 ITEMS, LENGTH = 30, 10
 
 
-def busy(name: str = "ssr", blocks: int = 2, seed: int = 0, items: int = ITEMS, length: int = LENGTH):
+def busy(name: str = "ssr", blocks: int = 2, seed: int = 0, items: int = ITEMS, length: int = LENGTH,
+         config: dict | None = None):
     """A model whose every LIF layer fires part of the time: random weights and batch-norm
-    statistics of the size training produces (untrained defaults leave deep layers silent)."""
+    statistics of the size training produces (untrained defaults leave deep layers silent);
+    `config` overrides the model config."""
     torch.manual_seed(seed)
     import dataclasses
 
@@ -22,7 +24,7 @@ def busy(name: str = "ssr", blocks: int = 2, seed: int = 0, items: int = ITEMS, 
 
     fields = {f.name for f in dataclasses.fields(MODELS[name].Config)}
     wanted = {"hidden": 12, "blocks": blocks, "ffn_multiplier": 2, "heads": 2}
-    model = build_model(name, items, length, {k: v for k, v in wanted.items() if k in fields})
+    model = build_model(name, items, length, {**{k: v for k, v in wanted.items() if k in fields}, **(config or {})})
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in model.modules():

@@ -70,6 +70,22 @@ def test_fixed_point_stays_close_to_float(exported):
     assert all(q["vth"] >= 1 for q in fixed["quantisation"]["lifs"].values())
 
 
+def test_fixed_point_run_of_a_quantised_model_is_exactly_pytorch(exported, tmp_path):
+    """A model trained with quantise_weights (weights and biases on Loihi's grids, SSRConfig) runs
+    in fixed_pt as PyTorch computes it: the same top-10 lists and the same spikes in every layer."""
+    data, _ = exported
+    dataset = read_dataset(data)
+    model = busy("ssr", items=dataset.num_items, length=dataset.max_len, config={"quantise_weights": True})
+    save_checkpoint(tmp_path / "run" / "model.pt", checkpoint_dict(model, {"path": str(data)}, {}))
+    fixed = run_lava(export(tmp_path / "run" / "model.pt"), data, limit=12, precision="fixed", progress=False)
+    assert fixed["top10_exact_agreement"] == 1.0 and fixed["spike_counts_identical"]
+    assert all(row["spikes"] == row["spikes_pytorch"] > 0 for row in fixed["layers"] if row["kind"] == "LIF")
+    assert fixed["HR@10"] == fixed["pytorch"]["HR@10"]
+    quantisation = fixed["quantisation"]
+    assert all(q["max_weight_error"] == 0.0 for q in quantisation["synapses"].values())
+    assert all(q["max_bias_error"] == 0.0 for q in quantisation["lifs"].values())
+
+
 def test_loihi_weight_format():
     rng = np.random.default_rng(0)
     weights = sparse.random(30, 40, density=0.3, random_state=1, data_rvs=lambda n: rng.normal(0, 0.2, n)).tocsr()

@@ -59,6 +59,21 @@ def test_scores_equal_the_models_evaluation_path(exported):
     np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
+def test_quantised_model_exports_onto_loihis_grids_and_verifies(tmp_path):
+    """A quantise_weights model's graph holds its weights and biases on the fixed-point grids (the
+    Lava compiler rounds nothing) and computes the PyTorch model spike for spike, in float64 and in
+    float32 (its membrane potentials never come within float32's error of the threshold)."""
+    from ssr.targets.loihi_sim.compiler import plan_graph, quantise
+
+    model = busy("ssr", config={"quantise_weights": True})
+    files, _ = export_and_verify(model, tmp_path)
+    report = verify(model, files.graph, files.manifest, files.host_arrays, sequences(), dtype="float32")
+    assert report.spike_mismatches == 0 and report.top10_exact_agreement == 1.0
+    fixed = quantise(plan_graph(files.graph, model.config.time_steps))
+    assert all(q["max_weight_error"] == 0.0 for q in [*fixed["synapses"].values(), *fixed["integrators"].values()])
+    assert all(q["max_bias_error"] == 0.0 for q in fixed["lifs"].values())
+
+
 def export_and_verify(model, folder):
     """Save `model` as a checkpoint in `folder`, export it, read the files back and verify them."""
     checkpoint = folder / "model.pt"

@@ -240,3 +240,48 @@ def test_pop_mask_history_masks_each_row_only(tmp_path) -> None:
                        key=lambda i: (-counts[i].item(), i))
         hits += order.index(target) < 10
     assert masked["HR@10"] == pytest.approx(hits / len(targets))
+
+
+def test_fine_tuning_starts_from_the_init_checkpoint(data, reference_run, tmp_path) -> None:
+    """--init loads the checkpoint's weights and config (overrides on top); with lr 0 the weights
+    come out unchanged, so the run really started from them."""
+    init = str(reference_run / "model.pt")
+    train("fmlp", data, tmp_path / "ft", dataclasses.replace(TRAIN, epochs=1, lr=0.0, init_from=init),
+          progress=False)
+    tuned = load(tmp_path / "ft" / "model.pt")
+    assert tuned["config"] == load(reference_run / "model.pt")["config"]  # hidden 16, 1 block: from the init
+    assert_same_state(tuned["state_dict"], load(reference_run / "model.pt")["state_dict"])
+    train("fmlp", data, tmp_path / "ft2", dataclasses.replace(TRAIN, epochs=1, init_from=init),
+          {"dropout": 0.0}, progress=False)
+    assert load(tmp_path / "ft2" / "model.pt")["config"]["dropout"] == 0.0
+    with pytest.raises(ValueError, match="is a fmlp checkpoint, not ssr"):
+        train("ssr", data, tmp_path / "ft3", dataclasses.replace(TRAIN, init_from=init), progress=False)
+    other = tmp_path / "other.h5"
+    prepare(PrepareConfig(dataset="synthetic", max_len=10, min_count=3, seed=2,
+                          synthetic=SyntheticConfig(users=150, items=40)), None, other)
+    with pytest.raises(ValueError, match="not on this dataset"):
+        train("fmlp", other, tmp_path / "ft4", dataclasses.replace(TRAIN, init_from=init), progress=False)
+
+
+def test_resume_accepts_state_saved_before_an_option_existed(data, tmp_path, monkeypatch) -> None:
+    """A run interrupted under an older ssr resumes when the options added since keep their
+    defaults here; it is refused when this run sets one of them."""
+    run = tmp_path / "run"
+    real_save = trainer.save_checkpoint
+
+    def save_then_interrupt(path, payload):
+        if Path(path).name == "last.pt":  # as an older ssr wrote it: no init_from, no dropout option
+            payload = {**payload, "train_config": {k: v for k, v in payload["train_config"].items() if k != "init_from"},
+                       "model_config": {k: v for k, v in payload["model_config"].items() if k != "dropout"}}
+            real_save(path, payload)
+            raise KeyboardInterrupt
+        real_save(path, payload)
+
+    monkeypatch.setattr(trainer, "save_checkpoint", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train("fmlp", data, run, TRAIN, FMLP, progress=False)
+    monkeypatch.setattr(trainer, "save_checkpoint", real_save)
+    with pytest.raises(ValueError, match="different training run"):
+        train("fmlp", data, run, TRAIN, {**FMLP, "dropout": 0.1}, progress=False)
+    train("fmlp", data, run, TRAIN, FMLP, progress=False)
+    assert "resuming after epoch 1" in (run / "train.log").read_text()

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ssr.checkpoint import checkpoint_dict, save_checkpoint
+from ssr.checkpoint import checkpoint_dict, read_checkpoint, save_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.evaluate import evaluate
-from ssr.io import write_json
+from ssr.io import file_sha256, write_json
 from ssr.models.base import build_model
 
 SELECTION_METRIC = "MRR@10"
@@ -40,6 +40,7 @@ class TrainConfig:
     mask_history: bool = False  # rank history items last in validation/test (published protocol)
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     evaluate_test: bool = True  # False: the test split is never read (hyper-parameter tuning)
+    init_from: str | None = None  # a RUN_DIR/model.pt of the same model and dataset: fine-tune it
 
 
 class TrainLog:
@@ -55,14 +56,35 @@ class TrainLog:
             tqdm.write(line)
 
 
-def _load_state(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
+def _load_state(path: Path, expected: dict[str, Any], defaults: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The saved training state if it belongs to this run. An option added to ssr after the state
+    was saved matches when this run leaves it at its default (`defaults`: per config dict)."""
     if not path.exists():
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format") != STATE_FORMAT or any(state.get(k) != v for k, v in expected.items()):
+
+    def same(key: str, value: Any) -> bool:
+        saved = state.get(key)
+        if key in defaults and isinstance(saved, dict):
+            saved = {**{k: v for k, v in defaults[key].items() if k not in saved}, **saved}
+        return saved == value
+
+    if state.get("format") != STATE_FORMAT or not all(same(k, v) for k, v in expected.items()):
         raise ValueError(f"{path} belongs to a different training run (model, config or dataset differ); "
                          "pass --overwrite to start again or choose another --out")
     return state
+
+
+def _initial_checkpoint(path: str, model_name: str, dataset: SequenceDataset) -> dict[str, Any]:
+    """The checkpoint a fine-tuning run starts from, checked against the model and dataset."""
+    payload = read_checkpoint(path)
+    if payload["model"] != model_name:
+        raise ValueError(f"--init {path} is a {payload['model']} checkpoint, not {model_name}; "
+                         f"pass --model {payload['model']} or another checkpoint")
+    if payload["dataset"]["fingerprint"] != dataset.fingerprint:
+        raise ValueError(f"--init {path} was trained on {payload['dataset']['path']}, not on this dataset "
+                         "(item ids would not match); fine-tune on the dataset it was trained on")
+    return {**payload, "sha256": file_sha256(path)}
 
 
 def train(model_name: str, data_path: str | Path, run_dir: str | Path,
@@ -82,7 +104,12 @@ def train(model_name: str, data_path: str | Path, run_dir: str | Path,
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
+    initial = _initial_checkpoint(config.init_from, model_name, dataset) if config.init_from else None
+    if initial is not None:  # its config, with the overrides given here on top
+        model_config = {**initial["config"], **(model_config or {})}
     model = build_model(model_name, dataset.num_items, dataset.max_len, model_config).to(config.device)
+    if initial is not None:
+        model.load_state_dict(initial["state_dict"])
     if config.weight_decay is None:
         config = dataclasses.replace(config, weight_decay=model.train_defaults.get("weight_decay", 0.0))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +117,8 @@ def train(model_name: str, data_path: str | Path, run_dir: str | Path,
     identity = {"model": model_name, "model_config": dataclasses.asdict(model.config),
                 "train_config": dataclasses.asdict(config), "dataset_fingerprint": dataset.fingerprint}
     dataset_info = {"fingerprint": dataset.fingerprint, "path": str(dataset.path), "config": dataset.config}
+    if initial is not None:
+        identity["init_from_sha256"] = initial["sha256"]
 
     if model.trainable:
         state = _fit(model, dataset, config, run_dir, identity, log, progress)
@@ -131,7 +160,9 @@ def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path,
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
     state = {**identity, "format": STATE_FORMAT, "epoch": 0, "best_epoch": 0, "best_score": -1.0,
              "bad_epochs": 0, "train_seconds": 0.0, "train_samples": 0, "best_state": None}
-    saved = _load_state(run_dir / "last.pt", identity)
+    defaults = {"model_config": dataclasses.asdict(type(model.config)()),
+                "train_config": dataclasses.asdict(TrainConfig())}
+    saved = _load_state(run_dir / "last.pt", identity, defaults)
     if saved is not None:
         state = saved
         model.load_state_dict(saved["model_state"])

@@ -35,6 +35,15 @@ class FeatureBatchNorm(nn.BatchNorm1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
 
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eval-mode batch norm as y = scale * x + shift per feature: (scale, shift), (features,)
+        float64, from the running statistics (differentiable in weight and bias). The exporter
+        folds with these, so training on folded weights sees the exported values bit for bit."""
+        std = torch.sqrt(self.running_var.double() + self.eps)
+        scale = (self.weight.double() if self.affine else 1.0) / std
+        shift = (self.bias.double() if self.affine else 0.0) - self.running_mean.double() * scale
+        return scale, shift
+
 
 class FrequencyFilter(nn.Module):
     """Learnable filter along the sequence axis: x -> irfft(rfft(x) * W), per channel.
@@ -60,10 +69,16 @@ class FrequencyFilter(nn.Module):
         irfft(W) (the sqrt(N) factors of the two orthonormal transforms cancel)."""
         return torch.fft.irfft(torch.view_as_complex(self.weight)[0], n=self.length, dim=0)
 
-    def last_position(self, x: torch.Tensor) -> torch.Tensor:
-        """The filter's output at the last position only: (..., N, channels) -> (..., channels)."""
-        reversed_kernel = self.kernel().flip(0)  # entry m is kernel[N - 1 - m]
+    def last_position(self, x: torch.Tensor, kernel: torch.Tensor | None = None) -> torch.Tensor:
+        """The filter's output at the last position only: (..., N, channels) -> (..., channels);
+        `kernel` (N, channels) replaces `kernel()` (a quantised one, say)."""
+        reversed_kernel = (self.kernel() if kernel is None else kernel).flip(0)  # entry m is kernel[N - 1 - m]
         return torch.einsum("...nc,nc->...c", x, reversed_kernel)
+
+    def convolve(self, x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+        """x (..., N, channels) circularly convolved along N with a given (N, channels) kernel."""
+        spectrum = torch.fft.rfft(x, dim=-2) * torch.fft.rfft(kernel, dim=0)
+        return torch.fft.irfft(spectrum, n=self.length, dim=-2)
 
 
 def normal_init(model: nn.Module, std: float) -> None:

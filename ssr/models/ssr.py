@@ -34,6 +34,7 @@ from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import FeatureBatchNorm, FrequencyFilter, TimeSharedDropout, normal_init, run_blocks
+from ssr.spiking.fixed_point import fake_quantise, fake_quantise_bias, fake_quantise_readout_bias
 from ssr.spiking.lif import LIF, LIFParams
 
 
@@ -50,6 +51,12 @@ class SSRConfig:
     init_std: float = 0.02  # linear maps and filter spectra
     item_init_std: float = 2.0  # encoding currents of the item table start N(0, 2^2): ~30% fire
     item_current_scale: float = 4.0  # currents = scale x parameters: the table learns 4x faster (Adam)
+    # quantisation-aware training for Loihi's fixed point: every synaptic weight and bias is folded
+    # as the exporter folds it (eval batch norm, residual, 1/T) and rounded to its fixed-point grid
+    # (ssr.spiking.fixed_point), gradient straight through; batch-norm statistics stay frozen.
+    # Fine-tune a trained model with it (`ssr train --init RUN/model.pt --model-config
+    # quantise_weights=true`) and run-lava --precision fixed computes what PyTorch computes.
+    quantise_weights: bool = False
 
 
 class SpikingFilterBlock(nn.Module):
@@ -70,10 +77,13 @@ class SpikingFilterBlock(nn.Module):
         self.ffn_out_norm = FeatureBatchNorm(config.hidden)
         self.ffn_out_lif = LIF(lif, config.surrogate)
         self.dropout = TimeSharedDropout(config.dropout)
+        self.quantised = config.quantise_weights
 
     def forward(self, spikes: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """(T, B, N, D) spikes -> (T, B, N, D) spikes, or (T, B, 1, D) with `last_only` (everything
         after the filter is point-wise, so only the newest position is computed)."""
+        if self.quantised:
+            return self._forward_quantised(spikes, last_only)
         if last_only:
             filtered = self.filter.last_position(spikes)[:, :, None]  # (T, B, 1, D)
             spikes = spikes[:, :, -1:]
@@ -82,6 +92,33 @@ class SpikingFilterBlock(nn.Module):
         spikes = self.filter_lif(self.dropout(self.filter_norm(filtered)) + self.residual_gain * spikes)
         hidden = self.ffn_in_lif(self.ffn_in_norm(self.ffn_in(spikes)))  # (T, B, n, 4D)
         return self.ffn_out_lif(self.dropout(self.ffn_out_norm(self.ffn_out(hidden))) + self.residual_gain * spikes)
+
+    def _forward_quantised(self, spikes: torch.Tensor, last_only: bool) -> torch.Tensor:
+        """`forward` with the exported graph's weights on Loihi's 8-bit grid (SSRConfig.quantise_weights)."""
+        scale, shift = self.filter_norm.folded()
+        kernel = self.filter.kernel().double() * scale  # (N, D): the circulant's entries, BN folded
+        # the exported circulant carries the residual on its diagonal (lag 0): one grid for all of it
+        zero_lag = kernel[0] + self.residual_gain
+        peak = float(torch.cat([kernel[1:].flatten(), zero_lag]).detach().abs().max())
+        kernel = torch.cat([(fake_quantise(zero_lag, peak, spikes.dtype) - self.residual_gain)[None],
+                            fake_quantise(kernel[1:], peak, spikes.dtype)])
+        if last_only:
+            filtered = self.filter.last_position(spikes, kernel)[:, :, None]  # (T, B, 1, D)
+            spikes = spikes[:, :, -1:]
+        else:
+            filtered = self.filter.convolve(spikes, kernel)
+        spikes = self.filter_lif(self.dropout(filtered + fake_quantise_bias(shift, spikes.dtype))
+                                 + self.residual_gain * spikes)
+        hidden = self.ffn_in_lif(folded_linear(spikes, self.ffn_in, self.ffn_in_norm))
+        return self.ffn_out_lif(self.dropout(folded_linear(hidden, self.ffn_out, self.ffn_out_norm))
+                                + self.residual_gain * spikes)
+
+
+def folded_linear(x: torch.Tensor, linear: nn.Linear, norm: FeatureBatchNorm) -> torch.Tensor:
+    """norm(linear(x)) with the batch norm folded into the weights and the weights on their 8-bit grid."""
+    scale, shift = norm.folded()
+    weight = fake_quantise(linear.weight.double() * scale[:, None], dtype=x.dtype)
+    return x @ weight.T + fake_quantise_bias(linear.bias.double() * scale + shift, x.dtype)
 
 
 @register
@@ -126,6 +163,14 @@ class SSR(SequentialRecommender):
         # unlike advanced indexing's accumulate
         rows = F.embedding(item_seq, table.permute(1, 0, 2).reshape(-1, steps * hidden))  # (B, N, T*D)
         inputs = rows.reshape(*item_seq.shape, steps, hidden).permute(2, 0, 1, 3)  # (T, B, N, D)
+        if self.config.quantise_weights:  # BN folded into both maps, each on its 8-bit grid
+            scale, shift = self.stimulus_norm.folded()
+            serial_weight = fake_quantise(self.serial.weight.double() * scale[:, None], dtype=inputs.dtype)  # (D, D)
+            mixing = fake_quantise(scale[:, None, None] * (self.parallel * self.causal_mask).double()[None],
+                                   dtype=inputs.dtype)
+            serial = inputs.cumsum(0) @ serial_weight.T
+            parallel = torch.einsum("dnm,tbmd->tbnd", mixing, inputs)  # (D, N, N): one map per channel
+            return self.stimulus_lif(self.dropout(serial + parallel + fake_quantise_bias(shift, inputs.dtype)))
         serial = self.serial(inputs.cumsum(0))  # (T, B, N, D)
         parallel = torch.einsum("nm,tbmd->tbnd", self.parallel * self.causal_mask, inputs)
         return self.stimulus_lif(self.dropout(self.stimulus_norm(serial + parallel)))
@@ -144,6 +189,14 @@ class SSR(SequentialRecommender):
         """(B, N) ids and a spike-wise table (T, num_items + 1, D) -> scores (B, num_items + 1): the
         table serves both the lookup and the scoring (what an exported graph computes from the
         host's input spikes)."""
+        if self.config.quantise_weights:  # the exported readout: densify folded into the rates / T
+            spikes = run_blocks(self.blocks, self.encode(item_seq, table))[:, :, -1]  # (T, B, D)
+            rates = table.mean(0).double()  # (I + 1, D)
+            steps = self.config.time_steps
+            readout = fake_quantise(rates @ self.densify.weight.double() / steps, dtype=table.dtype)  # (I + 1, D)
+            bias = fake_quantise_readout_bias(rates @ self.densify.bias.double() / steps,
+                                              float(readout.detach().abs().max()), table.dtype)  # per step
+            return spikes.sum(0) @ readout.T + steps * bias
         return self._represent(item_seq, table) @ table.mean(0).T
 
     def layer_kinds(self) -> dict[str, str]:
