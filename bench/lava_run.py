@@ -2,6 +2,10 @@
 
 Records what lava.json holds (quality from Lava's scores, agreement with PyTorch, spike counts,
 synaptic operations, sequences/s and where the time goes) for both precisions, plus the goals.
+fixed_pt runs twice: on the float-trained model (the compiler rounds its weights to 8 bits) and on
+the same model fine-tuned with `quantise_weights` (weights and biases on Loihi's grids; fine-tuned
+here when its run directory holds no model yet), with what that quantisation costs against the
+float model on the whole test split.
 """
 
 from __future__ import annotations
@@ -9,26 +13,70 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from bench.common import RESULTS, save_result
+from ssr.checkpoint import load_checkpoint, model_from_checkpoint
 from ssr.convert.export import export
+from ssr.data.dataset import read_dataset
+from ssr.evaluate import evaluate
 from ssr.io import write_json
 from ssr.targets.loihi_sim.run import run_lava
+from ssr.train.trainer import TrainConfig, train
+
+KEYS = ("HR@10", "top10_exact_agreement", "mean_top10_overlap", "spike_counts_identical", "sequences_per_second")
 
 
-def main(run: Path, data: Path, sequences: int = 500) -> dict:
+def lava(graph: Path, data: Path, precision: str, sequences: int) -> dict:
+    result = run_lava(graph, data, limit=sequences, precision=precision, progress=False)
+    write_json(graph.parent / f"lava_{precision}.json", result)  # for the energy benchmark
+    result.pop("per_sequence")
+    print(graph.parent.parent.name, precision, {k: result[k] for k in KEYS})
+    return result
+
+
+def quantisation_cost(float_run: Path, quantised_run: Path, data: Path, sequences: int) -> dict:
+    """The quantise_weights model against the float model it was fine-tuned from, all in PyTorch:
+    test metrics on the whole split (also of the float weights with quantisation switched on, before
+    any fine-tuning) and top-10 overlap on the benchmark's sequences."""
+    dataset = read_dataset(data)
+    float_model, float_payload = load_checkpoint(float_run / "model.pt")
+    quantised_model, payload = load_checkpoint(quantised_run / "model.pt")
+    unchanged = model_from_checkpoint({**float_payload, "config": {**float_payload["config"], "quantise_weights": True}})
+    models = (("float", float_model), ("quantise_weights_before_fine_tuning", unchanged),
+              ("quantise_weights", quantised_model))
+    metrics = {name: {k: v for k, v in evaluate(model, dataset, "test").items() if k.endswith("@10")}
+               for name, model in models}
+    item_seq = torch.from_numpy(dataset.inputs_and_targets("test")[0][:sequences])
+    with torch.no_grad():
+        top = [model.score_all(item_seq)[:, 1:].topk(10).indices.numpy() for model in (float_model, quantised_model)]
+    overlap = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(*top)]))
+    relative = {name: {k: (metrics[name][k] - metrics["float"][k]) / metrics["float"][k] for k in metrics["float"]}
+                for name in ("quantise_weights_before_fine_tuning", "quantise_weights")}
+    return {"test_split": metrics, "relative_change": relative, "top10_overlap_with_float_model": overlap,
+            "fine_tuning": {"epochs": payload["train_config"].get("epochs"), "lr": payload["train_config"].get("lr"),
+                            "init_from": payload["train_config"].get("init_from")}}
+
+
+def main(run: Path, data: Path, sequences: int = 500, quantised_run: Path | None = None,
+         finetune_epochs: int = 3, threads: int = 1) -> dict:
     graph = run / "export" / "model.nir"
     export(run / "model.pt", out=graph)
-    rows = {}
-    for precision in ("float", "fixed"):
-        result = run_lava(graph, data, limit=sequences, precision=precision, progress=False)
-        write_json(graph.parent / f"lava_{precision}.json", result)  # for the energy benchmark
-        result.pop("per_sequence")
-        rows[precision] = result
-        print(precision, {k: result[k] for k in ("HR@10", "top10_exact_agreement", "mean_top10_overlap",
-                                                   "spike_counts_identical", "sequences_per_second")})
+    rows = {precision: lava(graph, data, precision, sequences) for precision in ("float", "fixed")}
     out = {"run": str(run), "data": str(data), "sequences": sequences, "results": rows,
            "goals": {"float_top10_identical": ">= 0.99", "fixed_mean_top10_overlap": ">= 0.9",
                      "fixed_HR@10_relative": "within 5%", "500_sequences_seconds": "< 600, aim < 60"}}
+    quantised_run = quantised_run or run.parent / f"{run.name}_quantised"
+    if not (quantised_run / "model.pt").exists():  # resumable like any training run
+        train("ssr", data, quantised_run, TrainConfig(epochs=finetune_epochs, lr=1e-4, threads=threads,
+                                                      init_from=str(run / "model.pt")),
+              {"quantise_weights": True}, progress=False)
+    quantised_graph = quantised_run / "export" / "model.nir"
+    export(quantised_run / "model.pt", out=quantised_graph)
+    rows["fixed_quantise_weights"] = lava(quantised_graph, data, "fixed", sequences)
+    out["quantised_run"] = str(quantised_run)
+    out["quantisation_cost"] = quantisation_cost(run, quantised_run, data, sequences)
     save_result("lava_run", out)
     return out
 
@@ -39,5 +87,10 @@ if __name__ == "__main__":
                         help="an ssr run directory trained on ml-100k (default: the quality benchmark's seed 0)")
     parser.add_argument("--data", default=str(RESULTS.parent / "work" / "ml-100k_ufo.h5"))
     parser.add_argument("--sequences", type=int, default=500)
+    parser.add_argument("--quantised-run", help="run directory of the quantise_weights fine-tuning "
+                                                "(default: RUN_quantised beside --run; trained when empty)")
+    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the fine-tuning")
     args = parser.parse_args()
-    main(Path(args.run), Path(args.data), args.sequences)
+    main(Path(args.run), Path(args.data), args.sequences,
+         Path(args.quantised_run) if args.quantised_run else None, args.finetune_epochs, args.threads)

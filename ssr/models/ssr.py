@@ -22,6 +22,11 @@ a learned causal (N, N) mixing of positions, initialised to the identity; no pos
 parallel encoder and the filters see positions); batch norm (eval: affine, folded at export) instead
 of layer norm; the residual paths add spikes to the next LIF's input current; the item table's
 encoding current is E itself (initialised N(0, 1), so some entries fire).
+
+`quantise_weights=True` (for Loihi's fixed point) computes the same model from the folded maps the
+exporter writes, each rounded to its fixed-point grid (ssr.spiking.fixed_point): the filter as a
+circular convolution with the folded kernel, the parallel encoder as one (N, N) map per channel, the
+readout as the items' rates x densify / T; batch-norm statistics frozen.
 """
 
 from __future__ import annotations
