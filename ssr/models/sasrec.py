@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ssr.models.base import SequentialRecommender, register
@@ -54,18 +55,34 @@ class SASRecConfig:
 class SASRecBlock(nn.Module):
     def __init__(self, config: SASRecConfig) -> None:
         super().__init__()
-        self.attention = nn.MultiheadAttention(config.hidden, config.heads, dropout=config.attention_dropout,
-                                               batch_first=True)
+        # nn.MultiheadAttention holds the parameters (fused q/k/v in-projection, out-projection);
+        # `attend` computes with them (its own fused path cannot skip queries nor broadcast the mask)
+        self.attention = nn.MultiheadAttention(config.hidden, config.heads, batch_first=True)
+        self.attention_dropout = Dropout(config.attention_dropout)
         self.attention_norm = nn.LayerNorm(config.hidden, eps=1e-12)
         width = config.hidden * config.ffn_multiplier
         self.ffn = nn.Sequential(nn.Linear(config.hidden, width), nn.GELU(), nn.Linear(width, config.hidden))
         self.ffn_norm = nn.LayerNorm(config.hidden, eps=1e-12)
         self.dropout = Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x (batch, max_len, hidden); mask (batch * heads, max_len, max_len) additive."""
-        attended, _ = self.attention(x, x, x, attn_mask=mask, need_weights=False)
-        x = self.attention_norm(x + self.dropout(attended))
+    def attend(self, x: torch.Tensor, mask: torch.Tensor, last_only: bool) -> torch.Tensor:
+        """Multi-head attention of x (batch, max_len, hidden) on itself, with an additive mask
+        (batch, 1, max_len, max_len); with `last_only`, for the newest position's query only."""
+        batch, length, hidden = x.shape
+        heads = self.attention.num_heads
+        weight, bias = self.attention.in_proj_weight, self.attention.in_proj_bias
+        queries = x[:, -1:] if last_only else x
+        q = F.linear(queries, weight[:hidden], bias[:hidden]).view(batch, -1, heads, hidden // heads).transpose(1, 2)
+        k, v = F.linear(x, weight[hidden:], bias[hidden:]).view(batch, length, 2, heads, -1).permute(2, 0, 3, 1, 4)
+        scores = (q * (hidden // heads) ** -0.5) @ k.transpose(-1, -2) + mask[:, :, -q.shape[2]:]
+        attended = self.attention_dropout(scores.softmax(-1)) @ v  # (batch, heads, queries, head_dim)
+        return self.attention.out_proj(attended.transpose(1, 2).reshape(batch, -1, hidden))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """x (batch, max_len, hidden); mask (batch, 1, max_len, max_len) additive -> (batch, max_len,
+        hidden), or (batch, 1, hidden) with `last_only` (the model reads the newest position only)."""
+        attended = self.attend(x, mask, last_only)
+        x = self.attention_norm((x[:, -1:] if last_only else x) + self.dropout(attended))
         return self.ffn_norm(x + self.dropout(self.ffn(x)))
 
 
@@ -100,10 +117,9 @@ class SASRec(SequentialRecommender):
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(item_seq.shape[1], device=item_seq.device)
         x = self.dropout(self.input_norm(self.item_embedding(item_seq) + self.position_embedding(positions)))
-        blocked = attention_blocked(item_seq, self.causal)  # (batch, max_len, max_len)
-        mask = (blocked.float() * -10000.0).repeat_interleave(self.config.heads, dim=0)
-        for block in self.blocks:
-            x = block(x, mask)
+        mask = (attention_blocked(item_seq, self.causal) * -10000.0)[:, None]  # (batch, 1, max_len, max_len)
+        for index, block in enumerate(self.blocks):
+            x = block(x, mask, last_only=index == len(self.blocks) - 1)
         return x[:, -1]
 
 
