@@ -233,3 +233,44 @@ def test_failed_write_keeps_earlier_file(tmp_path: Path, monkeypatch) -> None:
     assert out.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["d.h5"]
     assert read_dataset(out).config == {"max_len": 2}
+
+
+def test_timestamps_are_each_interactions_first_time_in_the_raw_log(prepared) -> None:
+    """Every kept (user, item) carries the time of its first occurrence in the raw log, users' times
+    never decrease, and time_windows lines up with the input windows (0 at padding)."""
+    data = read_dataset(prepared[0])
+    log = generate(SMALL, seed=CONFIG.seed)
+    first_time: dict[tuple, int] = {}
+    for user, item, time in zip(log.user.tolist(), log.item.tolist(), log.timestamp.tolist()):
+        first_time[(user, item)] = min(time, first_time.get((user, item), time))
+    with h5py.File(prepared[0], "r") as f:
+        user_keys = [int(k) for k in f["keys/users"].asstr()[()]]
+        item_keys = [k for k in f["keys/items"].asstr()[()]]
+    times, offsets = data.timestamps.tolist(), data.offsets.tolist()
+    for u, key in enumerate(user_keys):
+        run = times[offsets[u]:offsets[u + 1]]
+        assert run == sorted(run)
+        for p in range(offsets[u], offsets[u + 1]):
+            assert times[p] == first_time[(key, int(item_keys[data.items[p]]))]
+    for split in ("train", "test"):
+        inputs, _ = data.inputs_and_targets(split)
+        time_rows = data.time_windows(split)
+        for row, time_row, p in zip(inputs.tolist(), time_rows.tolist(), data.splits[split].tolist(), strict=True):
+            u = max(i for i in range(len(offsets) - 1) if offsets[i] <= p)
+            before = times[offsets[u]:p][-data.max_len:]
+            assert time_row == [0] * (data.max_len - len(before)) + before
+            assert [t == 0 for t in time_row] == [i == 0 for i in row] or min(before) == 0
+
+
+def test_schema_1_files_load_without_timestamps_and_prepare_rebuilds_them(tmp_path: Path, prepared) -> None:
+    old = tmp_path / "old.h5"
+    old.write_bytes(prepared[0].read_bytes())
+    with h5py.File(old, "a") as f:
+        del f["sequences/timestamps"]
+        f.attrs["schema_version"] = 1
+    data = read_dataset(old)
+    assert data.timestamps is None and data.fingerprint == read_dataset(prepared[0]).fingerprint
+    with pytest.raises(ValueError, match="no timestamps.*--force"):
+        data.time_windows("test")
+    _, reused = prepare(CONFIG, None, old)
+    assert not reused and read_dataset(old).timestamps is not None

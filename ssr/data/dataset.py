@@ -1,9 +1,11 @@
 """The prepared dataset file (HDF5): writing it atomically, reading it back, statistics.
 
-Layout (schema 1):
+Layout (schema 2):
     attrs: format="ssr-dataset", schema_version, config (JSON), provenance (JSON), stats (JSON),
-           fingerprint (sha256 of the arrays and config)
+           fingerprint (sha256 of items, offsets, splits and config: what id-based models read)
     sequences/items (interactions,) int32, sequences/offsets (users + 1,) int64
+    sequences/timestamps (interactions,) int64 event times (schema 2; schema-1 files lack them and
+           still load, for every model that does not read time)
     keys/users (users,) str, keys/items (num_items + 1,) str  -- raw ids; item id i <-> keys/items[i]
     splits/{train,valid,test} (samples,) int64 flat target positions
 """
@@ -22,7 +24,7 @@ from ssr.data.preprocess import Sequences, user_starts, windows
 from ssr.io import atomic_path
 
 FORMAT = "ssr-dataset"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SPLIT_NAMES = ("train", "valid", "test")
 
 
@@ -61,6 +63,8 @@ def write_dataset(path: Path, sequences: Sequences, splits: dict[str, np.ndarray
                        stats=json.dumps(stats), fingerprint=fingerprint(sequences, splits, config))
         f["sequences/items"] = sequences.items.astype(np.int32)
         f["sequences/offsets"] = sequences.offsets.astype(np.int64)
+        if sequences.timestamps is not None:
+            f["sequences/timestamps"] = sequences.timestamps.astype(np.int64)
         f.create_dataset("keys/users", data=sequences.user_keys.astype(str).astype(object), dtype=string)
         f.create_dataset("keys/items", data=sequences.item_keys.astype(str).astype(object), dtype=string)
         for name in SPLIT_NAMES:
@@ -80,6 +84,7 @@ class SequenceDataset:
     provenance: dict
     stats: dict
     fingerprint: str
+    timestamps: np.ndarray | None = None  # (interactions,) int64; None in schema-1 files
 
     @property
     def num_items(self) -> int:
@@ -93,6 +98,14 @@ class SequenceDataset:
         """(samples, max_len) int64 left-padded inputs and (samples,) int64 target item ids."""
         positions = self._positions(split)
         return windows(self.items, self.offsets, positions, self.max_len), self.items[positions].astype(np.int64)
+
+    def time_windows(self, split: str) -> np.ndarray:
+        """(samples, max_len) int64 event times of the input windows' items (aligned with
+        `inputs_and_targets`; 0 at padding) — for time-aware models."""
+        if self.timestamps is None:
+            raise ValueError(f"{self.path} holds no timestamps (dataset schema 1); re-run `ssr data prepare "
+                             "... --force` to add them")
+        return windows(self.timestamps, self.offsets, self._positions(split), self.max_len)
 
     def history(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """All items each sample's user saw before the target (not only the window), as pairs.
@@ -139,6 +152,7 @@ def read_dataset(path: str | Path) -> SequenceDataset:
                 provenance=json.loads(f.attrs["provenance"]),
                 stats=json.loads(f.attrs["stats"]),
                 fingerprint=str(f.attrs["fingerprint"]),
+                timestamps=f["sequences/timestamps"][()] if "sequences/timestamps" in f else None,
             )
     except (OSError, KeyError) as error:
         raise ValueError(f"{path} is not a readable ssr dataset ({error}); re-run `ssr data prepare`") from None

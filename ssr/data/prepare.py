@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 
 from ssr import __version__
-from ssr.data.dataset import FORMAT, write_dataset
+from ssr.data.dataset import FORMAT, SCHEMA_VERSION, write_dataset
 from ssr.data.log import InteractionLog
 from ssr.io import file_sha256
 from ssr.data.preprocess import SPLITS, build_sequences, split_samples
@@ -68,8 +68,8 @@ def _existing(out: Path) -> tuple[dict, dict, dict] | None:
     """(config, provenance, stats) of an earlier ssr dataset at `out` (attributes only), or None."""
     try:
         with h5py.File(out, "r") as f:
-            if f.attrs.get("format") != FORMAT:
-                return None
+            if f.attrs.get("format") != FORMAT or int(f.attrs["schema_version"]) < SCHEMA_VERSION:
+                return None  # not ours, or written before the current layout: rebuild
             return tuple(json.loads(f.attrs[key]) for key in ("config", "provenance", "stats"))
     except (OSError, KeyError, ValueError):
         return None

@@ -24,12 +24,15 @@ class Sequences:
     offsets:   (users + 1,) int64 start of each user's run in `items`
     user_keys: (users,) raw user key of each user index
     item_keys: (num_items + 1,) raw item key of each item id; entry 0 (padding) is ""
+    timestamps: (interactions,) int64 event time of each entry of `items` (the log's: unix seconds,
+               or positions for pre-sequenced files); None for datasets written before schema 2
     """
 
     items: np.ndarray
     offsets: np.ndarray
     user_keys: np.ndarray
     item_keys: np.ndarray
+    timestamps: np.ndarray | None = None
 
     @property
     def num_users(self) -> int:
@@ -47,7 +50,7 @@ def build_sequences(log: InteractionLog, min_count: int) -> Sequences:
     user_keys, user = np.unique(log.user, return_inverse=True)
     item_keys, item = np.unique(log.item, return_inverse=True)
     order = np.lexsort((np.arange(len(log)), log.timestamp, user))  # by user, time, file order
-    user, item = user[order], item[order]
+    user, item, timestamp = user[order], item[order], np.asarray(log.timestamp, dtype=np.int64)[order]
 
     pair = user.astype(np.int64) * len(item_keys) + item
     keep = np.zeros(len(pair), dtype=bool)
@@ -65,7 +68,7 @@ def build_sequences(log: InteractionLog, min_count: int) -> Sequences:
             f"{log.source}: no interactions left after the {min_count}-core filter; "
             "lower --min-count"
         )
-    user, item = user[keep], item[keep]
+    user, item, timestamp = user[keep], item[keep], timestamp[keep]
 
     kept_items = np.unique(item)
     new_item_id = np.zeros(len(item_keys), dtype=np.int32)
@@ -79,6 +82,7 @@ def build_sequences(log: InteractionLog, min_count: int) -> Sequences:
         offsets=offsets,
         user_keys=user_keys[kept_users],
         item_keys=np.concatenate([padding_key, item_keys[kept_items]]),
+        timestamps=timestamp,
     )
 
 
@@ -136,8 +140,9 @@ def user_starts(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
 def windows(items: np.ndarray, offsets: np.ndarray, targets: np.ndarray, max_len: int) -> np.ndarray:
     """Left-padded input windows: (n, max_len) int64, newest item in the last column.
 
-    items, offsets: the flat sequences; targets: (n,) flat target positions. Row j holds the up to
-    `max_len` items of the target's user that come before it; 0 marks padding.
+    items, offsets: the flat sequences (or any per-interaction column, e.g. timestamps); targets:
+    (n,) flat target positions. Row j holds the up to `max_len` entries of the target's user that
+    come before it; 0 marks padding.
     """
     first = user_starts(offsets, targets)  # (n,)
     index = targets[:, None] - max_len + np.arange(max_len)[None, :]  # (n, max_len)
