@@ -192,14 +192,15 @@ class OpCounter(TorchDispatchMode):
 
 
 @torch.no_grad()
-def count_model(model, item_seq: torch.Tensor, batch_size: int = 256) -> dict[str, LayerCount]:
-    """Per-layer counts of `model.score_all` over the sequences `item_seq` (B, N), totals over B."""
+def count_model(model, *inputs: torch.Tensor, batch_size: int = 256) -> dict[str, LayerCount]:
+    """Per-layer counts of `model.score_all` over B sequences, totals over B. `inputs`: what the
+    model reads (model.inputs), each (B, N): the item windows, plus event times for time-aware models."""
     model = model.eval()
     counter = OpCounter(model, score_width=model.num_items + 1, kinds=model.layer_kinds())
     try:
         with counter:
-            for start in range(0, len(item_seq), batch_size):
-                model.score_all(item_seq[start:start + batch_size])
+            for start in range(0, len(inputs[0]), batch_size):
+                model.score_all(*(a[start:start + batch_size] for a in inputs))
     finally:
         counter.remove()
     return counter.layers

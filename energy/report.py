@@ -90,7 +90,8 @@ def analyse_run(run_dir: Path, profile: Profile, sequences: int, lava: dict[str,
     if dataset.num_items != model.num_items:
         raise ValueError(f"{data} has {dataset.num_items} items, the model in {run_dir} {model.num_items}; "
                          "pass the dataset it was trained on with --data")
-    item_seq = dataset.inputs_and_targets("test")[0][:sequences]
+    inputs = [a[:sequences] for a in model.inputs(dataset, "test")]
+    item_seq = inputs[0]
     count = len(item_seq)
     kinds = model.layer_kinds()
     entry: dict[str, Any] = {
@@ -112,7 +113,7 @@ def analyse_run(run_dir: Path, profile: Profile, sequences: int, lava: dict[str,
             entry["lava"] = {"sequences": lava["sequences"], "precision": lava["precision"],
                              **_totals(entry["layers_lava"])}
     else:
-        counted = count_model(model, torch.from_numpy(item_seq))
+        counted = count_model(model, *(torch.from_numpy(a) for a in inputs))
         entry["counting"] = "PyTorch operators (ssr.energy.counter)"
         entry["layers"] = _layer_rows(counted, count, profile, kinds)
     entry.update(_totals(entry["layers"]))

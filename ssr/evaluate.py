@@ -21,13 +21,13 @@ def evaluate(model: SequentialRecommender, dataset: SequenceDataset, split: str 
     if model.num_items != dataset.num_items:
         raise ValueError(f"the model scores {model.num_items} items but {dataset.path} has "
                          f"{dataset.num_items}; evaluate on the dataset it was trained on")
-    inputs, targets = dataset.inputs_and_targets(split)
+    inputs, targets = model.inputs(dataset, split), dataset.targets(split)
     history_sample, history_item = dataset.history(split) if mask_history else (None, None)
     model.eval()
     metrics = RankingMetrics()
     for start in range(0, len(targets), batch_size):
         stop = min(start + batch_size, len(targets))
-        scores = model.score_all(torch.from_numpy(inputs[start:stop]).to(device)).float()
+        scores = model.score_all(*(torch.from_numpy(a[start:stop]).to(device) for a in inputs)).float()
         if mask_history:
             lo, hi = np.searchsorted(history_sample, [start, stop])
             rows = torch.from_numpy(history_sample[lo:hi] - start).to(device)

@@ -305,12 +305,15 @@ def test_model_contract(name: str) -> None:
     item_seq[0, :3] = 0  # a left-padded row
     item_seq[1, :-1] = 0  # a single-item row
     target = torch.randint(1, num_items + 1, (batch,))
+    inputs = (item_seq,)
+    if model.uses_time:  # event times (seconds), 0 at padding
+        inputs = (item_seq, (1_700_000_000 + torch.randint(1, 10_000, item_seq.shape).cumsum(1)) * (item_seq > 0))
 
     model.train()
-    scores = model.score_all(item_seq)
+    scores = model.score_all(*inputs)
     assert scores.shape == (batch, num_items + 1)
     assert torch.isfinite(scores).all()
-    loss = model.loss(item_seq, target)
+    loss = model.loss(*inputs, target)
     assert loss.dim() == 0 and math.isfinite(loss.item())
 
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

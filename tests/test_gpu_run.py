@@ -84,3 +84,21 @@ def test_run_gpu_bad_input(run, tmp_path, capsys):
     assert main(["run-gpu", checkpoint, "--data", data, "--batch-sizes", "0", "--out", str(tmp_path / "g.json")]) == 1
     assert "must be positive" in capsys.readouterr().err
     assert not (tmp_path / "g.json").exists()
+
+
+def test_a_time_aware_model_runs_through_train_evaluate_run_gpu_and_energy(run, tmp_path, capsys):
+    """TiM4Rec reads event times besides the ids: every stage hands them over (model.inputs)."""
+    runs = tmp_path / "tim4rec"
+    assert main(["train", "--model", "tim4rec", "--data", str(run / "data.h5"), "--out", str(runs), "--epochs", "1",
+                 "--quiet", "--threads", "1", "--model-config", "hidden=16", "--model-config", "head_dim=8"]) == 0
+    trained = json.loads((runs / "metrics.json").read_text())
+    assert main(["evaluate", str(runs / "model.pt"), "--data", str(run / "data.h5"), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["run-gpu", str(runs / "model.pt"), "--data", str(run / "data.h5"), "--device", "cpu",
+                 "--batch-sizes", "3", "--repeats", "2", "--warmup", "0", "--out", str(tmp_path / "gpu.json")]) == 0
+    result = json.loads((tmp_path / "gpu.json").read_text())
+    assert result["HR@10"] == pytest.approx(trained["test"]["HR@10"], abs=1e-12)
+    assert result["estimate_45nm_fp32_pj_per_inference"] > 0
+    assert main(["energy-report", str(runs), "--sequences", "10", "--out", str(tmp_path / "energy")]) == 0
+    report = json.loads((tmp_path / "energy" / "report.json").read_text())
+    assert report["models"][0]["macs"] > 0

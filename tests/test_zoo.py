@@ -21,6 +21,7 @@ ZOO = {  # name -> small config
     "sfmlp": {"hidden": 16, "blocks": 1, "time_steps": 3},
     "srgnn": {"hidden": 16},
     "srsgnn": {"hidden": 16, "time_steps": 3},
+    "tim4rec": {"hidden": 16, "head_dim": 8, "state": 8},
 }
 
 
@@ -32,14 +33,24 @@ def batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return seq, torch.randint(1, ITEMS + 1, (BATCH,), generator=generator)
 
 
+def inputs_for(model, seq: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """What the model reads for `seq`: the ids, plus event times (seconds) for time-aware models."""
+    if not model.uses_time:
+        return (seq,)
+    generator = torch.Generator().manual_seed(seed)
+    gaps = torch.randint(60, 86_400 * 30, seq.shape, generator=generator)
+    return seq, (1_000_000_000 + gaps.cumsum(1)) * (seq > 0)
+
+
 @pytest.mark.parametrize("name", ZOO)
 def test_shapes_and_gradient_flow(name):
     torch.manual_seed(0)
     model = build_model(name, ITEMS, LENGTH, ZOO[name]).train()
     seq, target = batch()
-    assert model(seq).shape == (BATCH, ZOO[name]["hidden"])
-    assert model.score_all(seq).shape == (BATCH, ITEMS + 1)
-    loss = model.loss(seq, target)
+    inputs = inputs_for(model, seq)
+    assert model(*inputs).shape == (BATCH, ZOO[name]["hidden"])
+    assert model.score_all(*inputs).shape == (BATCH, ITEMS + 1)
+    loss = model.loss(*inputs, target)
     assert loss.ndim == 0 and math.isfinite(loss.item())
     loss.backward()
     silent = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
@@ -59,7 +70,7 @@ def test_layer_declarations_name_real_layers_and_spike_layers_get_spikes(name):
     hooks = [modules[layer].register_forward_pre_hook(
         lambda module, args, layer=layer: seen.__setitem__(layer, args)) for layer in spike_layers]
     with torch.no_grad():
-        model.score_all(batch()[0])
+        model.score_all(*inputs_for(model, batch()[0]))
     for hook in hooks:
         hook.remove()
     for layer in spike_layers:  # every tensor input of a spike-driven layer is 0/1
@@ -77,7 +88,7 @@ def test_training_step_is_deterministic(name):
         seq, target = batch(1)
         for _ in range(2):
             optimiser.zero_grad()
-            loss = model.loss(seq, target)
+            loss = model.loss(*inputs_for(model, seq), target)
             loss.backward()
             optimiser.step()
         losses.append(loss.item())
@@ -141,3 +152,74 @@ def test_sasrec_attention_equals_torch_multihead_attention():
             h = block.attention_norm(h + attended)
             h = block.ffn_norm(h + block.ffn(h))
         torch.testing.assert_close(model(item_seq), h[:, -1], rtol=1e-5, atol=1e-5)
+
+
+def test_ssd_quadratic_form_equals_the_recurrence():
+    """ssd() against the state-space recurrence run step by step in numpy:
+    h_n = exp(delta_n a) h_(n-1) + delta_n x_n b_n^T,  y_n = h_n c_n."""
+    import numpy as np
+
+    from ssr.models.tim4rec import ssd
+
+    rng = np.random.default_rng(0)
+    batch_size, length, heads, head_dim, state = 2, 7, 3, 4, 5
+    x = rng.normal(size=(batch_size, length, heads, head_dim))
+    delta = rng.uniform(0.01, 0.5, size=(batch_size, length, heads))
+    a = -rng.uniform(1, 16, size=heads)
+    b, c = rng.normal(size=(batch_size, length, state)), rng.normal(size=(batch_size, length, state))
+    expected = np.zeros_like(x)
+    for i in range(batch_size):
+        for h in range(heads):
+            hidden = np.zeros((head_dim, state))
+            for n in range(length):
+                hidden = np.exp(delta[i, n, h] * a[h]) * hidden + delta[i, n, h] * np.outer(x[i, n, h], b[i, n])
+                expected[i, n, h] = hidden @ c[i, n]
+    got = ssd(*(torch.from_numpy(v) for v in (x, delta, a, b, c)))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_tim4rec_ignores_left_padding_and_the_time_unit():
+    """The newest output of a sequence is the same whatever padding precedes it (padding is outside
+    the convolutions and the state space sum), and the same whether times are seconds or hours
+    (the intervals are layer-normalised along the sequence)."""
+    torch.manual_seed(0)
+    config = {"hidden": 16, "head_dim": 8, "state": 8, "time_aware": False, "dropout": 0.0}
+    short, long = build_model("tim4rec", ITEMS, 5, config).eval(), build_model("tim4rec", ITEMS, 9, config).eval()
+    state = {k: v for k, v in long.state_dict().items() if not k.startswith("time_norm")}
+    short.load_state_dict(state, strict=False)
+    items = torch.tensor([[3, 7, 7, 12]])
+    times = torch.tensor([[100, 200, 400, 900]])
+    pad = lambda x, n: torch.cat([torch.zeros(1, n - 4, dtype=x.dtype), x], 1)  # noqa: E731
+    with torch.no_grad():
+        torch.testing.assert_close(short(pad(items, 5), pad(times, 5)), long(pad(items, 9), pad(times, 9)))
+        timed = build_model("tim4rec", ITEMS, 9, {**config, "time_aware": True}).eval()
+        for layer in timed.layers:  # trained-size steps and time scales (at initialisation time barely acts)
+            layer.mixer.in_proj.weight.mul_(50)
+            layer.mixer.time_scale[-1].bias.fill_(1.0)
+        seq, seconds = inputs_for(timed, batch()[0])
+        hours = seconds.double() / 3600
+        torch.testing.assert_close(timed(seq, seconds), timed(seq, hours), rtol=1e-4, atol=1e-5)
+        shuffled = seconds.clone()
+        shuffled[:, 1:] = seconds[:, 1:] + (seconds[:, 1:] > 0) * torch.arange(1, LENGTH) ** 3 * 86_400
+        assert (timed(seq, seconds) - timed(seq, shuffled)).abs().max() > 1e-3  # the intervals matter (> 100x the unit check)
+
+
+def test_tim4rec_newest_position_only_equals_the_full_computation():
+    """The last layer computes the newest position only; every layer on every position gives the same."""
+    from ssr.models.tim4rec import ssd
+
+    torch.manual_seed(0)
+    model = build_model("tim4rec", ITEMS, LENGTH, ZOO["tim4rec"]).eval()
+    seq, times = inputs_for(model, batch()[0])
+    with torch.no_grad():
+        real = seq > 0
+        x = model.input_norm(model.item_embedding(seq))
+        seconds = times.double()
+        intervals = torch.zeros_like(seconds)
+        intervals[:, 1:] = (seconds[:, 1:] - seconds[:, :-1]) * (real[:, 1:] & real[:, :-1])
+        time = model.time_norm(intervals.float())[:, None].expand(-1, model.heads, -1)
+        for layer in model.layers:
+            x, time = layer(x, time, real, last_only=False)
+        torch.testing.assert_close(model(seq, times), x[:, -1])
+        args = [torch.randn(3, 6, 2, 4), torch.rand(3, 6, 2), -torch.rand(2) * 5, torch.randn(3, 6, 5), torch.randn(3, 6, 5)]
+        torch.testing.assert_close(ssd(*args, last_only=True)[:, 0], ssd(*args)[:, -1])

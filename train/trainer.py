@@ -154,7 +154,7 @@ def train(model_name: str, data_path: str | Path, run_dir: str | Path,
 def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path,
          identity: dict[str, Any], log: TrainLog, progress: bool) -> dict[str, Any]:
     """The epoch loop; leaves the best weights in `model` and returns the final training state."""
-    inputs, targets = dataset.inputs_and_targets("train")
+    inputs, targets = model.inputs(dataset, "train"), dataset.targets("train")
     steps_per_epoch = -(-len(targets) // config.batch_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
@@ -180,8 +180,8 @@ def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path,
                    leave=False, unit="batch")
         for step in bar:
             batch = order[step * config.batch_size:(step + 1) * config.batch_size]
-            item_seq = torch.from_numpy(inputs[batch]).to(config.device)
-            loss = model.loss(item_seq, torch.from_numpy(targets[batch]).to(config.device))
+            batch_inputs = (torch.from_numpy(a[batch]).to(config.device) for a in inputs)
+            loss = model.loss(*batch_inputs, torch.from_numpy(targets[batch]).to(config.device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -99,6 +99,10 @@ class SequenceDataset:
         positions = self._positions(split)
         return windows(self.items, self.offsets, positions, self.max_len), self.items[positions].astype(np.int64)
 
+    def targets(self, split: str) -> np.ndarray:
+        """(samples,) int64 target item ids of `split`."""
+        return self.items[self._positions(split)].astype(np.int64)
+
     def time_windows(self, split: str) -> np.ndarray:
         """(samples, max_len) int64 event times of the input windows' items (aligned with
         `inputs_and_targets`; 0 at padding) — for time-aware models."""

@@ -1,9 +1,12 @@
 """The model contract every recommender implements, its config handling and the registry by name.
 
 Contract (the trainer, evaluator and later stages call nothing else):
-    forward(item_seq)      (batch, max_len) int64 left-padded ids -> (batch, hidden) representation
-    score_all(item_seq)    -> (batch, num_items + 1) scores over all items (column 0 is padding)
-    loss(item_seq, target) -> scalar full-softmax cross-entropy of the target item ids (batch,)
+    inputs(dataset, split) -> what the model reads per sample, arrays with the sample axis first:
+                              (item windows,) by default; time-aware models (uses_time) add the
+                              event times of those items: (item windows, time windows)
+    forward(*inputs)       (batch, max_len) int64 left-padded ids [, times] -> (batch, hidden)
+    score_all(*inputs)     -> (batch, num_items + 1) scores over all items (column 0 is padding)
+    loss(*inputs, target)  -> scalar full-softmax cross-entropy of the target item ids (batch,)
     layer_kinds()          -> {layer name: "float" | "spike"}: whether a layer's inputs are floats
                               (multiply-accumulates) or spikes (accumulates); names are module or
                               parameter names, plus "score" for the scoring against every item;
@@ -15,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,6 +33,7 @@ class SequentialRecommender(nn.Module):
     kind: ClassVar[str]  # "ann" | "snn" | "baseline"
     Config: ClassVar[type]
     trainable: ClassVar[bool] = True  # False: fitted from training statistics by `fit`
+    uses_time: ClassVar[bool] = False  # True: inputs() adds event times (the dataset's timestamps)
     ann_original: ClassVar[str | None] = None  # a spiking model's ANN counterpart (energy pairs)
     # `ssr tune`'s search space: name -> ("log" | "float", low, high) or ("int", low, high) or
     # ("choice", [values]); names are TrainConfig fields (lr, weight_decay) or Config fields
@@ -40,6 +45,10 @@ class SequentialRecommender(nn.Module):
         self.config = config
         self.num_items = num_items
         self.max_len = max_len
+
+    def inputs(self, dataset, split: str) -> tuple[np.ndarray, ...]:
+        """(item windows (samples, max_len),) of `split`: what score_all and loss take, per sample."""
+        return (dataset.inputs_and_targets(split)[0],)
 
     def item_embeddings(self) -> torch.Tensor:
         """(num_items + 1, hidden) the table `score_all` scores against: by default the model's

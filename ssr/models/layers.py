@@ -7,13 +7,15 @@ from torch import nn
 
 
 class Dropout(nn.Dropout):
-    """nn.Dropout with the mask drawn by `rand_like` (2.5x faster than bernoulli_ on CPU here)."""
+    """nn.Dropout with the mask drawn by `rand_like` (2.5x faster than bernoulli_ on CPU here) and
+    applied as one product with the scaled mask (x * keep * scale, two products with a bool mask,
+    cost 1.6x as much forward and backward)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
         keep = torch.rand_like(x) >= self.p
-        return x * keep * (1.0 / (1.0 - self.p))
+        return x * (keep * (1.0 / (1.0 - self.p)))
 
 
 class TimeSharedDropout(Dropout):

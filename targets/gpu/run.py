@@ -87,11 +87,13 @@ class _NVML:
         return None if self.handle is None else float(self.pynvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
 
 
-def time_batches(forward, batch: torch.Tensor, device: torch.device, warmup: int, repeats: int,
-                 energy: _NVML | None = None) -> dict[str, Any]:
-    """Latency (ms) of `forward(batch)` over `repeats` timed runs after `warmup` untimed ones."""
+def time_batches(forward, batch: torch.Tensor | tuple[torch.Tensor, ...], device: torch.device, warmup: int,
+                 repeats: int, energy: _NVML | None = None) -> dict[str, Any]:
+    """Latency (ms) of `forward(*batch)` over `repeats` timed runs after `warmup` untimed ones; `batch`
+    is the model's inputs (a tensor, or a tuple of tensors with the sample axis first)."""
+    batch = batch if isinstance(batch, tuple) else (batch,)
     for _ in range(warmup):
-        forward(batch)
+        forward(*batch)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -103,23 +105,23 @@ def time_batches(forward, batch: torch.Tensor, device: torch.device, warmup: int
         if device.type == "cuda":
             begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             begin.record()
-            forward(batch)
+            forward(*batch)
             end.record()
             torch.cuda.synchronize(device)
             times.append(begin.elapsed_time(end))
         else:
             begin = time.perf_counter()
-            forward(batch)
+            forward(*batch)
             times.append((time.perf_counter() - begin) * 1e3)
     end_energy = energy.millijoules() if energy else None
     p50 = float(np.percentile(times, 50))
-    row = {"batch_size": len(batch), "latency_ms_p50": p50, "latency_ms_p95": float(np.percentile(times, 95)),
+    row = {"batch_size": len(batch[0]), "latency_ms_p50": p50, "latency_ms_p95": float(np.percentile(times, 95)),
            "latency_ms_mean": statistics.fmean(times),
-           "throughput_sequences_per_second": len(batch) / (p50 / 1e3),
+           "throughput_sequences_per_second": len(batch[0]) / (p50 / 1e3),
            "peak_memory_bytes": (torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _peak_rss_bytes()),
            "peak_memory_kind": "device memory allocated by torch" if device.type == "cuda" else "process peak RSS"}
     if start_energy is not None and end_energy is not None:
-        row["board_energy_mj_per_inference"] = (end_energy - start_energy) / (repeats * len(batch))
+        row["board_energy_mj_per_inference"] = (end_energy - start_energy) / (repeats * len(batch[0]))
     return row
 
 
@@ -142,7 +144,7 @@ def run_gpu(checkpoint: str | Path, data: str | Path, split: str = "test", batch
         raise ValueError(f"{data} has {dataset.num_items} items, the model {model.num_items}; "
                          "pass the dataset it was trained on")
     model = model.to(run_device).eval()
-    inputs = torch.from_numpy(dataset.inputs_and_targets(split)[0])
+    inputs = tuple(torch.from_numpy(a) for a in model.inputs(dataset, split))
     metrics = evaluate(model, dataset, split, mask_history=mask_history, device=str(run_device))
     energy = _NVML(run_device)
 
@@ -151,13 +153,13 @@ def run_gpu(checkpoint: str | Path, data: str | Path, split: str = "test", batch
     for mode in modes:
         forward = _forward(model, mode, run_device)
         for size in batch_sizes:
-            batch = inputs[:size].to(run_device)
-            if len(batch) < size:  # a split smaller than the batch: repeat it
-                batch = batch.repeat(-(-size // len(batch)), 1)[:size]
+            batch = tuple(a[:size].to(run_device) for a in inputs)
+            if len(batch[0]) < size:  # a split smaller than the batch: repeat it
+                batch = tuple(a.repeat(-(-size // len(a)), 1)[:size] for a in batch)
             try:
                 with torch.no_grad():
                     begin = time.perf_counter()
-                    forward(batch)  # torch.compile compiles here; the first call is never timed
+                    forward(*batch)  # torch.compile compiles here; the first call is never timed
                     first_call = time.perf_counter() - begin
                     row = time_batches(forward, batch, run_device, warmup, repeats, energy)
                 row["first_call_seconds"] = first_call
@@ -165,7 +167,7 @@ def run_gpu(checkpoint: str | Path, data: str | Path, split: str = "test", batch
                 row = {"batch_size": size, "error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"}
             rows.append({"mode": mode, **row})
 
-    estimate = _estimate_pj(model.cpu().float(), inputs[:estimate_sequences].numpy())
+    estimate = _estimate_pj(model.cpu().float(), [a[:estimate_sequences].numpy() for a in inputs])
     return {
         "format": "ssr-gpu-run", "schema_version": 1,
         "model": payload["model"], "kind": payload["kind"],
@@ -194,14 +196,14 @@ def _forward(model, mode: str, device: torch.device):
     if mode == "half":
         dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
 
-        def forward(batch):
+        def forward(*batch):
             with torch.autocast(device_type=device.type, dtype=dtype):
-                return model.score_all(batch)
+                return model.score_all(*batch)
         return forward
     return torch.compile(model.score_all)
 
 
-def _estimate_pj(model, item_seq: np.ndarray) -> float:
+def _estimate_pj(model, inputs: list[np.ndarray]) -> float:
     """Energy per inference under the 45nm-fp32 profile, counted as `ssr energy-report` counts it."""
     from ssr.energy.counter import count_model
     from ssr.energy.profiles import PROFILES
@@ -209,7 +211,7 @@ def _estimate_pj(model, item_seq: np.ndarray) -> float:
     if model.name == "ssr":
         from ssr.energy.graph_count import count_graph
 
-        layers, _ = count_graph(model, item_seq)
+        layers, _ = count_graph(model, inputs[0])
     else:
-        layers = count_model(model, torch.from_numpy(item_seq))
-    return sum(PROFILES["45nm-fp32"].energy(layer) for layer in layers.values()) / len(item_seq)
+        layers = count_model(model, *(torch.from_numpy(a) for a in inputs))
+    return sum(PROFILES["45nm-fp32"].energy(layer) for layer in layers.values()) / len(inputs[0])
