@@ -6,7 +6,8 @@ bench/work/ and reused, so an interrupted `make bench` resumes where it stopped.
 
 import shutil
 
-from bench import data_prepare, energy, gpu_run, lava_run, lava_zoo, lif_speed, nir_verify, quality, train_throughput
+from bench import (data_prepare, energy, gpu_run, lava_run, lava_zoo, lif_speed, nir_verify, quality,
+                   sasrec_recbole, train_throughput)
 from bench.common import RESULTS, SHARED_DATA
 from ssr.models import MODELS
 from ssr.train.matrix import prepare_datasets, resolve_models, run_matrix
@@ -27,6 +28,8 @@ if __name__ == "__main__":
         run_matrix(zoo, prepare_datasets(list(DATASETS), SHARED_DATA, matrix), seeds=3, out=matrix, epochs=40,
                    patience=5)
         shutil.copyfile(matrix / "results.json", RESULTS / "zoo_matrix.json")
+    if SHARED_DATA.exists():
+        sasrec_recbole.main(WORK / "sasrec_recbole")
     nir_verify.main(WORK)  # exports and verifies the seed-0 spiking runs above
     lava_run.main(WORK / "runs" / "ml-100k_ssr_seed0", WORK / "ml-100k_ufo.h5")
 
