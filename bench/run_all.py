@@ -6,8 +6,8 @@ bench/work/ and reused, so an interrupted `make bench` resumes where it stopped.
 
 import shutil
 
-from bench import (data_prepare, energy, gpu_run, lava_run, lava_zoo, lif_speed, nir_verify, quality,
-                   sasrec_recbole, train_throughput)
+from bench import (data_prepare, energy, gpu_run, lava_run, lava_zoo, lif_speed, nir_verify, published_baselines,
+                   quality, sasrec_recbole, train_throughput)
 from bench.common import RESULTS, SHARED_DATA
 from ssr.models import MODELS
 from ssr.train.matrix import prepare_datasets, resolve_models, run_matrix
@@ -30,6 +30,7 @@ if __name__ == "__main__":
         shutil.copyfile(matrix / "results.json", RESULTS / "zoo_matrix.json")
     if SHARED_DATA.exists():
         sasrec_recbole.main(WORK / "sasrec_recbole")
+        published_baselines.main(WORK / "published_baselines", list(published_baselines.PUBLISHED))
     nir_verify.main(WORK)  # exports and verifies the seed-0 spiking runs above
     lava_run.main(WORK / "runs" / "ml-100k_ssr_seed0", WORK / "ml-100k_ufo.h5")
 
