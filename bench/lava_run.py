@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from bench.common import RESULTS, save_result
@@ -22,6 +21,7 @@ from ssr.convert.export import export
 from ssr.data.dataset import read_dataset
 from ssr.evaluate import evaluate
 from ssr.io import write_json
+from ssr.metrics import mean_overlap, top_k
 from ssr.targets.loihi_sim.run import run_lava
 from ssr.train.trainer import TrainConfig, train
 
@@ -50,8 +50,8 @@ def quantisation_cost(float_run: Path, quantised_run: Path, data: Path, sequence
                for name, model in models}
     item_seq = torch.from_numpy(dataset.inputs_and_targets("test")[0][:sequences])
     with torch.no_grad():
-        top = [model.score_all(item_seq)[:, 1:].topk(10).indices.numpy() for model in (float_model, quantised_model)]
-    overlap = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(*top)]))
+        top = [top_k(model.score_all(item_seq), 10).numpy() for model in (float_model, quantised_model)]
+    overlap = mean_overlap(*top)
     relative = {name: {k: (metrics[name][k] - metrics["float"][k]) / metrics["float"][k] for k in metrics["float"]}
                 for name in ("quantise_weights_before_fine_tuning", "quantise_weights")}
     return {"test_split": metrics, "relative_change": relative, "top10_overlap_with_float_model": overlap,

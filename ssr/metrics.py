@@ -7,6 +7,7 @@ the metrics agree. rank 0 is the top.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 KS = (5, 10, 20)
@@ -29,6 +30,12 @@ def target_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
     """(batch, k) item ids in rank order (ties by smaller id), padding column excluded."""
     return torch.sort(scores[:, 1:], dim=1, descending=True, stable=True).indices[:, :k] + 1
+
+
+def mean_overlap(top_a: np.ndarray, top_b: np.ndarray) -> float:
+    """Mean fraction of shared items between two (batch, k) top-k lists, row by row."""
+    k = top_a.shape[1]
+    return float(np.mean([len(set(a.tolist()) & set(b.tolist())) / k for a, b in zip(top_a, top_b)]))
 
 
 class RankingMetrics:

@@ -212,14 +212,9 @@ def test_tim4rec_newest_position_only_equals_the_full_computation():
     model = build_model("tim4rec", ITEMS, LENGTH, ZOO["tim4rec"]).eval()
     seq, times = inputs_for(model, batch()[0])
     with torch.no_grad():
-        real = seq > 0
-        x = model.input_norm(model.item_embedding(seq))
-        seconds = times.double()
-        intervals = torch.zeros_like(seconds)
-        intervals[:, 1:] = (seconds[:, 1:] - seconds[:, :-1]) * (real[:, 1:] & real[:, :-1])
-        time = model.time_norm(intervals.float())[:, None].expand(-1, model.heads, -1)
+        x, time = model.input_norm(model.item_embedding(seq)), model.time_features(seq, times)
         for layer in model.layers:
-            x, time = layer(x, time, real, last_only=False)
+            x, time = layer(x, time, seq > 0, last_only=False)
         torch.testing.assert_close(model(seq, times), x[:, -1])
         args = [torch.randn(3, 6, 2, 4), torch.rand(3, 6, 2), -torch.rand(2) * 5, torch.randn(3, 6, 5), torch.randn(3, 6, 5)]
         torch.testing.assert_close(ssd(*args, last_only=True)[:, 0], ssd(*args)[:, -1])

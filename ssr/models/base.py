@@ -55,11 +55,12 @@ class SequentialRecommender(nn.Module):
         `item_embedding` weights."""
         return self.item_embedding.weight
 
-    def score_all(self, item_seq: torch.Tensor) -> torch.Tensor:
-        return self(item_seq) @ self.item_embeddings().T  # (batch, num_items + 1)
+    def score_all(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self(*inputs) @ self.item_embeddings().T  # (batch, num_items + 1)
 
-    def loss(self, item_seq: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(self.score_all(item_seq), target)
+    def loss(self, *inputs_and_target: torch.Tensor) -> torch.Tensor:
+        *inputs, target = inputs_and_target
+        return F.cross_entropy(self.score_all(*inputs), target)
 
     def layer_kinds(self) -> dict[str, str]:
         kinds = {name: "float" for name, module in self.named_modules()

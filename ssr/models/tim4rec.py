@@ -198,22 +198,19 @@ class TiM4Rec(SequentialRecommender):
         """Item windows and their event times (samples, max_len) each."""
         return dataset.inputs_and_targets(split)[0], dataset.time_windows(split)
 
+    def time_features(self, item_seq: torch.Tensor, time_seq: torch.Tensor) -> torch.Tensor:
+        """(batch, heads, N): the intervals between consecutive interactions (0 at a sequence's first
+        item and at padding), layer-normalised along the sequence, one copy per head."""
+        real = item_seq > 0
+        seconds = time_seq.double()
+        intervals = torch.zeros_like(seconds)
+        intervals[:, 1:] = (seconds[:, 1:] - seconds[:, :-1]) * (real[:, 1:] & real[:, :-1])
+        return self.time_norm(self.dropout(intervals.float()))[:, None].expand(-1, self.heads, -1)
+
     def forward(self, item_seq: torch.Tensor, time_seq: torch.Tensor) -> torch.Tensor:
         """item_seq (batch, N) ids, left-padded; time_seq (batch, N) event times (any unit) -> (batch, hidden)."""
-        real = item_seq > 0
         x = self.input_norm(self.dropout(self.item_embedding(item_seq)))
-        time = None
-        if self.config.time_aware:
-            seconds = time_seq.double()
-            intervals = torch.zeros_like(seconds)
-            intervals[:, 1:] = (seconds[:, 1:] - seconds[:, :-1]) * (real[:, 1:] & real[:, :-1])
-            time = self.time_norm(self.dropout(intervals.float()))[:, None].expand(-1, self.heads, -1)
+        time = self.time_features(item_seq, time_seq) if self.config.time_aware else None
         for index, layer in enumerate(self.layers):  # the model reads the newest position only
-            x, time = layer(x, time, real, last_only=index == len(self.layers) - 1)
+            x, time = layer(x, time, item_seq > 0, last_only=index == len(self.layers) - 1)
         return x[:, -1]
-
-    def score_all(self, item_seq: torch.Tensor, time_seq: torch.Tensor) -> torch.Tensor:
-        return self(item_seq, time_seq) @ self.item_embedding.weight.T
-
-    def loss(self, item_seq: torch.Tensor, time_seq: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(self.score_all(item_seq, time_seq), target)

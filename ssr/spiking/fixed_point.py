@@ -66,9 +66,15 @@ def fake_quantise(weights: torch.Tensor, peak: float | None = None,
     with torch.no_grad():
         exponent = grid_exponent(float(weights.abs().max()) if peak is None else peak)
         step = math.ldexp(1.0, exponent)
-        grid = (torch.round(weights / step).clamp(-WEIGHT_LEVELS - 1, WEIGHT_LEVELS) * step).to(dtype)
-    cast = weights.to(dtype)
-    return grid + (cast - cast.detach())  # the value is `grid` exactly; the gradient is identity
+        grid = torch.round(weights / step).clamp(-WEIGHT_LEVELS - 1, WEIGHT_LEVELS) * step
+    return straight_through(grid, weights, dtype)
+
+
+def straight_through(grid: torch.Tensor, values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`grid` (the rounded `values`) as `dtype`, exactly, with the gradient of `values` passed
+    straight through (identity)."""
+    cast = values.to(dtype)
+    return grid.to(dtype) + (cast - cast.detach())
 
 
 def fake_quantise_bias(bias: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -76,15 +82,13 @@ def fake_quantise_bias(bias: torch.Tensor, dtype: torch.dtype = torch.float32) -
     the gradient passed straight through."""
     with torch.no_grad():
         step = math.ldexp(1.0, grid_exponent(float(bias.abs().max()), BIAS_LEVELS))
-        grid = ((torch.floor(bias / step).clamp(-BIAS_LEVELS - 1, BIAS_LEVELS) + 0.5) * step).to(dtype)
-    cast = bias.to(dtype)
-    return grid + (cast - cast.detach())
+        grid = (torch.floor(bias / step).clamp(-BIAS_LEVELS - 1, BIAS_LEVELS) + 0.5) * step
+    return straight_through(grid, bias, dtype)
 
 
 def fake_quantise_readout_bias(bias: torch.Tensor, weight_peak: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The readout integrator's per-step bias rounded as the compiler rounds it (to 1 / readout_scale)."""
     with torch.no_grad():
         scale = readout_scale(weight_peak)
-        grid = (torch.round(bias * scale) / scale).to(dtype)
-    cast = bias.to(dtype)
-    return grid + (cast - cast.detach())
+        grid = torch.round(bias * scale) / scale
+    return straight_through(grid, bias, dtype)

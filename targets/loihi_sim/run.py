@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from ssr import __version__
+from ssr.metrics import mean_overlap
 from ssr.targets.loihi_sim.compiler import Plan, plan_graph, quantise
 
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
@@ -212,7 +213,7 @@ def _comparison(scores: np.ndarray, torch_scores: np.ndarray, targets: np.ndarra
     return {
         **_metrics_at_10(scores, targets),
         "top10_exact_agreement": float((lava_top == torch_top).all(axis=1).mean()),
-        "mean_top10_overlap": float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(lava_top, torch_top)])),
+        "mean_top10_overlap": mean_overlap(lava_top, torch_top),
         "pytorch": _metrics_at_10(torch_scores, targets),
         "spike_counts_identical": all(row["spikes"] == row["spikes_pytorch"] for row in layers if row["kind"] == "LIF"),
         "per_sequence": [{"lava_top10": a.tolist(), "pytorch_top10": b.tolist(), "target": int(t)}
