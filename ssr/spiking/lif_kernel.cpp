@@ -8,16 +8,62 @@
 namespace {
 constexpr int64_t kBlock = 256;
 
-inline float surrogate_grad(float x, int kind, float alpha) {
-  if (kind == 0) {  // atan
+template <int Kind>
+inline float surrogate_grad(float x, float alpha) {
+  if constexpr (Kind == 0) {  // atan
     const float z = 1.5707963267948966f * alpha * x;
     return 0.5f * alpha / (1.f + z * z);
-  }
-  if (kind == 1) {  // sigmoid
+  } else if constexpr (Kind == 1) {  // sigmoid
     const float s = 1.f / (1.f + std::exp(-alpha * x));
     return alpha * s * (1.f - s);
+  } else {  // rectangle
+    return std::fabs(x) < 0.5f / alpha ? alpha : 0.f;
   }
-  return std::fabs(x) < 0.5f / alpha ? alpha : 0.f;  // rectangle
+}
+
+// Back through time for one block of `len` elements: the surrogate and the reset rule are template
+// parameters, so the element loops carry no branches and vectorise.
+template <int Kind, bool DetachReset>
+void backward_block(const float* xs, const float* gs, float* gx, int64_t steps, int64_t n, int64_t start,
+                    int64_t len, float decay, float th, float reset, float alpha, float* charged) {
+  float v[kBlock], grad_v[kBlock];
+  for (int64_t i = 0; i < len; ++i) { v[i] = 0.f; grad_v[i] = 0.f; }
+  for (int64_t t = 0; t < steps; ++t) {  // recompute the charge h (cheaper than storing it)
+    const float* xt = xs + t * n + start;
+    float* ht = charged + t * kBlock;
+    for (int64_t i = 0; i < len; ++i) {
+      const float h = v[i] + (xt[i] - v[i]) * decay;
+      ht[i] = h;
+      v[i] = h >= th ? reset : h;
+    }
+  }
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const float* ht = charged + t * kBlock;
+    const float* gt = gs + t * n + start;
+    float* gxt = gx + t * n + start;
+    for (int64_t i = 0; i < len; ++i) {
+      const float h = ht[i];
+      const float not_fired = h < th ? 1.f : 0.f;
+      const float ds = surrogate_grad<Kind>(h - th, alpha);
+      const float dv = DetachReset ? not_fired : not_fired + (reset - h) * ds;
+      const float gh = gt[i] * ds + grad_v[i] * dv;
+      gxt[i] = gh * decay;
+      grad_v[i] = gh * (1.f - decay);
+    }
+  }
+}
+
+template <int Kind, bool DetachReset>
+void backward_all(const float* xs, const float* gs, float* gx, int64_t steps, int64_t n, float decay,
+                  float th, float reset, float alpha) {
+  at::parallel_for(0, (n + kBlock - 1) / kBlock, 1, [&](int64_t first, int64_t last) {
+    std::vector<float> charged(steps * kBlock);
+    for (int64_t b = first; b < last; ++b) {
+      const int64_t start = b * kBlock;
+      backward_block<Kind, DetachReset>(xs, gs, gx, steps, n, start, std::min(kBlock, n - start), decay,
+                                        th, reset, alpha, charged.data());
+    }
+  });
 }
 }  // namespace
 
@@ -49,9 +95,9 @@ torch::Tensor lif_forward(torch::Tensor x, double tau, double v_threshold, doubl
   return spikes;
 }
 
-// Recomputes the charge h from x (cheaper than storing it), then runs back through time.
 torch::Tensor lif_backward(torch::Tensor x, torch::Tensor grad_spikes, double tau, double v_threshold,
                            double v_reset, int64_t kind, double alpha, bool detach_reset) {
+  TORCH_CHECK(kind >= 0 && kind <= 2, "lif kernel: unknown surrogate id ", kind);
   auto input = x.contiguous();
   auto grad_out = grad_spikes.contiguous();
   const int64_t steps = input.size(0), n = input.numel() / steps;
@@ -60,37 +106,11 @@ torch::Tensor lif_backward(torch::Tensor x, torch::Tensor grad_spikes, double ta
   const float* gs = grad_out.data_ptr<float>();
   float* gx = grad_x.data_ptr<float>();
   const float decay = static_cast<float>(1.0 / tau), th = v_threshold, reset = v_reset, a = alpha;
-  at::parallel_for(0, (n + kBlock - 1) / kBlock, 1, [&](int64_t first, int64_t last) {
-    std::vector<float> charged(steps * kBlock);
-    float v[kBlock], grad_v[kBlock];
-    for (int64_t b = first; b < last; ++b) {
-      const int64_t start = b * kBlock, len = std::min(kBlock, n - start);
-      for (int64_t i = 0; i < len; ++i) { v[i] = 0.f; grad_v[i] = 0.f; }
-      for (int64_t t = 0; t < steps; ++t) {
-        const float* xt = xs + t * n + start;
-        float* ht = charged.data() + t * kBlock;
-        for (int64_t i = 0; i < len; ++i) {
-          const float h = v[i] + (xt[i] - v[i]) * decay;
-          ht[i] = h;
-          v[i] = h >= th ? reset : h;
-        }
-      }
-      for (int64_t t = steps - 1; t >= 0; --t) {
-        const float* ht = charged.data() + t * kBlock;
-        const float* gt = gs + t * n + start;
-        float* gxt = gx + t * n + start;
-        for (int64_t i = 0; i < len; ++i) {
-          const float h = ht[i];
-          const float not_fired = h < th ? 1.f : 0.f;
-          const float ds = surrogate_grad(h - th, kind, a);
-          const float dv = detach_reset ? not_fired : not_fired + (reset - h) * ds;
-          const float gh = gt[i] * ds + grad_v[i] * dv;
-          gxt[i] = gh * decay;
-          grad_v[i] = gh * (1.f - decay);
-        }
-      }
-    }
-  });
+  using Backward = void (*)(const float*, const float*, float*, int64_t, int64_t, float, float, float, float);
+  static constexpr Backward table[3][2] = {{backward_all<0, false>, backward_all<0, true>},
+                                           {backward_all<1, false>, backward_all<1, true>},
+                                           {backward_all<2, false>, backward_all<2, true>}};
+  table[kind][detach_reset ? 1 : 0](xs, gs, gx, steps, n, decay, th, reset, a);
   return grad_x;
 }
 
