@@ -54,3 +54,28 @@ def test_bench_bad_input(tmp_path, capsys):
     assert "unknown dataset 'movielens-9'" in capsys.readouterr().err
     assert main(["bench", "--datasets", "ml-100k", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")]) == 1
     assert "ml-100k/u.data not found" in capsys.readouterr().err
+
+
+def test_bench_matrix_resumes_an_interrupted_run_from_its_last_epoch(data, tmp_path, monkeypatch, capsys):
+    import ssr.train.trainer as trainer
+
+    saved = trainer.save_checkpoint
+
+    def stop_after_first_epoch(path, payload):
+        saved(path, payload)
+        if path.name == "last.pt":
+            raise KeyboardInterrupt  # the machine went away after epoch 1
+
+    out = tmp_path / "results"
+    argv = ["bench", "--models", "fmlp", "--datasets", str(data), "--seeds", "1", "--epochs", "2",
+            "--threads", "1", "--out", str(out)]
+    monkeypatch.setattr(trainer, "save_checkpoint", stop_after_first_epoch)
+    assert main(argv) != 0
+    assert "re-run the same command to resume" in capsys.readouterr().err
+    run_dir = out / "runs" / "syn" / "fmlp" / "seed0"
+    assert (run_dir / "last.pt").is_file() and not (run_dir / "model.pt").exists()
+    monkeypatch.setattr(trainer, "save_checkpoint", saved)
+    assert main(argv) == 0
+    log = (run_dir / "train.log").read_text()
+    assert "resuming after epoch 1" in log and log.count("epoch   1 ") == 1 and "epoch   2 " in log
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs_run"] == 2

@@ -1,8 +1,8 @@
 """`ssr bench --models all --datasets ml-100k,beauty --seeds 3 --out results/`: the benchmark matrix.
 
 Prepares each dataset (known names with the paper's protocol, or prepared .h5 files), trains every
-model x dataset x seed into OUT/runs/<dataset>/<model>/seed<k>/ (a finished run is reused, so an
-interrupted matrix resumes where it stopped), and writes the results table in the paper's shape:
+model x dataset x seed into OUT/runs/<dataset>/<model>/seed<k>/ (a finished run is reused and an
+interrupted one resumes from its last finished epoch, so a stopped matrix goes on where it stopped), and writes the results table in the paper's shape:
 rows are models, each ANN followed by its spiking variants; columns are dataset x {HR@10, NDCG@10,
 MRR@10} (test, mean and standard deviation over seeds); spiking rows carry the relative gap to their
 ANN original. OUT/results.csv, OUT/results.md and OUT/results.json (with every seed's values and the
@@ -111,7 +111,10 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
                     print(f"training {model} on {dataset}, seed {seed} -> {run_dir}", flush=True)
                     config = TrainConfig(epochs=epochs, patience=patience, seed=seed, threads=threads,
                                          mask_history=mask_history, **train_overrides)
-                    train(model, path, run_dir, config, model_config, progress=False, overwrite=True)
+                    # an interrupted run resumes from its last.pt; only a run that wrote model.pt but
+                    # not metrics.json (killed in between) starts again
+                    train(model, path, run_dir, config, model_config, progress=False,
+                          overwrite=(run_dir / "model.pt").is_file())
                 metrics = json.loads((run_dir / "metrics.json").read_text())["test"]
                 results.setdefault(dataset, {}).setdefault(model, []).append({k: metrics[k] for k in METRICS})
     return summarise(results, models, out, mask_history)
