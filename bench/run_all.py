@@ -7,7 +7,7 @@ bench/work/ and reused, so an interrupted `make bench` resumes where it stopped.
 import shutil
 
 from bench import (data_prepare, energy, gpu_run, lava_run, lava_zoo, lif_speed, nir_verify, published_baselines,
-                   quality, sasrec_recbole, train_throughput)
+                   quality, sasrec_recbole, ssr_gap, train_throughput)
 from bench.common import RESULTS, SHARED_DATA
 from ssr.models import MODELS
 from ssr.train.matrix import prepare_datasets, resolve_models, run_matrix
@@ -19,14 +19,25 @@ if __name__ == "__main__":
     data_prepare.main()
     lif_speed.main()
     train_throughput.main(["fmlp", "ssr", "ssr-hybrid"])
-    quality.main(["pop", "fmlp", "ssr", "ssr-hybrid"], list(DATASETS), seeds=3, epochs=40, patience=5,
-                 work=WORK, name="quality")
-    # the zoo: every other ANN/SNN pair, 3 seeds, with `ssr bench`'s matrix (results copied to results/)
-    zoo = [m for m in resolve_models("all") if m not in ("fmlp", "ssr", "ssr-hybrid")]
+    quality.main(["pop", "fmlp"], list(DATASETS), seeds=1, epochs=40, patience=5, work=WORK, name="quality")
+    # the SSR issue's comparison: fmlp, ssr-hybrid, ssr, three seeds, at most 15 epochs each
+    for dataset in DATASETS:
+        quality.main(["fmlp", "ssr-hybrid", "ssr"], [dataset], seeds=3, epochs=15, patience=5, work=WORK,
+                     name=f"quality_{dataset.replace('-', '')}", threads=1)
+    ssr_gap.main(list(ssr_gap.VARIANTS), seeds=1, work=WORK)
+    # the zoo: every ANN/SNN pair, 3 seeds, same protocol, with `ssr bench`'s matrix (results copied to
+    # results/); the quality runs above are its fmlp / ssr / ssr-hybrid rows
     matrix = WORK / "matrix"
     if SHARED_DATA.exists():
-        run_matrix(zoo, prepare_datasets(list(DATASETS), SHARED_DATA, matrix), seeds=3, out=matrix, epochs=40,
-                   patience=5)
+        for dataset in DATASETS:
+            for model in ("fmlp", "ssr-hybrid", "ssr"):
+                for seed in range(3):
+                    link = matrix / "runs" / dataset / model / f"seed{seed}"
+                    if not link.is_symlink() and not link.exists():
+                        link.parent.mkdir(parents=True, exist_ok=True)
+                        link.symlink_to(WORK / "runs" / f"{dataset}_{model}_seed{seed}")
+        run_matrix(resolve_models("all"), prepare_datasets(list(DATASETS), SHARED_DATA, matrix), seeds=3,
+                   out=matrix, epochs=15, patience=5, threads=1)
         shutil.copyfile(matrix / "results.json", RESULTS / "zoo_matrix.json")
     if SHARED_DATA.exists():
         sasrec_recbole.main(WORK / "sasrec_recbole")
