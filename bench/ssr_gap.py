@@ -8,8 +8,9 @@ loss at the last epoch (a model that cannot fit the data shows it there first) a
 table, the fraction of its entries that fire.
 
 `float-readout` scores against the float encoding currents of the items instead of the binary
-table's rates (the lookup still sees spikes): a diagnostic, not a deployable model, registered by
-this module only.
+table's rates (the lookup still sees spikes); `float-lookup` feeds the stimulus encoder the items'
+float currents (the same at every time step) instead of their spike rows (scoring still against the
+rates). Both are diagnostics, not deployable models, registered by this module only.
 """
 
 from __future__ import annotations
@@ -42,6 +43,18 @@ class SSRFloatReadout(SSR):
         return self._represent(item_seq, table) @ currents.T
 
 
+@register
+class SSRFloatLookup(SSR):
+    """ssr whose stimulus encoder reads the items' float currents (T, B, N, D), not their spikes."""
+
+    name = "ssr-float-lookup"
+    kind = "diagnostic"
+
+    def scores_with_table(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        currents = self.item_embedding.weight * self.config.item_current_scale
+        return self._represent(item_seq, currents.expand(self.config.time_steps, -1, -1)) @ table.mean(0).T
+
+
 # name -> (model, model config, training overrides, what it changes)
 VARIANTS = {
     "fmlp": ("fmlp", {}, {}, "the ANN original (reference)"),
@@ -49,6 +62,8 @@ VARIANTS = {
     "ssr-lr3e-3": ("ssr", {}, {"lr": 3e-3}, "learning rate 3e-3 instead of the paper's 1e-3"),
     "ssr-float-readout": ("ssr-float-readout", {}, {},
                           "scores against float item currents instead of the binary table's rates"),
+    "ssr-float-lookup": ("ssr-float-lookup", {}, {},
+                         "the encoder reads float item currents instead of the table's spikes"),
     "ssr-time-steps-8": ("ssr", {"time_steps": 8}, {}, "T = 8: item rates in steps of 1/8 instead of 1/4"),
 }
 EPOCH_LINE = re.compile(r"^epoch\s+(\d+) loss (\S+) valid MRR@10 (\S+)")
