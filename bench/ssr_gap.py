@@ -60,6 +60,7 @@ VARIANTS = {
     "fmlp": ("fmlp", {}, {}, "the ANN original (reference)"),
     "ssr": ("ssr", {}, {}, "the deployable model as shipped (reference)"),
     "ssr-lr3e-3": ("ssr", {}, {"lr": 3e-3}, "learning rate 3e-3 instead of the paper's 1e-3"),
+    "fmlp-lr3e-3": ("fmlp", {}, {"lr": 3e-3}, "the ANN original at the same learning rate 3e-3 (fair comparison)"),
     "ssr-float-readout": ("ssr-float-readout", {}, {},
                           "scores against float item currents instead of the binary table's rates"),
     "ssr-float-lookup": ("ssr-float-lookup", {}, {},
