@@ -4,7 +4,8 @@ Every variant trains on ml-100k (`ufo`, max length 50) exactly as the quality be
 most 15 epochs, patience 5 on validation MRR@10, one torch thread) and changes one thing against
 `ssr`. The quality benchmark's runs of ssr and fmlp (WORK/runs/ml-100k_<model>_seed<k>) are reused
 when they exist. Recorded per variant: test HR/NDCG/MRR@10 (plain), the best epoch, the training
-loss at the last epoch (a model that cannot fit the data shows it there first) and, for the spiking
+loss at the last epoch (a model that cannot fit the data shows it there first), validation and test
+NDCG@10 by history length (the test split is mostly full 50-item windows) and, for the spiking
 table, the fraction of its entries that fire.
 
 `float-readout` scores against the float encoding currents of the items instead of the binary
@@ -20,11 +21,14 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from bench.common import RESULTS, SHARED_DATA, save_result
 from ssr.checkpoint import load_checkpoint
+from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.data.prepare import PrepareConfig, prepare
+from ssr.metrics import target_ranks
 from ssr.models.base import register
 from ssr.models.ssr import SSR
 from ssr.train.matrix import KNOWN_DATASETS
@@ -76,10 +80,29 @@ def epoch_history(run_dir: Path) -> list[dict[str, float]]:
     return [{"epoch": int(m[1]), "train_loss": float(m[2]), "valid_MRR@10": float(m[3])} for m in rows if m]
 
 
+LENGTH_BUCKETS = ((1, 20), (21, 49), (50, 50))  # history lengths, inclusive
+
+
+@torch.no_grad()
+def ndcg_by_history_length(model, dataset: SequenceDataset, split: str) -> dict[str, dict[str, float]]:
+    """NDCG@10 (plain full ranking) of `split`'s samples grouped by how many items their window holds."""
+    model.eval()
+    inputs, targets = model.inputs(dataset, split), dataset.targets(split)
+    ranks = np.concatenate([
+        target_ranks(model.score_all(*(torch.from_numpy(a[i:i + 1000]) for a in inputs)).float(),
+                     torch.from_numpy(targets[i:i + 1000])).numpy() for i in range(0, len(targets), 1000)])
+    ndcg = np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
+    lengths = (dataset.inputs_and_targets(split)[0] > 0).sum(1)
+    return {f"{lo}-{hi}": {"samples": int(((lengths >= lo) & (lengths <= hi)).sum()),
+                           "NDCG@10": float(ndcg[(lengths >= lo) & (lengths <= hi)].mean())}
+            for lo, hi in LENGTH_BUCKETS if ((lengths >= lo) & (lengths <= hi)).any()}
+
+
 def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", threads: int = 1) -> dict:
     reader, raw, split = KNOWN_DATASETS["ml-100k"]
     data = work / f"ml-100k_{split}.h5"
     prepare(PrepareConfig(dataset=reader, split=split, max_len=50), SHARED_DATA / raw, data)
+    dataset = read_dataset(data)
     rows = {}
     for variant in variants:
         model_name, model_config, overrides, change = VARIANTS[variant]
@@ -94,6 +117,8 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
             history = epoch_history(run_dir)
             row = {"run": str(run_dir), **{k: metrics["test"][k] for k in ("HR@10", "NDCG@10", "MRR@10")},
                    "best_epoch": metrics["best_epoch"], "final_train_loss": history[-1]["train_loss"],
+                   "NDCG@10_by_history_length": {split: ndcg_by_history_length(model, dataset, split)
+                                                 for split in ("valid", "test")},
                    "history": history}
             if isinstance(model, SSR):
                 with torch.no_grad():
