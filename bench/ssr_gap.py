@@ -2,7 +2,7 @@
 
 Every variant trains on ml-100k (`ufo`, max length 50) exactly as the quality benchmark's runs do (at
 most 15 epochs, patience 5 on validation MRR@10, one torch thread) and changes one thing against
-`ssr`. The quality benchmark's runs of ssr and fmlp (WORK/runs/ml-100k_<model>_seed<k>) are reused
+`ssr`. The quality benchmark's runs of fmlp, ssr and ssr-hybrid (WORK/runs/ml-100k_<model>_seed<k>) are reused
 when they exist. Recorded per variant: test HR/NDCG/MRR@10 (plain), the best epoch, the training
 loss at the last epoch (a model that cannot fit the data shows it there first), validation and test
 NDCG@10 by history length (the test split is mostly full 50-item windows) and, for the spiking
@@ -63,6 +63,7 @@ class SSRFloatLookup(SSR):
 VARIANTS = {
     "fmlp": ("fmlp", {}, {}, "the ANN original (reference)"),
     "ssr": ("ssr", {}, {}, "the deployable model as shipped (reference)"),
+    "ssr-hybrid": ("ssr-hybrid", {}, {}, "the released code's architecture (reference)"),
     "ssr-lr3e-3": ("ssr", {}, {"lr": 3e-3}, "learning rate 3e-3 instead of the paper's 1e-3"),
     "fmlp-lr3e-3": ("fmlp", {}, {"lr": 3e-3}, "the ANN original at the same learning rate 3e-3 (fair comparison)"),
     "ssr-float-readout": ("ssr-float-readout", {}, {},
