@@ -12,6 +12,8 @@ table, the fraction of its entries that fire.
 table's rates (the lookup still sees spikes); `float-lookup` feeds the stimulus encoder the items'
 float currents (the same at every time step) instead of their spike rows (scoring still against the
 rates). Both are diagnostics, not deployable models, registered by this module only.
+`position-current` adds a learned current per position and channel (N, D) to the stimulus LIF's
+input: a bias per neuron, which a chip holds natively, so this one would stay deployable.
 """
 
 from __future__ import annotations
@@ -59,6 +61,19 @@ class SSRFloatLookup(SSR):
         return self._represent(item_seq, currents.expand(self.config.time_steps, -1, -1)) @ table.mean(0).T
 
 
+@register
+class SSRPositionCurrent(SSR):
+    """ssr with a learned (N, D) current per position into the stimulus LIF (initially zero)."""
+
+    name = "ssr-position-current"
+    kind = "diagnostic"
+
+    def __init__(self, config, num_items: int, max_len: int) -> None:
+        super().__init__(config, num_items, max_len)
+        self.position_current = torch.nn.Parameter(torch.zeros(max_len, config.hidden))
+        self.stimulus_lif.register_forward_pre_hook(lambda _, args: (args[0] + self.position_current,))
+
+
 # name -> (model, model config, training overrides, what it changes)
 VARIANTS = {
     "fmlp": ("fmlp", {}, {}, "the ANN original (reference)"),
@@ -70,6 +85,8 @@ VARIANTS = {
                           "scores against float item currents instead of the binary table's rates"),
     "ssr-float-lookup": ("ssr-float-lookup", {}, {},
                          "the encoder reads float item currents instead of the table's spikes"),
+    "ssr-position-current": ("ssr-position-current", {}, {},
+                             "a learned current per position and channel into the stimulus LIF"),
     "ssr-time-steps-8": ("ssr", {"time_steps": 8}, {}, "T = 8: item rates in steps of 1/8 instead of 1/4"),
 }
 EPOCH_LINE = re.compile(r"^epoch\s+(\d+) loss (\S+) valid MRR@10 (\S+)")
