@@ -5,8 +5,9 @@ most 15 epochs, patience 5 on validation MRR@10, one torch thread) and changes o
 `ssr`. The quality benchmark's runs of fmlp, ssr and ssr-hybrid (WORK/runs/ml-100k_<model>_seed<k>) are reused
 when they exist. Recorded per variant: test HR/NDCG/MRR@10 (plain), the best epoch, the training
 loss at the last epoch (a model that cannot fit the data shows it there first), validation and test
-NDCG@10 by history length (the test split is mostly full 50-item windows) and, for the spiking
-table, the fraction of its entries that fire.
+diagnostics of what the model does with histories (`diagnose`: NDCG@10 by history length, on
+truncated windows, the popularity of what it recommends, the effective rank of its user vectors) and,
+for the spiking table, the fraction of its entries that fire.
 
 `float-readout` scores against the float encoding currents of the items instead of the binary
 table's rates (the lookup still sees spikes); `float-lookup` feeds the stimulus encoder the items'
@@ -99,21 +100,70 @@ def epoch_history(run_dir: Path) -> list[dict[str, float]]:
 
 
 LENGTH_BUCKETS = ((1, 20), (21, 49), (50, 50))  # history lengths, inclusive
+TRUNCATIONS = (5, 20, 50)  # newest items kept
+TOP_K = 10
+
+
+def ranks_and_top(model, windows: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """0-based rank of each target among all items (plain full ranking) and the (samples, TOP_K)
+    top-ranked item ids, in chunks of 1000 windows."""
+    ranks, top = [], []
+    for i in range(0, len(targets), 1000):
+        scores = model.score_all(torch.from_numpy(windows[i:i + 1000])).float()
+        ranks.append(target_ranks(scores, torch.from_numpy(targets[i:i + 1000])).numpy())
+        top.append(scores[:, 1:].topk(TOP_K).indices.numpy() + 1)
+    return np.concatenate(ranks), np.concatenate(top)
+
+
+def ndcg_at_10(ranks: np.ndarray) -> float:
+    return float(np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0).mean())
 
 
 @torch.no_grad()
-def ndcg_by_history_length(model, dataset: SequenceDataset, split: str) -> dict[str, dict[str, float]]:
-    """NDCG@10 (plain full ranking) of `split`'s samples grouped by how many items their window holds."""
+def diagnose(model, dataset: SequenceDataset) -> dict:
+    """What a trained model does with histories, from one plain full ranking of each split plus a few
+    test passes on the full 50-item windows:
+
+    - NDCG@10 by history length, valid and test;
+    - NDCG@10 of the full test windows when the model sees only their newest 5 / 20 / 50 items (the
+      older ones replaced by padding): does it use long histories, or do they hurt it;
+    - how its test top-10 leans on popular items: the median popularity rank (0 = most frequent
+      training target) of the recommended items against the targets', the number of distinct items
+      it recommends, and the share of its top-10 already in the window, per history-length bucket;
+    - the effective rank (exp of the entropy of the normalised squared singular values) of its user
+      representations (what is scored against the item table) over up to 2000 full test windows."""
     model.eval()
-    inputs, targets = model.inputs(dataset, split), dataset.targets(split)
-    ranks = np.concatenate([
-        target_ranks(model.score_all(*(torch.from_numpy(a[i:i + 1000]) for a in inputs)).float(),
-                     torch.from_numpy(targets[i:i + 1000])).numpy() for i in range(0, len(targets), 1000)])
-    ndcg = np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
-    lengths = (dataset.inputs_and_targets(split)[0] > 0).sum(1)
-    return {f"{lo}-{hi}": {"samples": int(((lengths >= lo) & (lengths <= hi)).sum()),
-                           "NDCG@10": float(ndcg[(lengths >= lo) & (lengths <= hi)].mean())}
-            for lo, hi in LENGTH_BUCKETS if ((lengths >= lo) & (lengths <= hi)).any()}
+    train_targets = dataset.targets("train")
+    popularity_rank = np.empty(dataset.num_items + 1, dtype=np.int64)
+    popularity_rank[np.argsort(-np.bincount(train_targets, minlength=dataset.num_items + 1), kind="stable")] = \
+        np.arange(dataset.num_items + 1)
+    result = {"NDCG@10_by_history_length": {}}
+    for split in ("valid", "test"):
+        windows, targets = dataset.inputs_and_targets(split)
+        ranks, top = ranks_and_top(model, windows, targets)
+        lengths = (windows > 0).sum(1)
+        buckets = {f"{lo}-{hi}": (lengths >= lo) & (lengths <= hi) for lo, hi in LENGTH_BUCKETS}
+        result["NDCG@10_by_history_length"][split] = {
+            name: {"samples": int(sel.sum()), "NDCG@10": ndcg_at_10(ranks[sel])} for name, sel in buckets.items() if sel.any()}
+    result["test_top10_popularity"] = {
+        name: {"median_popularity_rank_recommended": float(np.median(popularity_rank[top[sel]])),
+               "median_popularity_rank_targets": float(np.median(popularity_rank[targets[sel]])),
+               "distinct_items_recommended": int(len(np.unique(top[sel]))),
+               "share_of_top10_in_window": float(np.mean([np.isin(row, window).mean()
+                                                          for row, window in zip(top[sel], windows[sel])]))}
+        for name, sel in buckets.items() if sel.any()}
+    full = lengths == windows.shape[1]
+    result["test_NDCG@10_of_full_windows_truncated_to"] = {}
+    for kept in TRUNCATIONS:
+        truncated = windows[full].copy()
+        truncated[:, :windows.shape[1] - kept] = 0
+        result["test_NDCG@10_of_full_windows_truncated_to"][str(kept)] = ndcg_at_10(
+            ranks_and_top(model, truncated, targets[full])[0] if kept < windows.shape[1] else ranks[full])
+    users = model(torch.from_numpy(windows[full][:2000])).double()  # (users, D)
+    singular = torch.linalg.svdvals(users - users.mean(0))
+    share = singular ** 2 / (singular ** 2).sum()
+    result["user_representation_effective_rank"] = float(torch.exp(-(share * share.clamp_min(1e-300).log()).sum()))
+    return result
 
 
 def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", threads: int = 1) -> dict:
@@ -135,9 +185,7 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
             history = epoch_history(run_dir)
             row = {"run": str(run_dir), **{k: metrics["test"][k] for k in ("HR@10", "NDCG@10", "MRR@10")},
                    "best_epoch": metrics["best_epoch"], "final_train_loss": history[-1]["train_loss"],
-                   "NDCG@10_by_history_length": {split: ndcg_by_history_length(model, dataset, split)
-                                                 for split in ("valid", "test")},
-                   "history": history}
+                   **diagnose(model, dataset), "history": history}
             if isinstance(model, SSR):
                 with torch.no_grad():
                     row["item_table_firing_rate"] = float(model.spike_table()[:, 1:].mean())
