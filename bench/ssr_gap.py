@@ -38,28 +38,30 @@ from ssr.train.matrix import KNOWN_DATASETS
 from ssr.train.trainer import TrainConfig, train
 
 
-@register
-class SSRFloatReadout(SSR):
-    """ssr scoring against the items' float currents (num_items + 1, D), not their spike rates."""
+class SSRFloatItems(SSR):
+    """ssr with the items' float currents (num_items + 1, D) in place of their spikes: at the lookup
+    (the same currents at every time step) and/or at the scoring (instead of the spike rates)."""
 
+    kind = "diagnostic"
+    float_lookup = False
+    float_readout = False
+
+    def scores_with_table(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        currents = self.item_embedding.weight * self.config.item_current_scale
+        lookup = currents.expand(self.config.time_steps, -1, -1) if self.float_lookup else table
+        return self._represent(item_seq, lookup) @ (currents if self.float_readout else table.mean(0)).T
+
+
+@register
+class SSRFloatReadout(SSRFloatItems):
     name = "ssr-float-readout"
-    kind = "diagnostic"
-
-    def scores_with_table(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        currents = self.item_embedding.weight * self.config.item_current_scale
-        return self._represent(item_seq, table) @ currents.T
+    float_readout = True
 
 
 @register
-class SSRFloatLookup(SSR):
-    """ssr whose stimulus encoder reads the items' float currents (T, B, N, D), not their spikes."""
-
+class SSRFloatLookup(SSRFloatItems):
     name = "ssr-float-lookup"
-    kind = "diagnostic"
-
-    def scores_with_table(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        currents = self.item_embedding.weight * self.config.item_current_scale
-        return self._represent(item_seq, currents.expand(self.config.time_steps, -1, -1)) @ table.mean(0).T
+    float_lookup = True
 
 
 @register
