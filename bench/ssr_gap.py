@@ -46,10 +46,18 @@ class SSRFloatItems(SSR):
     float_lookup = False
     float_readout = False
 
+    def currents(self) -> torch.Tensor:
+        return self.item_embedding.weight * self.config.item_current_scale  # (num_items + 1, D)
+
+    def lookup_table(self, table: torch.Tensor) -> torch.Tensor:
+        return self.currents().expand(self.config.time_steps, -1, -1) if self.float_lookup else table
+
+    def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
+        return self._represent(item_seq, self.lookup_table(self.spike_table()))
+
     def scores_with_table(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        currents = self.item_embedding.weight * self.config.item_current_scale
-        lookup = currents.expand(self.config.time_steps, -1, -1) if self.float_lookup else table
-        return self._represent(item_seq, lookup) @ (currents if self.float_readout else table.mean(0)).T
+        readout = self.currents() if self.float_readout else table.mean(0)
+        return self._represent(item_seq, self.lookup_table(table)) @ readout.T
 
 
 @register
@@ -90,7 +98,6 @@ VARIANTS = {
                          "the encoder reads float item currents instead of the table's spikes"),
     "ssr-position-current": ("ssr-position-current", {}, {},
                              "a learned current per position and channel into the stimulus LIF"),
-    "ssr-time-steps-8": ("ssr", {"time_steps": 8}, {}, "T = 8: item rates in steps of 1/8 instead of 1/4"),
 }
 EPOCH_LINE = re.compile(r"^epoch\s+(\d+) loss (\S+) valid MRR@10 (\S+)")
 
@@ -133,7 +140,8 @@ def diagnose(model, dataset: SequenceDataset) -> dict:
       training target) of the recommended items against the targets', the number of distinct items
       it recommends, and the share of its top-10 already in the window, per history-length bucket;
     - the effective rank (exp of the entropy of the normalised squared singular values) of its user
-      representations (what is scored against the item table) over up to 2000 full test windows."""
+      representations (what is scored against the item table) over up to 2000 full test windows and,
+      for ssr's variants, of the newest position's spike rates after the stimulus LIF and each block."""
     model.eval()
     train_targets = dataset.targets("train")
     popularity_rank = np.empty(dataset.num_items + 1, dtype=np.int64)
@@ -161,11 +169,29 @@ def diagnose(model, dataset: SequenceDataset) -> dict:
         truncated[:, :windows.shape[1] - kept] = 0
         result["test_NDCG@10_of_full_windows_truncated_to"][str(kept)] = ndcg_at_10(
             ranks_and_top(model, truncated, targets[full])[0] if kept < windows.shape[1] else ranks[full])
-    users = model(torch.from_numpy(windows[full][:2000])).double()  # (users, D)
-    singular = torch.linalg.svdvals(users - users.mean(0))
-    share = singular ** 2 / (singular ** 2).sum()
-    result["user_representation_effective_rank"] = float(torch.exp(-(share * share.clamp_min(1e-300).log()).sum()))
+    stages: dict[str, torch.Tensor] = {}
+    hooks = []
+    if isinstance(model, SSR):  # the newest position's spike rates after each spiking stage
+        layers = {"stimulus": model.stimulus_lif, **{f"block {i}": b for i, b in enumerate(model.blocks)}}
+        hooks = [layer.register_forward_hook(lambda _, __, out, name=name: stages.update({name: out[:, :, -1].mean(0)}))
+                 for name, layer in layers.items()]
+    users = model(torch.from_numpy(windows[full][:2000]))  # (users, D): what is scored against the table
+    for hook in hooks:
+        hook.remove()
+    result["user_representation_effective_rank"] = effective_rank(users)
+    if stages:
+        result["effective_rank_by_stage"] = {**{name: effective_rank(x) for name, x in stages.items()},
+                                             "densify (user vectors)": effective_rank(users)}
     return result
+
+
+def effective_rank(rows: torch.Tensor) -> float:
+    """exp of the entropy of the normalised squared singular values of the centred (samples, D) rows:
+    how many directions their variation really spans (1 to D)."""
+    rows = rows.double()
+    singular = torch.linalg.svdvals(rows - rows.mean(0))
+    share = singular ** 2 / (singular ** 2).sum()
+    return float(torch.exp(-(share * share.clamp_min(1e-300).log()).sum()))
 
 
 def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", threads: int = 1) -> dict:
