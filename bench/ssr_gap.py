@@ -31,7 +31,7 @@ from bench.common import RESULTS, SHARED_DATA, save_result
 from ssr.checkpoint import load_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.data.prepare import PrepareConfig, prepare
-from ssr.metrics import target_ranks
+from ssr.metrics import RankingMetrics, target_ranks, top_k
 from ssr.models.base import register
 from ssr.models.ssr import SSR
 from ssr.train.matrix import KNOWN_DATASETS
@@ -120,12 +120,14 @@ def ranks_and_top(model, windows: np.ndarray, targets: np.ndarray) -> tuple[np.n
     for i in range(0, len(targets), 1000):
         scores = model.score_all(torch.from_numpy(windows[i:i + 1000])).float()
         ranks.append(target_ranks(scores, torch.from_numpy(targets[i:i + 1000])).numpy())
-        top.append(scores[:, 1:].topk(TOP_K).indices.numpy() + 1)
+        top.append(top_k(scores, TOP_K).numpy())
     return np.concatenate(ranks), np.concatenate(top)
 
 
 def ndcg_at_10(ranks: np.ndarray) -> float:
-    return float(np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0).mean())
+    metrics = RankingMetrics((10,))
+    metrics.update(torch.from_numpy(ranks))
+    return metrics.result()["NDCG@10"]
 
 
 @torch.no_grad()
@@ -148,20 +150,21 @@ def diagnose(model, dataset: SequenceDataset) -> dict:
     popularity_rank[np.argsort(-np.bincount(train_targets, minlength=dataset.num_items + 1), kind="stable")] = \
         np.arange(dataset.num_items + 1)
     result = {"NDCG@10_by_history_length": {}}
-    for split in ("valid", "test"):
+    for split in ("valid", "test"):  # the test pass's windows, ranks and top-10s are used below
         windows, targets = dataset.inputs_and_targets(split)
         ranks, top = ranks_and_top(model, windows, targets)
         lengths = (windows > 0).sum(1)
         buckets = {f"{lo}-{hi}": (lengths >= lo) & (lengths <= hi) for lo, hi in LENGTH_BUCKETS}
+        buckets = {name: sel for name, sel in buckets.items() if sel.any()}
         result["NDCG@10_by_history_length"][split] = {
-            name: {"samples": int(sel.sum()), "NDCG@10": ndcg_at_10(ranks[sel])} for name, sel in buckets.items() if sel.any()}
+            name: {"samples": int(sel.sum()), "NDCG@10": ndcg_at_10(ranks[sel])} for name, sel in buckets.items()}
     result["test_top10_popularity"] = {
         name: {"median_popularity_rank_recommended": float(np.median(popularity_rank[top[sel]])),
                "median_popularity_rank_targets": float(np.median(popularity_rank[targets[sel]])),
                "distinct_items_recommended": int(len(np.unique(top[sel]))),
                "share_of_top10_in_window": float(np.mean([np.isin(row, window).mean()
                                                           for row, window in zip(top[sel], windows[sel])]))}
-        for name, sel in buckets.items() if sel.any()}
+        for name, sel in buckets.items()}
     full = lengths == windows.shape[1]
     result["test_NDCG@10_of_full_windows_truncated_to"] = {}
     for kept in TRUNCATIONS:
