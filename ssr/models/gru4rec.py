@@ -93,8 +93,9 @@ class SpikingGRU(nn.Module):
         drive = self.input(spikes)  # all positions at once: (batch, max_len, 3 hidden)
         hidden = spikes.shape[-1]
         h = spikes.new_zeros(spikes.shape[0], hidden)
-        for n in range(spikes.shape[1]):
-            gate_z, gate_r, cand = drive[:, n].split(hidden, dim=-1)
+        # unbind, not drive[:, n]: each indexing op's backward would zero a full-size gradient
+        for position in drive.unbind(1):
+            gate_z, gate_r, cand = position.split(hidden, dim=-1)
             rec_z, rec_r = self.recurrent(h).split(hidden, dim=-1)
             z = heaviside(gate_z + rec_z, self.surrogate)
             r = heaviside(gate_r + rec_r, self.surrogate)
