@@ -4,6 +4,7 @@ model configs and the model registry's contract."""
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import math
 import os
@@ -136,6 +137,17 @@ def test_train_prints_table_and_writes_run(workdir, capsys) -> None:
 
 
 # --- errors: exit code, one `ssr: error:` line naming the culprit, nothing written ----------
+
+
+def test_second_process_on_one_run_dir_is_refused(workdir, tmp_path, capsys) -> None:
+    out = tmp_path / "busy"
+    out.mkdir()
+    with open(out / ".train.lock", "a") as held:  # what a training process holds (flock: per open file)
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert_cli_error(capsys, [*TRAIN, "--data", workdir / "data.h5", "--out", out], str(out), "another process")
+        assert files_under(out) == {".train.lock"}  # no log, no state
+    assert main([*TRAIN, "--data", str(workdir / "data.h5"), "--out", str(out)]) == 0  # released: it trains
+    assert {"model.pt", "metrics.json"} <= files_under(out)
 
 
 def test_unknown_model(workdir, tmp_path, capsys) -> None:

@@ -2,13 +2,17 @@
 MRR@10 with the best weights copied, fixed seeds, a progress bar, and resume after interruption.
 
 A run directory holds `model.pt` (best weights, see ssr.checkpoint), `metrics.json`, `train.log` and,
-while training, `last.pt` (the full training state after the last finished epoch, for resuming).
+while training, `last.pt` (the full training state after the last finished epoch, for resuming). `.train.lock` is
+held while a process trains there: a second process aimed at the same folder stops at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +91,32 @@ def _initial_checkpoint(path: str, model_name: str, dataset: SequenceDataset) ->
     return {**payload, "sha256": file_sha256(path)}
 
 
+class RunBusyError(ValueError):
+    """The run directory is locked by another training process."""
+
+
+@contextlib.contextmanager
+def _exclusive(run_dir: Path) -> Iterator[None]:
+    """Hold RUN_DIR/.train.lock while training: two processes resuming one run would interleave
+    their epochs in last.pt and train.log. The OS releases the lock if the process dies. A folder
+    this call created and nothing but the lock went into is removed again (a run refused early)."""
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = run_dir / ".train.lock"
+    with open(lock_path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunBusyError(f"another process is training into {run_dir}; wait for it to finish or "
+                               "choose another --out") from None
+        try:
+            yield
+        finally:
+            if created and [p.name for p in run_dir.iterdir()] == [lock_path.name]:
+                lock_path.unlink()
+                run_dir.rmdir()
+
+
 def train(model_name: str, data_path: str | Path, run_dir: str | Path,
           config: TrainConfig = TrainConfig(), model_config: dict[str, Any] | None = None,
           progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
@@ -94,6 +124,12 @@ def train(model_name: str, data_path: str | Path, run_dir: str | Path,
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
     run_dir = Path(run_dir)
+    with _exclusive(run_dir):
+        return _train(model_name, data_path, run_dir, config, model_config, progress, overwrite)
+
+
+def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainConfig,
+           model_config: dict[str, Any] | None, progress: bool, overwrite: bool) -> dict[str, Any]:
     if overwrite:
         for name in ("model.pt", "metrics.json", "train.log", "last.pt"):
             (run_dir / name).unlink(missing_ok=True)
@@ -112,7 +148,6 @@ def train(model_name: str, data_path: str | Path, run_dir: str | Path,
         model.load_state_dict(initial["state_dict"])
     if config.weight_decay is None:
         config = dataclasses.replace(config, weight_decay=model.train_defaults.get("weight_decay", 0.0))
-    run_dir.mkdir(parents=True, exist_ok=True)
     log = TrainLog(run_dir / "train.log", echo=progress)
     identity = {"model": model_name, "model_config": dataclasses.asdict(model.config),
                 "train_config": dataclasses.asdict(config), "dataset_fingerprint": dataset.fingerprint}
