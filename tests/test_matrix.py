@@ -78,4 +78,5 @@ def test_bench_matrix_resumes_an_interrupted_run_from_its_last_epoch(data, tmp_p
     assert main(argv) == 0
     log = (run_dir / "train.log").read_text()
     assert "resuming after epoch 1" in log and log.count("epoch   1 ") == 1 and "epoch   2 " in log
+    assert "(1 seed)" in (out / "results.md").read_text()  # no "± 0.0000" spread from a single seed
     assert json.loads((run_dir / "metrics.json").read_text())["epochs_run"] == 2

@@ -153,7 +153,9 @@ def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: lis
 
 
 def _cell(entry: dict[str, Any]) -> str:
-    text = f"{entry['mean']:.4f} ± {entry['std']:.4f}"
+    """'mean ± std' over seeds; a single seed has no spread to show, and says so."""
+    seeds = len(entry["seeds"])
+    text = f"{entry['mean']:.4f} ± {entry['std']:.4f}" if seeds > 1 else f"{entry['mean']:.4f} (1 seed)"
     return text + (f" ({entry['gap_percent']:+.1f}%)" if entry.get("gap_percent") is not None else "")
 
 
