@@ -168,14 +168,15 @@ def main() -> None:
     args = parser.parse_args()
 
     models = resolve_models(args.models)
-    datasets = args.datasets.split(",")
+    specs = args.datasets.split(",")
+    datasets = [Path(spec).stem if spec.endswith(".h5") else spec for spec in specs]  # as prepare_datasets names them
     settings = {"epochs": args.epochs, "patience": args.patience, "threads": args.threads,
                 "mask_history": False, "max_len": 50}
     ledger_path, work = Path(args.ledger), Path(args.work)
     import_quality_runs(ledger_path, settings, args.seeds)
     if not args.table_only:
         with locked(ledger_path):  # one worker prepares; the others reuse its files
-            data = prepare_datasets(datasets, SHARED_DATA, work)
+            data = prepare_datasets(specs, SHARED_DATA, work)
             fingerprints = {name: read_dataset(path).fingerprint for name, path in data.items()}
             ledger = read_ledger(ledger_path, settings)
             for name, fingerprint in fingerprints.items():
