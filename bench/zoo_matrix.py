@@ -93,16 +93,69 @@ def cells(models: list[str], datasets: list[str], seeds: int) -> list[tuple[str,
     return [(dataset, model, seed) for seed in range(seeds) for dataset in datasets for model in models]
 
 
+def probe_seconds(model_name: str, data_path: Path, settings: dict[str, Any], steps: int = 4) -> float:
+    """Seconds a whole run would take at most (every epoch, no early stop): measured seconds per
+    training step (after one warm-up step) x steps per epoch, plus one validation pass, x epochs."""
+    import torch
+
+    from ssr.evaluate import evaluate
+    from ssr.models.base import build_model
+
+    dataset = read_dataset(data_path)
+    torch.set_num_threads(settings["threads"] or torch.get_num_threads())
+    model = build_model(model_name, dataset.num_items, dataset.max_len, None)
+    inputs, targets = model.inputs(dataset, "train"), dataset.targets("train")
+    batch_size = TrainConfig().batch_size
+    optimizer = torch.optim.Adam(model.parameters())
+    for step in range(steps + 1):
+        if step == 1:
+            started = time.perf_counter()
+        batch = slice(step * batch_size, (step + 1) * batch_size)
+        loss = model.loss(*(torch.from_numpy(a[batch]) for a in inputs), torch.from_numpy(targets[batch]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    epoch_seconds = (time.perf_counter() - started) / steps * -(-len(targets) // batch_size)
+    started = time.perf_counter()
+    evaluate(model.eval(), dataset, "valid", TrainConfig().eval_batch_size)
+    return (epoch_seconds + time.perf_counter() - started) * settings["epochs"]
+
+
+def estimate_seconds(key: str, data_path: Path, settings: dict[str, Any], ledger: dict[str, Any],
+                     work: Path) -> float:
+    """A finished seed of the same model and dataset, scaled to every epoch; else a probe (cached)."""
+    dataset, model, _ = key.split("/")
+    for other, entry in ledger["runs"].items():
+        if other.startswith(f"{dataset}/{model}/") and "timings" in entry:
+            per_epoch = entry["timings"]["train_seconds"] / max(entry["epochs_run"], 1)
+            return (per_epoch * 1.1 + entry["timings"]["eval_seconds"] / 2) * settings["epochs"]
+    cache = work / "estimates.json"
+    estimates = json.loads(cache.read_text()) if cache.is_file() else {}
+    if f"{dataset}/{model}" not in estimates:
+        estimates[f"{dataset}/{model}"] = probe_seconds(model, data_path, settings)
+        write_json(cache, {**(json.loads(cache.read_text()) if cache.is_file() else {}), **estimates})
+    return estimates[f"{dataset}/{model}"]
+
+
 def work_on(models: list[str], data: dict[str, Path], seeds: int, settings: dict[str, Any], work: Path,
-            ledger_path: Path) -> int:
-    """Train every cell the ledger lacks and nobody else is training; returns how many were skipped busy."""
-    busy = 0
+            ledger_path: Path, until: float | None = None) -> int:
+    """Train every cell the ledger lacks and nobody else is training; with `until` (epoch seconds),
+    start only cells whose estimated run ends before it. Returns how many cells were left undone."""
+    left = 0
     for dataset, model, seed in cells(models, list(data), seeds):
         key = f"{dataset}/{model}/seed{seed}"
         with locked(ledger_path):
-            if key in read_ledger(ledger_path, settings)["runs"]:
-                continue
+            ledger = read_ledger(ledger_path, settings)
+        if key in ledger["runs"]:
+            continue
         run_dir = work / "runs" / dataset / model / f"seed{seed}"
+        if until is not None and not (run_dir / "metrics.json").is_file():
+            needed, remaining = estimate_seconds(key, data[dataset], settings, ledger, work), until - time.time()
+            if needed > remaining:
+                print(f"{time.strftime('%H:%M:%S')} {key}: needs up to {needed / 60:.0f} min, "
+                      f"{max(remaining, 0) / 60:.0f} min left before --until; not started", flush=True)
+                left += 1
+                continue
         if not (run_dir / "metrics.json").is_file() or not (run_dir / "model.pt").is_file():
             print(f"{time.strftime('%H:%M:%S')} training {key} -> {run_dir}", flush=True)
             config = TrainConfig(epochs=settings["epochs"], patience=settings["patience"], seed=seed,
@@ -112,7 +165,7 @@ def work_on(models: list[str], data: dict[str, Path], seeds: int, settings: dict
                       overwrite=(run_dir / "model.pt").is_file())
             except RunBusyError:
                 print(f"  {key}: another worker is training it, skipped", flush=True)
-                busy += 1
+                left += 1
                 continue
         metrics = json.loads((run_dir / "metrics.json").read_text())
         entry = {"test": metrics["test"], "valid": metrics["valid"], "best_epoch": metrics["best_epoch"],
@@ -124,7 +177,7 @@ def work_on(models: list[str], data: dict[str, Path], seeds: int, settings: dict
               " ".join(f"{m} {metrics['test'][m]:.4f}" for m in METRICS) +
               f" (best epoch {metrics['best_epoch']} of {metrics['epochs_run']}, "
               f"{metrics['timings']['train_seconds'] / max(metrics['epochs_run'], 1):.0f} s/epoch)", flush=True)
-    return busy
+    return left
 
 
 def table(models: list[str], datasets: list[str], seeds: int, settings: dict[str, Any],
@@ -165,6 +218,8 @@ def main() -> None:
                         help="prepared data and run checkpoints (git-ignored)")
     parser.add_argument("--ledger", default=str(LEDGER))
     parser.add_argument("--table-only", action="store_true", help="write the table from the ledger, train nothing")
+    parser.add_argument("--until", help="HH:MM (today, local time): start no cell whose estimated run "
+                        "(a finished seed's time, else a few timed steps) would end later")
     args = parser.parse_args()
 
     models = resolve_models(args.models)
@@ -184,7 +239,11 @@ def main() -> None:
                     raise SystemExit(f"prepared {name} has fingerprint {fingerprint}, the ledger's runs used "
                                      f"{ledger['datasets'][name]}; the raw file or the preparation changed")
             write_json(ledger_path, ledger)
-        work_on(models, data, args.seeds, settings, work, ledger_path)
+        until = None
+        if args.until:
+            hours, minutes = (int(part) for part in args.until.split(":"))
+            until = time.mktime(time.localtime()[:3] + (hours, minutes, 0, 0, 0, -1))
+        work_on(models, data, args.seeds, settings, work, ledger_path, until)
     table(models, datasets, args.seeds, settings, ledger_path)
 
 
