@@ -4,13 +4,11 @@ Many hours on 2 cores (the quality runs and the zoo matrix dominate); every trai
 bench/work/ and reused, so an interrupted `make bench` resumes where it stopped.
 """
 
-import shutil
 
 from bench import (data_prepare, energy, gpu_run, lava_run, lava_zoo, lif_speed, nir_verify, published_baselines,
-                   quality, sasrec_recbole, ssr_gap, train_throughput)
+                   quality, sasrec_recbole, ssr_gap, train_throughput, zoo_matrix)
 from bench.common import RESULTS, SHARED_DATA
 from ssr.models import MODELS
-from ssr.train.matrix import prepare_datasets, resolve_models, run_matrix
 
 WORK = RESULTS.parent / "work"
 DATASETS = ("ml-100k", "beauty")
@@ -25,20 +23,10 @@ if __name__ == "__main__":
         quality.main(["fmlp", "ssr-hybrid", "ssr"], [dataset], seeds=3, epochs=15, patience=5, work=WORK,
                      name=f"quality_{dataset.replace('-', '')}", threads=1)
     ssr_gap.main(list(ssr_gap.VARIANTS), seeds=1, work=WORK)
-    # the zoo: every ANN/SNN pair, 3 seeds, same protocol, with `ssr bench`'s matrix (results copied to
-    # results/); the quality runs above are its fmlp / ssr / ssr-hybrid rows
-    matrix = WORK / "matrix"
+    # the zoo: every ANN/SNN pair, 3 seeds, same protocol; trains the cells the committed ledger
+    # (bench/results/zoo_matrix_runs.json) lacks; the quality runs above are its fmlp / ssr / ssr-hybrid rows
     if SHARED_DATA.exists():
-        for dataset in DATASETS:
-            for model in ("fmlp", "ssr-hybrid", "ssr"):
-                for seed in range(3):
-                    link = matrix / "runs" / dataset / model / f"seed{seed}"
-                    if not link.is_symlink() and not link.exists():
-                        link.parent.mkdir(parents=True, exist_ok=True)
-                        link.symlink_to(WORK / "runs" / f"{dataset}_{model}_seed{seed}")
-        run_matrix(resolve_models("all"), prepare_datasets(list(DATASETS), SHARED_DATA, matrix), seeds=3,
-                   out=matrix, epochs=15, patience=5, threads=1)
-        shutil.copyfile(matrix / "results.json", RESULTS / "zoo_matrix.json")
+        zoo_matrix.main([])
     if SHARED_DATA.exists():
         sasrec_recbole.main(WORK / "sasrec_recbole")
         published_baselines.main(WORK / "published_baselines", list(published_baselines.PUBLISHED))
@@ -47,7 +35,7 @@ if __name__ == "__main__":
 
     def run(dataset: str, model: str):
         quality_run = WORK / "runs" / f"{dataset}_{model}_seed0"
-        return quality_run if quality_run.exists() else matrix / "runs" / dataset / model / "seed0"
+        return quality_run if quality_run.exists() else zoo_matrix.checkpoint(dataset, model)
 
     pairs = sorted({m for name, cls in MODELS.items() if cls.kind == "snn" for m in (name, cls.ann_original)})
     lava_zoo.main([run("ml-100k", name) for name, cls in MODELS.items() if cls.kind == "snn" and name != "ssr"],

@@ -37,6 +37,8 @@ from ssr.train.trainer import RunBusyError, TrainConfig, train
 LEDGER = RESULTS / "zoo_matrix_runs.json"
 QUALITY_FILES = ("quality_ml100k.json", "quality_beauty.json")
 LEDGER_FORMAT = 1
+WORK = RESULTS.parent / "work" / "zoo_matrix"  # prepared data and run checkpoints (git-ignored)
+SETTINGS = {"epochs": 15, "patience": 5, "threads": 1, "mask_history": False, "max_len": 50}
 
 
 @contextlib.contextmanager
@@ -137,6 +139,25 @@ def estimate_seconds(key: str, data_path: Path, settings: dict[str, Any], ledger
     return estimates[f"{dataset}/{model}"]
 
 
+def train_cell(model: str, data_path: Path, run_dir: Path, seed: int, settings: dict[str, Any]) -> Path:
+    """RUN_DIR holding a finished run of `model` (trained now unless it is there; an interrupted run
+    resumes from its last epoch). Raises RunBusyError while another process trains into it."""
+    if not (run_dir / "metrics.json").is_file() or not (run_dir / "model.pt").is_file():
+        print(f"{time.strftime('%H:%M:%S')} training {model} seed {seed} -> {run_dir}", flush=True)
+        config = TrainConfig(epochs=settings["epochs"], patience=settings["patience"], seed=seed,
+                             threads=settings["threads"])
+        # a run that wrote model.pt but not metrics.json (killed in between) starts again
+        train(model, data_path, run_dir, config, progress=False, overwrite=(run_dir / "model.pt").is_file())
+    return run_dir
+
+
+def checkpoint(dataset: str, model: str, work: Path = WORK, seed: int = 0) -> Path:
+    """The run directory of one cell with its model.pt, for the benchmarks that deploy trained models
+    (the ledger keeps metrics, not checkpoints: a cell recorded in another session is trained again)."""
+    data = prepare_datasets([dataset], SHARED_DATA, work)[dataset]
+    return train_cell(model, data, work / "runs" / dataset / model / f"seed{seed}", seed, SETTINGS)
+
+
 def work_on(models: list[str], data: dict[str, Path], seeds: int, settings: dict[str, Any], work: Path,
             ledger_path: Path, until: float | None = None) -> int:
     """Train every cell the ledger lacks and nobody else is training; with `until` (epoch seconds),
@@ -156,17 +177,12 @@ def work_on(models: list[str], data: dict[str, Path], seeds: int, settings: dict
                       f"{max(remaining, 0) / 60:.0f} min left before --until; not started", flush=True)
                 left += 1
                 continue
-        if not (run_dir / "metrics.json").is_file() or not (run_dir / "model.pt").is_file():
-            print(f"{time.strftime('%H:%M:%S')} training {key} -> {run_dir}", flush=True)
-            config = TrainConfig(epochs=settings["epochs"], patience=settings["patience"], seed=seed,
-                                 threads=settings["threads"])
-            try:
-                train(model, data[dataset], run_dir, config, progress=False,
-                      overwrite=(run_dir / "model.pt").is_file())
-            except RunBusyError:
-                print(f"  {key}: another worker is training it, skipped", flush=True)
-                left += 1
-                continue
+        try:
+            train_cell(model, data[dataset], run_dir, seed, settings)
+        except RunBusyError:
+            print(f"  {key}: another worker is training it, skipped", flush=True)
+            left += 1
+            continue
         metrics = json.loads((run_dir / "metrics.json").read_text())
         entry = {"test": metrics["test"], "valid": metrics["valid"], "best_epoch": metrics["best_epoch"],
                  "epochs_run": metrics["epochs_run"], "timings": metrics["timings"],
@@ -206,27 +222,26 @@ def table(models: list[str], datasets: list[str], seeds: int, settings: dict[str
     return summary
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="all")
     parser.add_argument("--datasets", default="ml-100k,beauty")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--patience", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
-    parser.add_argument("--work", default=str(RESULTS.parent / "work" / "zoo_matrix"),
+    parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
+    parser.add_argument("--patience", type=int, default=SETTINGS["patience"])
+    parser.add_argument("--threads", type=int, default=SETTINGS["threads"], help="torch threads per worker")
+    parser.add_argument("--work", default=str(WORK),
                         help="prepared data and run checkpoints (git-ignored)")
     parser.add_argument("--ledger", default=str(LEDGER))
     parser.add_argument("--table-only", action="store_true", help="write the table from the ledger, train nothing")
     parser.add_argument("--until", help="HH:MM (today, local time): start no cell whose estimated run "
                         "(a finished seed's time, else a few timed steps) would end later")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     models = resolve_models(args.models)
     specs = args.datasets.split(",")
     datasets = [Path(spec).stem if spec.endswith(".h5") else spec for spec in specs]  # as prepare_datasets names them
-    settings = {"epochs": args.epochs, "patience": args.patience, "threads": args.threads,
-                "mask_history": False, "max_len": 50}
+    settings = {**SETTINGS, "epochs": args.epochs, "patience": args.patience, "threads": args.threads}
     ledger_path, work = Path(args.ledger), Path(args.work)
     import_quality_runs(ledger_path, settings, args.seeds)
     if not args.table_only:
@@ -244,7 +259,7 @@ def main() -> None:
             hours, minutes = (int(part) for part in args.until.split(":"))
             until = time.mktime(time.localtime()[:3] + (hours, minutes, 0, 0, 0, -1))
         work_on(models, data, args.seeds, settings, work, ledger_path, until)
-    table(models, datasets, args.seeds, settings, ledger_path)
+    return table(models, datasets, args.seeds, settings, ledger_path)
 
 
 if __name__ == "__main__":
