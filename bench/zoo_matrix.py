@@ -68,6 +68,7 @@ def record(path: Path, settings: dict[str, Any], entries: dict[str, dict[str, An
 
 
 def commit() -> str:
+    """The checkout's commit (short hash); main() reads it once, when the code that trains is loaded."""
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True, check=True).stdout.strip()
@@ -159,7 +160,7 @@ def checkpoint(dataset: str, model: str, work: Path = WORK, seed: int = 0) -> Pa
 
 
 def work_on(models: list[str], data: dict[str, Path], seeds: int, settings: dict[str, Any], work: Path,
-            ledger_path: Path, until: float | None = None) -> int:
+            ledger_path: Path, until: float | None = None, code_commit: str = "unknown") -> int:
     """Train every cell the ledger lacks and nobody else is training; with `until` (epoch seconds),
     start only cells whose estimated run ends before it. Returns how many cells were left undone."""
     left = 0
@@ -186,7 +187,7 @@ def work_on(models: list[str], data: dict[str, Path], seeds: int, settings: dict
         metrics = json.loads((run_dir / "metrics.json").read_text())
         entry = {"test": metrics["test"], "valid": metrics["valid"], "best_epoch": metrics["best_epoch"],
                  "epochs_run": metrics["epochs_run"], "timings": metrics["timings"],
-                 "dataset_fingerprint": metrics["dataset"], "commit": commit(),
+                 "dataset_fingerprint": metrics["dataset"], "commit": code_commit,
                  "date": time.strftime("%Y-%m-%d")}
         record(ledger_path, settings, {key: entry})
         print(f"{time.strftime('%H:%M:%S')} {key}: test " +
@@ -238,6 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         "(a finished seed's time, else a few timed steps) would end later")
     args = parser.parse_args(argv)
 
+    code_commit = commit()
     models = resolve_models(args.models)
     specs = args.datasets.split(",")
     datasets = [Path(spec).stem if spec.endswith(".h5") else spec for spec in specs]  # as prepare_datasets names them
@@ -258,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.until:
             hours, minutes = (int(part) for part in args.until.split(":"))
             until = time.mktime(time.localtime()[:3] + (hours, minutes, 0, 0, 0, -1))
-        work_on(models, data, args.seeds, settings, work, ledger_path, until)
+        work_on(models, data, args.seeds, settings, work, ledger_path, until, code_commit)
     return table(models, datasets, args.seeds, settings, ledger_path)
 
 
