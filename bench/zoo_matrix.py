@@ -31,7 +31,7 @@ from typing import Any, Iterator
 from bench.common import RESULTS, ROOT, SHARED_DATA, save_result
 from ssr.data.dataset import read_dataset
 from ssr.io import atomic_path, write_json
-from ssr.train.matrix import METRICS, prepare_datasets, resolve_models, summarise
+from ssr.train.matrix import METRICS, ordered, prepare_datasets, resolve_models, summarise
 from ssr.train.trainer import RunBusyError, TrainConfig, train
 
 LEDGER = RESULTS / "zoo_matrix_runs.json"
@@ -199,9 +199,14 @@ def work_on(models: list[str], data: dict[str, Path], seeds: int, settings: dict
 
 def table(models: list[str], datasets: list[str], seeds: int, settings: dict[str, Any],
           ledger_path: Path) -> dict[str, Any]:
-    """zoo_matrix.json/.md/.csv from the ledger (partial when cells are missing)."""
+    """zoo_matrix.json/.md/.csv from the ledger (partial when cells are missing). The table covers
+    every cell asked for and every cell in the ledger: a worker given a few models does not shrink it."""
     with locked(ledger_path):
         ledger = read_ledger(ledger_path, settings)
+    recorded = [key.split("/") for key in ledger["runs"]]
+    models = ordered(sorted(set(models) | {model for _, model, _ in recorded}))
+    datasets = datasets + [d for d in dict.fromkeys(dataset for dataset, _, _ in recorded) if d not in datasets]
+    seeds = max([seeds] + [int(seed.removeprefix("seed")) + 1 for _, _, seed in recorded])
     results: dict[str, dict[str, list[dict[str, float]]]] = {}
     for dataset in datasets:
         for model in models:
