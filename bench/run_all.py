@@ -4,7 +4,6 @@ Many hours on 2 cores (the quality runs and the zoo matrix dominate); every trai
 bench/work/ and reused, so an interrupted `make bench` resumes where it stopped.
 """
 
-
 from bench import (data_prepare, energy, gpu_run, lava_run, lava_zoo, lif_speed, nir_verify, published_baselines,
                    quality, sasrec_recbole, ssr_gap, train_throughput, zoo_matrix)
 from bench.common import RESULTS, SHARED_DATA
@@ -27,7 +26,6 @@ if __name__ == "__main__":
     # (bench/results/zoo_matrix_runs.json) lacks; the quality runs above are its fmlp / ssr / ssr-hybrid rows
     if SHARED_DATA.exists():
         zoo_matrix.main([])
-    if SHARED_DATA.exists():
         sasrec_recbole.main(WORK / "sasrec_recbole")
         published_baselines.main(WORK / "published_baselines", list(published_baselines.PUBLISHED))
     nir_verify.main(WORK)  # exports and verifies the seed-0 spiking runs above

@@ -136,8 +136,14 @@ def estimate_seconds(key: str, data_path: Path, settings: dict[str, Any], ledger
     estimates = json.loads(cache.read_text()) if cache.is_file() else {}
     if f"{dataset}/{model}" not in estimates:
         estimates[f"{dataset}/{model}"] = probe_seconds(model, data_path, settings)
+        # re-read: another worker may have cached its own probes while this one ran
         write_json(cache, {**(json.loads(cache.read_text()) if cache.is_file() else {}), **estimates})
     return estimates[f"{dataset}/{model}"]
+
+
+def run_path(work: Path, dataset: str, model: str, seed: int) -> Path:
+    """Where a cell's run lives: WORK/runs/<dataset>/<model>/seed<k>, as in `ssr bench`."""
+    return work / "runs" / dataset / model / f"seed{seed}"
 
 
 def train_cell(model: str, data_path: Path, run_dir: Path, seed: int, settings: dict[str, Any]) -> Path:
@@ -156,7 +162,7 @@ def checkpoint(dataset: str, model: str, work: Path = WORK, seed: int = 0) -> Pa
     """The run directory of one cell with its model.pt, for the benchmarks that deploy trained models
     (the ledger keeps metrics, not checkpoints: a cell recorded in another session is trained again)."""
     data = prepare_datasets([dataset], SHARED_DATA, work)[dataset]
-    return train_cell(model, data, work / "runs" / dataset / model / f"seed{seed}", seed, SETTINGS)
+    return train_cell(model, data, run_path(work, dataset, model, seed), seed, SETTINGS)
 
 
 def work_on(models: list[str], data: dict[str, Path], seeds: int, settings: dict[str, Any], work: Path,
@@ -170,7 +176,7 @@ def work_on(models: list[str], data: dict[str, Path], seeds: int, settings: dict
             ledger = read_ledger(ledger_path, settings)
         if key in ledger["runs"]:
             continue
-        run_dir = work / "runs" / dataset / model / f"seed{seed}"
+        run_dir = run_path(work, dataset, model, seed)
         if until is not None and not (run_dir / "metrics.json").is_file():
             needed, remaining = estimate_seconds(key, data[dataset], settings, ledger, work), until - time.time()
             if needed > remaining:
