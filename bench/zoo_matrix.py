@@ -234,6 +234,19 @@ def table(models: list[str], datasets: list[str], seeds: int, settings: dict[str
     return summary
 
 
+def parse_until(clock: str, now: float | None = None) -> float:
+    """'HH:MM' as epoch seconds: the next time the local clock reads it (tomorrow if already past)."""
+    try:
+        hours, minutes = (int(part) for part in clock.split(":"))
+        if not (0 <= hours < 24 and 0 <= minutes < 60):
+            raise ValueError
+    except ValueError:
+        raise SystemExit(f"--until {clock!r}: expected a clock time HH:MM, for example 23:45") from None
+    now = time.time() if now is None else now
+    until = time.mktime(time.localtime(now)[:3] + (hours, minutes, 0, 0, 0, -1))
+    return until if until > now else until + 24 * 3600
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="all")
@@ -267,10 +280,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     raise SystemExit(f"prepared {name} has fingerprint {fingerprint}, the ledger's runs used "
                                      f"{ledger['datasets'][name]}; the raw file or the preparation changed")
             write_json(ledger_path, ledger)
-        until = None
-        if args.until:
-            hours, minutes = (int(part) for part in args.until.split(":"))
-            until = time.mktime(time.localtime()[:3] + (hours, minutes, 0, 0, 0, -1))
+        until = parse_until(args.until) if args.until else None
         work_on(models, data, args.seeds, settings, work, ledger_path, until, code_commit)
     return table(models, datasets, args.seeds, settings, ledger_path)
 
