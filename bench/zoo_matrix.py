@@ -234,7 +234,7 @@ def table(models: list[str], datasets: list[str], seeds: int, settings: dict[str
     return summary
 
 
-def parse_until(clock: str, now: float | None = None) -> float:
+def parse_until(clock: str) -> float:
     """'HH:MM' as epoch seconds: the next time the local clock reads it (tomorrow if already past)."""
     try:
         hours, minutes = (int(part) for part in clock.split(":"))
@@ -242,7 +242,7 @@ def parse_until(clock: str, now: float | None = None) -> float:
             raise ValueError
     except ValueError:
         raise SystemExit(f"--until {clock!r}: expected a clock time HH:MM, for example 23:45") from None
-    now = time.time() if now is None else now
+    now = time.time()
     until = time.mktime(time.localtime(now)[:3] + (hours, minutes, 0, 0, 0, -1))
     return until if until > now else until + 24 * 3600
 
@@ -259,8 +259,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="prepared data and run checkpoints (git-ignored)")
     parser.add_argument("--ledger", default=str(LEDGER))
     parser.add_argument("--table-only", action="store_true", help="write the table from the ledger, train nothing")
-    parser.add_argument("--until", help="HH:MM (today, local time): start no cell whose estimated run "
-                        "(a finished seed's time, else a few timed steps) would end later")
+    parser.add_argument("--until", help="HH:MM, local time, the next time the clock reads it: "
+                        "start no cell whose estimated run (a finished seed's time, else a few "
+                        "timed steps) would end later")
     args = parser.parse_args(argv)
 
     code_commit = commit()
