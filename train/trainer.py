@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from ssr.checkpoint import checkpoint_dict, read_checkpoint, save_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
-from ssr.evaluate import evaluate
+from ssr.evaluate import NonFiniteScoresError, evaluate
 from ssr.io import file_sha256, write_json
 from ssr.models.base import build_model
 
@@ -89,6 +90,10 @@ def _initial_checkpoint(path: str, model_name: str, dataset: SequenceDataset) ->
         raise ValueError(f"--init {path} was trained on {payload['dataset']['path']}, not on this dataset "
                          "(item ids would not match); fine-tune on the dataset it was trained on")
     return {**payload, "sha256": file_sha256(path)}
+
+
+class DivergedError(ValueError):
+    """The loss or the scores became NaN or infinite: the run stops instead of reporting metrics."""
 
 
 class RunBusyError(ValueError):
@@ -221,12 +226,20 @@ def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path,
             loss.backward()
             optimizer.step()
             scheduler.step()
-            loss_sum += loss.item()
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise DivergedError(f"training diverged in epoch {epoch} (batch {step + 1}): the loss is "
+                                    f"{loss_value}; lower --lr (now {config.lr:g}) and run again with --overwrite")
+            loss_sum += loss_value
             if step % 20 == 0:
                 rate = (step + 1) * config.batch_size / (time.perf_counter() - started)
                 bar.set_postfix(loss=f"{loss_sum / (step + 1):.4f}", samples_per_s=f"{rate:.0f}")
         seconds = time.perf_counter() - started
-        valid = evaluate(model, dataset, "valid", config.eval_batch_size, config.mask_history, config.device)
+        try:
+            valid = evaluate(model, dataset, "valid", config.eval_batch_size, config.mask_history, config.device)
+        except NonFiniteScoresError:
+            raise DivergedError(f"training diverged in epoch {epoch}: the model's validation scores are NaN or "
+                                f"inf; lower --lr (now {config.lr:g}) and run again with --overwrite") from None
         score = valid[SELECTION_METRIC]
         state.update(epoch=epoch, train_seconds=state["train_seconds"] + seconds,
                      train_samples=state["train_samples"] + len(targets))
