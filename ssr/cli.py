@@ -91,7 +91,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
                          device=args.device, mask_history=args.mask_history, threads=args.threads,
-                         init_from=args.init)
+                         init_from=args.init, teacher=args.teacher, teacher_weight=args.teacher_weight,
+                         teacher_temperature=args.teacher_temperature)
     metrics = train(args.model, args.data, args.out, config, dict(args.model_config or []),
                     progress=not args.quiet, overwrite=args.overwrite)
     print(format_metrics_table({f"{args.model} valid": metrics["valid"], f"{args.model} test": metrics["test"]}))
@@ -298,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--init", metavar="RUN_DIR/model.pt",
                        help="start from this checkpoint (same model and dataset; its config, with "
                             "--model-config on top): fine-tuning, e.g. quantise_weights=true for Loihi's fixed point")
+    train.add_argument("--teacher", metavar="RUN_DIR/model.pt",
+                       help="distil a trained model of the same dataset (any model, e.g. the ANN twin): its scores "
+                            "over all items are soft targets beside the true next item (training only)")
+    train.add_argument("--teacher-weight", type=float, default=0.5, metavar="W",
+                       help="weight w of the soft targets: (1 - w) CE + w tau^2 KL (default 0.5)")
+    train.add_argument("--teacher-temperature", type=float, default=2.0, metavar="TAU",
+                       help="temperature tau softening both score distributions (default 2)")
     train.add_argument("--overwrite", action="store_true", help="discard an earlier run in --out")
     train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     train.add_argument("--out", required=True, help="run directory (model.pt, metrics.json, train.log)")

@@ -27,6 +27,7 @@ from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.evaluate import NonFiniteScoresError, evaluate
 from ssr.io import file_sha256, write_json
 from ssr.models.base import build_model
+from ssr.train.distill import Teacher, distillation_loss
 
 SELECTION_METRIC = "MRR@10"
 STATE_FORMAT = "ssr-train-state"
@@ -46,6 +47,9 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     evaluate_test: bool = True  # False: the test split is never read (hyper-parameter tuning)
     init_from: str | None = None  # a RUN_DIR/model.pt of the same model and dataset: fine-tune it
+    teacher: str | None = None  # a RUN_DIR/model.pt of any model of this dataset: distil its scores
+    teacher_weight: float = 0.5  # w: loss = (1 - w) CE + w tau^2 KL(teacher || student), see ssr.train.distill
+    teacher_temperature: float = 2.0  # tau, softens both score distributions
 
 
 class TrainLog:
@@ -159,9 +163,12 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
     dataset_info = {"fingerprint": dataset.fingerprint, "path": str(dataset.path), "config": dataset.config}
     if initial is not None:
         identity["init_from_sha256"] = initial["sha256"]
+    teacher = Teacher(config.teacher, dataset, config.device) if config.teacher else None
+    if teacher is not None:
+        identity["teacher_sha256"] = teacher.sha256
 
     if model.trainable:
-        state = _fit(model, dataset, config, run_dir, identity, log, progress)
+        state = _fit(model, dataset, config, run_dir, identity, log, progress, teacher)
     else:
         model.fit(torch.from_numpy(dataset.train_item_counts()).float())
         state = {"best_epoch": 0, "epoch": 0, "train_seconds": 0.0, "train_samples": 0}
@@ -175,6 +182,7 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
         "model": model_name, "test": None, **results,
         "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
         "mask_history": config.mask_history, "dataset": dataset.fingerprint,
+        **({"teacher": teacher.describe()} if teacher is not None else {}),
         "timings": {
             "train_seconds": round(state["train_seconds"], 3),
             "train_samples_per_second": round(state["train_samples"] / state["train_seconds"], 1)
@@ -192,7 +200,7 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
 
 
 def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path,
-         identity: dict[str, Any], log: TrainLog, progress: bool) -> dict[str, Any]:
+         identity: dict[str, Any], log: TrainLog, progress: bool, teacher: Teacher | None = None) -> dict[str, Any]:
     """The epoch loop; leaves the best weights in `model` and returns the final training state."""
     inputs, targets = model.inputs(dataset, "train"), dataset.targets("train")
     steps_per_epoch = -(-len(targets) // config.batch_size)
@@ -221,7 +229,12 @@ def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path,
         for step in bar:
             batch = order[step * config.batch_size:(step + 1) * config.batch_size]
             batch_inputs = (torch.from_numpy(a[batch]).to(config.device) for a in inputs)
-            loss = model.loss(*batch_inputs, torch.from_numpy(targets[batch]).to(config.device))
+            batch_targets = torch.from_numpy(targets[batch]).to(config.device)
+            if teacher is None:
+                loss = model.loss(*batch_inputs, batch_targets)
+            else:
+                loss = distillation_loss(model.score_all(*batch_inputs), teacher.scores(batch), batch_targets,
+                                         config.teacher_weight, config.teacher_temperature)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
