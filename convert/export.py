@@ -13,7 +13,6 @@ outputs and models without an exporter are refused with a one-line error before 
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import importlib
 import json
@@ -25,7 +24,7 @@ import numpy as np
 
 from ssr import __version__
 from ssr.checkpoint import model_from_checkpoint, read_checkpoint
-from ssr.io import atomic_path, file_sha256
+from ssr.io import atomic_paths, file_sha256, refuse_overwriting_inputs
 
 FORMATS = ("nir",)
 MANIFEST_FORMAT = "ssr-nir-manifest"
@@ -86,15 +85,18 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
     out = Path(out) if out is not None else Path(checkpoint).with_suffix(".nir")
     if out.suffix in (".json", ".h5") and out.with_suffix("").suffix in (".manifest", ".host"):
         raise ValueError(f"{out} would collide with the manifest/host files; name the graph e.g. model.nir")
+    outputs = (out, manifest_path(out), host_path(out))
+    refuse_overwriting_inputs(outputs, [checkpoint], option="-o")
+    for path in outputs:
+        if path.is_dir():
+            raise ValueError(f"-o {out}: {path} is a directory; name the graph file, e.g. {path / 'model.nir'}")
     model = model_from_checkpoint(payload, str(checkpoint))
     exported = _exporter(name)(model)
     graph = nir.NIRGraph(nodes=exported.nodes, edges=exported.edges,
                          metadata={"producer": f"ssr {__version__}", "model": name})
 
-    with contextlib.ExitStack() as stack:  # the three files appear together or not at all
-        graph_temp = stack.enter_context(atomic_path(out))
-        host_temp = stack.enter_context(atomic_path(host_path(out)))
-        manifest_temp = stack.enter_context(atomic_path(manifest_path(out)))
+    # the three files appear together or not at all (a failed rename puts the earlier trio back)
+    with atomic_paths(outputs) as (graph_temp, manifest_temp, host_temp):
         nir.write(graph_temp, graph)
         with h5py.File(host_temp, "w") as handle:
             handle.attrs["format"], handle.attrs["schema_version"] = HOST_FORMAT, 1
@@ -155,3 +157,15 @@ class ExportedFiles:
                              "export it again") from None
         if self.manifest.get("format") != MANIFEST_FORMAT:
             raise ValueError(f"{manifest_path(graph_path)} is not an ssr NIR manifest; export it again")
+        if int(self.manifest.get("schema_version", 0)) > MANIFEST_SCHEMA_VERSION:
+            raise ValueError(f"{manifest_path(graph_path)} has manifest schema {self.manifest['schema_version']}, "
+                             f"newer than this ssr ({MANIFEST_SCHEMA_VERSION}); upgrade ssr")
+        # provenance is checked, not only recorded: a graph or host file that is not the one the
+        # manifest describes (edited, swapped, a foreign graph beside a copied manifest) is refused
+        self.graph_sha256, self.host_sha256 = file_sha256(graph_path), file_sha256(host_path(graph_path))
+        for path, actual, key in ((graph_path, self.graph_sha256, "graph_sha256"),
+                                  (host_path(graph_path), self.host_sha256, "host_sha256")):
+            if actual != self.manifest.get(key):
+                raise ValueError(f"{path} is not the file {manifest_path(graph_path).name} describes (sha256 "
+                                 f"{actual[:12]}... != {str(self.manifest.get(key))[:12]}...): it was changed or "
+                                 "replaced after export; export it again")

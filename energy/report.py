@@ -33,6 +33,7 @@ from ssr.energy.profiles import Profile
 
 REPORT_FORMAT = "ssr-energy-report"
 FIGURES = ("energy_per_layer.png", "accuracy_vs_energy.png", "firing_rates.png")
+REPORT_FILES = ("report.md", "report.html", "report.json", *FIGURES)
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -398,17 +399,17 @@ def page(report: dict[str, Any], pngs: dict[str, bytes]) -> str:
 
 
 def write_report(report: dict[str, Any], out: str | Path) -> Path:
-    """DIR/report.json, report.md, report.html and the PNGs, each written atomically."""
-    from ssr.io import atomic_path, write_json
+    """DIR/report.json, report.md, report.html and the PNGs, together (all of them or none)."""
+    import json
+
+    from ssr.io import atomic_paths
 
     out = Path(out)
-    pngs = figures(report)
-    for name, data in pngs.items():
-        with atomic_path(out / name) as temp:
-            temp.write_bytes(data)
-    with atomic_path(out / "report.md") as temp:
-        temp.write_text(markdown(report))
-    with atomic_path(out / "report.html") as temp:
-        temp.write_text(page(report, pngs))
-    write_json(out / "report.json", report)
+    contents = {**figures(report), "report.md": markdown(report).encode(),
+                "report.json": (json.dumps(report, indent=2) + "\n").encode()}
+    contents["report.html"] = page(report, {name: contents[name] for name in FIGURES if name in contents}).encode()
+    names = list(contents)
+    with atomic_paths([out / name for name in names]) as temps:
+        for name, temp in zip(names, temps):
+            temp.write_bytes(contents[name])
     return out

@@ -21,6 +21,45 @@ def _parse_assignment(text: str) -> tuple[str, object]:
         return key, raw
 
 
+def _integer(low: int):
+    """argparse type: an integer >= low (a one-line error otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+POSITIVE_INT, NON_NEGATIVE_INT = _integer(1), _integer(0)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors on one line: a bad value (`argument --limit: ...`) becomes
+    `PROG: error: --limit must be ...` with exit status 1, like every other bad value; a usage error
+    (a missing or unknown option) `PROG: error: ...; see PROG --help` with status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        name, sep, problem = message.partition(": ")
+        if message.startswith("argument ") and sep:
+            self.exit(1, f"{self.prog}: error: {name.removeprefix('argument ')} {problem}\n")
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def format_metrics_table(rows: dict[str, dict[str, float]], keys=METRIC_KEYS) -> str:
     """A fixed-width table: one row per name, one column per metric."""
     width = max(len(name) for name in rows) + 2
@@ -47,11 +86,14 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     from ssr.data.synthetic import SyntheticConfig
 
     synthetic = SyntheticConfig()
-    synthetic = dataclasses.replace(synthetic, users=args.synthetic_users or synthetic.users,
-                                    items=args.synthetic_items or synthetic.items)
+    given = {"users": args.synthetic_users, "items": args.synthetic_items}  # 0 is an error, not "default"
+    synthetic = dataclasses.replace(synthetic, **{k: v for k, v in given.items() if v is not None})
     config = PrepareConfig(dataset=args.dataset, split=args.split, max_len=args.max_len,
                            min_count=args.min_count, seed=args.seed, synthetic=synthetic,
                            user_first=args.user_first)
+    from ssr.io import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs([args.out], [args.path])
     stats, reused = prepare(config, args.path, args.out, force=args.force)
     print(f"{'reused' if reused else 'wrote'} {args.out} ({'same config and source' if reused else 'new'})")
     _print_stats(stats)
@@ -137,8 +179,12 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_run_lava(args: argparse.Namespace) -> None:
-    from ssr.io import write_json
+    from ssr.convert.export import host_path, manifest_path
+    from ssr.io import refuse_overwriting_inputs, write_json
     from ssr.targets.loihi_sim.run import run_lava
+
+    refuse_overwriting_inputs([args.out], [args.graph, manifest_path(args.graph), host_path(args.graph), args.data,
+                                           args.checkpoint])
 
     result = run_lava(args.graph, args.data, split=args.split, limit=args.limit, precision=args.precision,
                       checkpoint=args.checkpoint, chunk=args.chunk, progress=not args.quiet)
@@ -161,10 +207,18 @@ def cmd_run_lava(args: argparse.Namespace) -> None:
 
 def cmd_energy_report(args: argparse.Namespace) -> None:
     from ssr.energy.profiles import load_profile
-    from ssr.energy.report import build_report, headline_rows, write_report
+    from ssr.energy.report import REPORT_FILES, build_report, headline_rows, write_report
+    from ssr.io import refuse_overwriting_inputs
 
-    if args.sequences < 1:
-        raise ValueError(f"--sequences must be at least 1, got {args.sequences}")
+    out = Path(args.out)
+    inputs = [args.lava, args.data, *(args.gpu or [])]
+    for run in map(Path, args.runs):  # every run must be complete before any counting starts
+        for name in ("model.pt", "metrics.json"):
+            if not (run / name).is_file():
+                raise FileNotFoundError(f"{run / name} not found: {run} is not a finished run; pass the RUN_DIR "
+                                        "of a completed `ssr train`")
+            inputs.append(run / name)
+    refuse_overwriting_inputs([out / name for name in REPORT_FILES], inputs)
     report = build_report(args.runs, load_profile(args.profile), sequences=args.sequences, lava_path=args.lava,
                           data=args.data, gpu_paths=args.gpu or [])
     out = write_report(report, args.out)
@@ -175,8 +229,10 @@ def cmd_energy_report(args: argparse.Namespace) -> None:
 
 
 def cmd_run_gpu(args: argparse.Namespace) -> None:
-    from ssr.io import write_json
+    from ssr.io import refuse_overwriting_inputs, write_json
     from ssr.targets.gpu.run import run_gpu
+
+    refuse_overwriting_inputs([args.out], [args.checkpoint, args.data])
 
     try:
         batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
@@ -200,7 +256,10 @@ def cmd_run_gpu(args: argparse.Namespace) -> None:
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
+    from ssr.train.trainer import TrainConfig
     from ssr.train.tune import tune
+
+    TrainConfig(epochs=args.epochs, patience=args.patience, seed=args.seed, threads=args.threads)
 
     best = tune(args.model, args.data, args.out, trials=args.trials, metric=args.metric, storage=args.storage,
                 study_name=args.study_name, epochs=args.epochs, patience=args.patience, seed=args.seed,
@@ -212,9 +271,9 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     from ssr.train.matrix import prepare_datasets, resolve_models, run_matrix
+    from ssr.train.trainer import TrainConfig
 
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    TrainConfig(epochs=args.epochs, patience=args.patience, threads=args.threads)  # range-check before any work
     out = Path(args.out)
     models = resolve_models(args.models)
     datasets = prepare_datasets([d for d in args.datasets.split(",") if d], Path(args.data_dir), out)
@@ -236,7 +295,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="dataset for --verify (default: the one the checkpoint was trained on)")
     parser.add_argument("--verify-split", default="test", choices=("train", "valid", "test"),
                         help="split whose first sequences --verify uses (default test)")
-    parser.add_argument("--verify-sequences", type=int, default=256, metavar="N",
+    parser.add_argument("--verify-sequences", type=POSITIVE_INT, default=256, metavar="N",
                         help="sequences --verify runs (default 256)")
     parser.add_argument("--verify-dtype", default="float64", choices=("float64", "float32"),
                         help="precision of both sides in --verify (default float64; float32 reports the "
@@ -245,7 +304,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ssr", description="Spiking sequential recommenders: "
+    parser = OneLineParser(prog="ssr", description="Spiking sequential recommenders: "
                                      "data, training, evaluation (see README.md).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -276,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = data_commands.add_parser("fetch", help="download a public dataset (or say how to get it)")
     fetch.add_argument("name", help="ml-100k | ml-1m | amazon-<category> | steam | retailrocket")
     fetch.add_argument("--dir", default="data", help="where to put it (default ./data)")
-    fetch.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds")
+    fetch.add_argument("--timeout", type=_positive_float, default=30.0, help="network timeout in seconds")
     fetch.set_defaults(run=cmd_fetch)
 
     train = commands.add_parser("train", help="train a model on a prepared dataset")
@@ -309,14 +368,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="discard an earlier run in --out")
     train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     train.add_argument("--out", required=True, help="run directory (model.pt, metrics.json, train.log)")
-    train.set_defaults(run=cmd_train)
+    train.set_defaults(run=cmd_train, resumable=True)
 
     evaluate = commands.add_parser("evaluate", help="full-ranking metrics of a checkpoint")
     evaluate.add_argument("checkpoint", help="RUN_DIR/model.pt")
     evaluate.add_argument("--data", required=True, help="prepared dataset (FILE.h5)")
     evaluate.add_argument("--split", default="test", choices=("valid", "test"))
     evaluate.add_argument("--mask-history", action="store_true", help="exclude each user's earlier items")
-    evaluate.add_argument("--threads", type=int, default=0)
+    evaluate.add_argument("--threads", type=NON_NEGATIVE_INT, default=0)
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=cmd_evaluate)
 
@@ -325,19 +384,19 @@ def build_parser() -> argparse.ArgumentParser:
     lava.add_argument("graph", help="model.nir written by ssr-export (its .manifest.json and .host.h5 beside it)")
     lava.add_argument("--data", required=True, help="the dataset the model was trained on (FILE.h5)")
     lava.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    lava.add_argument("--limit", type=int, help="run the first N sequences of the split (default: all)")
+    lava.add_argument("--limit", type=POSITIVE_INT, help="run the first N sequences of the split (default: all)")
     lava.add_argument("--precision", default="float", choices=("float", "fixed"),
                       help="Loihi2SimCfg floating_pt (default) or fixed_pt")
     lava.add_argument("--checkpoint", help="the model the graph came from, for the PyTorch comparison "
                       "(default: the one named in the manifest)")
-    lava.add_argument("--chunk", type=int, default=64, help="sequences per run call (progress bar granularity; default 64)")
+    lava.add_argument("--chunk", type=POSITIVE_INT, default=64, help="sequences per run call (progress bar granularity; default 64)")
     lava.add_argument("--quiet", action="store_true", help="no progress bar")
     lava.add_argument("--out", required=True, help="the measurements file to write (lava.json)")
     lava.set_defaults(run=cmd_run_lava)
     tune = commands.add_parser("tune", help="hyper-parameter search (Optuna TPE) on the validation split")
     tune.add_argument("--model", required=True, help="an ANN model (spiking models reuse their ANN's parameters)")
     tune.add_argument("--data", required=True, help="prepared dataset (FILE.h5)")
-    tune.add_argument("--trials", type=int, default=20)
+    tune.add_argument("--trials", type=POSITIVE_INT, default=20)
     tune.add_argument("--metric", default="MRR@10", help="validation metric to maximise (default MRR@10)")
     tune.add_argument("--storage", help="Optuna storage URL (default: sqlite file OUT/study.db)")
     tune.add_argument("--study-name", help="default: MODEL-DATASTEM")
@@ -346,21 +405,21 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--threads", type=int, default=0)
     tune.add_argument("--out", required=True, help="folder for the study, trial runs and best.json")
-    tune.set_defaults(run=cmd_tune)
+    tune.set_defaults(run=cmd_tune, resumable=True)
     bench = commands.add_parser("bench", help="train and test a model x dataset x seed matrix; results table")
     bench.add_argument("--models", default="all", help="'all' or a comma-separated list (default all)")
     bench.add_argument("--datasets", required=True,
                        help="comma-separated: ml-100k, beauty (raw files under --data-dir) or prepared FILE.h5")
     bench.add_argument("--data-dir", default=str(Path("..") / "shared" / "data"),
                        help="folder holding ml-100k/u.data and amazon-beauty/Beauty.txt (default ../shared/data)")
-    bench.add_argument("--seeds", type=int, default=3)
+    bench.add_argument("--seeds", type=POSITIVE_INT, default=3)
     bench.add_argument("--epochs", type=int, default=100)
     bench.add_argument("--patience", type=int, default=10)
     bench.add_argument("--threads", type=int, default=0)
     bench.add_argument("--mask-history", action="store_true", help="test with history masked (published protocol)")
     bench.add_argument("--tuned", help="folder of `ssr tune` results: TUNED/<dataset>/<ann model>/best.json")
     bench.add_argument("--out", required=True, help="results folder (runs/, results.csv, results.md, results.json)")
-    bench.set_defaults(run=cmd_bench)
+    bench.set_defaults(run=cmd_bench, resumable=True)
     gpu = commands.add_parser("run-gpu", help="timed PyTorch inference on GPU (CPU fallback)")
     gpu.add_argument("checkpoint", help="RUN_DIR/model.pt (ANN or SNN)")
     gpu.add_argument("--data", required=True, help="the dataset the model was trained on (FILE.h5)")
@@ -370,8 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     gpu.add_argument("--compile", action="store_true", help="also time torch.compile (separate rows)")
     gpu.add_argument("--half", action="store_true",
                      help="also time autocast float16 (CUDA) / bfloat16 (CPU) (separate rows)")
-    gpu.add_argument("--warmup", type=int, default=3, help="untimed runs per batch size (default 3)")
-    gpu.add_argument("--repeats", type=int, default=20, help="timed runs per batch size (default 20)")
+    gpu.add_argument("--warmup", type=NON_NEGATIVE_INT, default=3, help="untimed runs per batch size (default 3)")
+    gpu.add_argument("--repeats", type=POSITIVE_INT, default=20, help="timed runs per batch size (default 20)")
     gpu.add_argument("--mask-history", action="store_true", help="metrics with history masked, as ssr evaluate")
     gpu.add_argument("--out", required=True, help="the measurements file to write (gpu.json)")
     gpu.set_defaults(run=cmd_run_gpu)
@@ -383,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "board energy beside the estimate")
     energy.add_argument("--profile", default="45nm-fp32",
                         help="45nm-fp32 (default, the paper's), 45nm-fp16, 45nm-int8, loihi, or a .toml file")
-    energy.add_argument("--sequences", type=int, default=256, help="test sequences counted per run (default 256)")
+    energy.add_argument("--sequences", type=POSITIVE_INT, default=256, help="test sequences counted per run (default 256)")
     energy.add_argument("--data", help="dataset (default: each run's own, recorded in its checkpoint)")
     energy.add_argument("--out", required=True, help="report folder (report.md, report.html, report.json, PNGs)")
     energy.set_defaults(run=cmd_energy_report)
@@ -391,11 +450,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error already printed: its status, as a return value
+        return stop.code if isinstance(stop.code, int) else 1
     try:
         args.run(args)
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted; re-run the same command to resume", file=sys.stderr)
+        then = ("re-run the same command to resume" if getattr(args, "resumable", False)
+                else "no output was written")
+        print(f"{parser.prog}: interrupted; {then}", file=sys.stderr)
         return 130
     except (ValueError, OSError) as error:  # our errors are one line naming the thing and the fix
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
@@ -410,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def export_main(argv: list[str] | None = None) -> int:
     """`ssr-export` console script: `ssr-export RUN_DIR/model.pt --to nir [-o model.nir]`."""
-    parser = argparse.ArgumentParser(prog="ssr-export", description="Export a trained spiking model "
+    parser = OneLineParser(prog="ssr-export", description="Export a trained spiking model "
                                      "to the Neuromorphic Intermediate Representation (NIR).")
     add_export_arguments(parser)
     return _run(parser, argv)

@@ -12,8 +12,10 @@ import contextlib
 import dataclasses
 import fcntl
 import math
+import os
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ssr.config import COUNT, NON_NEGATIVE, POSITIVE, Checked, Range
 from ssr.checkpoint import checkpoint_dict, read_checkpoint, save_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.evaluate import NonFiniteScoresError, evaluate
@@ -34,7 +37,7 @@ STATE_FORMAT = "ssr-train-state"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Checked):
     epochs: int = 100
     batch_size: int = 128  # the paper's
     lr: float = 1e-3
@@ -50,6 +53,10 @@ class TrainConfig:
     teacher: str | None = None  # a RUN_DIR/model.pt of any model of this dataset: distil its scores
     teacher_weight: float = 0.5  # w: loss = (1 - w) CE + w tau^2 KL(teacher || student), see ssr.train.distill
     teacher_temperature: float = 2.0  # tau, softens both score distributions
+
+    ranges = {"epochs": COUNT, "batch_size": COUNT, "lr": NON_NEGATIVE,  # lr 0: evaluate a checkpoint as is "weight_decay": NON_NEGATIVE,
+              "patience": COUNT, "seed": NON_NEGATIVE, "eval_batch_size": COUNT, "threads": NON_NEGATIVE,
+              "teacher_weight": Range(low=0.0, high=1.0), "teacher_temperature": POSITIVE}
 
 
 class TrainLog:
@@ -70,7 +77,14 @@ def _load_state(path: Path, expected: dict[str, Any], defaults: dict[str, dict[s
     was saved matches when this run leaves it at its default (`defaults`: per config dict)."""
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types on damaged bytes
+        reason = str(error).splitlines()[0][:100] if str(error) else type(error).__name__
+        raise ValueError(f"{path} cannot be resumed from (damaged: {reason}); delete it to start this run again, "
+                         "or pass --overwrite") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not an ssr training state; delete it or pass --overwrite")
 
     def same(key: str, value: Any) -> bool:
         saved = state.get(key)
@@ -137,12 +151,40 @@ def train(model_name: str, data_path: str | Path, run_dir: str | Path,
         return _train(model_name, data_path, run_dir, config, model_config, progress, overwrite)
 
 
+RUN_FILES = ("model.pt", "metrics.json", "train.log", "last.pt")
+
+
+class _SetAside:
+    """`--overwrite`: the earlier run's files wait in RUN_DIR/.replaced until the new run has finished
+    its first epoch (`commit` deletes them), and come back if it fails before (`restore`), so a wrong
+    option never costs a trained model. A folder left by a killed process is put back first."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir, self.folder = run_dir, run_dir / ".replaced"
+        if self.folder.is_dir():
+            self.restore()
+        for name in RUN_FILES:
+            if (run_dir / name).exists():
+                self.folder.mkdir(exist_ok=True)
+                os.replace(run_dir / name, self.folder / name)
+
+    def commit(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def restore(self) -> None:
+        if not self.folder.is_dir():
+            return
+        for name in RUN_FILES:
+            if (self.folder / name).exists():
+                os.replace(self.folder / name, self.run_dir / name)
+            else:
+                (self.run_dir / name).unlink(missing_ok=True)  # the new run's, with nothing to put back
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainConfig,
            model_config: dict[str, Any] | None, progress: bool, overwrite: bool) -> dict[str, Any]:
-    if overwrite:
-        for name in ("model.pt", "metrics.json", "train.log", "last.pt"):
-            (run_dir / name).unlink(missing_ok=True)
-    elif (run_dir / "model.pt").exists():
+    if not overwrite and (run_dir / "model.pt").exists():
         raise ValueError(f"{run_dir} already holds a finished run (model.pt); "
                          "pass --overwrite or choose another --out")
     dataset = read_dataset(data_path)
@@ -167,17 +209,33 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
     if teacher is not None:
         identity["teacher_sha256"] = teacher.sha256
 
+    # every input is checked: only now may an earlier run make room (and only until this one has started)
+    set_aside = _SetAside(run_dir) if overwrite else None
+    try:
+        return _run(model, dataset, config, run_dir, identity, dataset_info, log, progress, teacher,
+                    set_aside.commit if set_aside else lambda: None)
+    except BaseException:
+        if set_aside is not None:
+            set_aside.restore()
+        raise
+
+
+def _run(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path, identity: dict[str, Any],
+         dataset_info: dict[str, Any], log: TrainLog, progress: bool, teacher: Teacher | None,
+         on_started: Callable[[], None]) -> dict[str, Any]:
+    """Fit (or resume), evaluate and write the run's files; `on_started()` once the first epoch is saved."""
+    model_name = model.name
     if model.trainable:
-        state = _fit(model, dataset, config, run_dir, identity, log, progress, teacher)
+        state = _fit(model, dataset, config, run_dir, identity, log, progress, teacher, on_started)
     else:
         model.fit(torch.from_numpy(dataset.train_item_counts()).float())
         state = {"best_epoch": 0, "epoch": 0, "train_seconds": 0.0, "train_samples": 0}
 
-    started = time.perf_counter()
+    eval_started = time.perf_counter()
     splits = ("valid", "test") if config.evaluate_test else ("valid",)
     results = {split: evaluate(model, dataset, split, config.eval_batch_size, config.mask_history,
                                config.device) for split in splits}
-    eval_seconds = time.perf_counter() - started
+    eval_seconds = time.perf_counter() - eval_started
     metrics = {
         "model": model_name, "test": None, **results,
         "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
@@ -192,6 +250,7 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
     }
     save_checkpoint(run_dir / "model.pt", checkpoint_dict(model, dataset_info, dataclasses.asdict(config)))
     write_json(run_dir / "metrics.json", metrics)
+    on_started()  # a model that is fitted, not trained, has replaced the earlier run only now
     (run_dir / "last.pt").unlink(missing_ok=True)
     reported = "test" if config.evaluate_test else "valid"
     log(f"done: best epoch {state['best_epoch']}, {reported} " +
@@ -199,8 +258,8 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
     return metrics
 
 
-def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path,
-         identity: dict[str, Any], log: TrainLog, progress: bool, teacher: Teacher | None = None) -> dict[str, Any]:
+def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path, identity: dict[str, Any],
+         log: TrainLog, progress: bool, teacher: Teacher | None, on_started: Callable[[], None]) -> dict[str, Any]:
     """The epoch loop; leaves the best weights in `model` and returns the final training state."""
     inputs, targets = model.inputs(dataset, "train"), dataset.targets("train")
     steps_per_epoch = -(-len(targets) // config.batch_size)
@@ -267,6 +326,7 @@ def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path,
         state.update(model_state=model.state_dict(), optimizer_state=optimizer.state_dict(),
                      scheduler_state=scheduler.state_dict())
         save_checkpoint(run_dir / "last.pt", state)
+        on_started()
     if state["bad_epochs"] >= config.patience:
         log(f"early stop: no better validation {SELECTION_METRIC} for {config.patience} epochs")
     if state["best_state"] is not None:

@@ -20,7 +20,8 @@ from typing import Any
 
 from ssr.io import write_json
 from ssr.models.base import MODELS
-from ssr.train.trainer import TrainConfig, train
+from ssr.data.dataset import read_dataset
+from ssr.train.trainer import DivergedError, TrainConfig, train
 
 METRICS = ("MRR@10", "NDCG@10", "HR@10", "MRR@20", "NDCG@20", "HR@20")
 TRAIN_KEYS = {"lr", "weight_decay"}
@@ -51,6 +52,19 @@ def spiking_params(snn: str, ann_params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in ann_params.items() if k in TRAIN_KEYS or k in fields}
 
 
+def _open_study(optuna, storage: str, study_name: str, seed: int):
+    """The Optuna study at `storage` (created or loaded); ValueError naming a bad URL."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    try:
+        return optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
+                                   sampler=optuna.samplers.TPESampler(seed=seed), load_if_exists=True)
+    except (ArgumentError, SQLAlchemyError, ImportError, ValueError) as error:
+        reason = str(error).splitlines()[0][:120]
+        raise ValueError(f"--storage {storage!r} is not a usable Optuna storage ({reason}); give a database URL "
+                         "such as sqlite:///study.db or postgresql://user@host/db") from None
+
+
 def tune(model: str, data: str | Path, out: str | Path, trials: int = 20, metric: str = "MRR@10",
          storage: str | None = None, study_name: str | None = None, epochs: int = 30, patience: int = 5,
          seed: int = 0, threads: int = 0) -> dict[str, Any]:
@@ -68,26 +82,42 @@ def tune(model: str, data: str | Path, out: str | Path, trials: int = 20, metric
         raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     if trials < 1:
         raise ValueError(f"--trials must be at least 1, got {trials}")
+    read_dataset(data)  # a missing or damaged dataset stops here, before any folder is made
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    storage = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    created = not out.exists()
     study_name = study_name or f"{model}-{Path(data).stem}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=seed), load_if_exists=True)
+    try:
+        if storage is not None:  # open the user's storage before anything is written
+            study = _open_study(optuna, storage, study_name, seed)
+        out.mkdir(parents=True, exist_ok=True)
+        if storage is None:
+            storage = f"sqlite:///{(out / 'study.db').resolve()}"
+            study = _open_study(optuna, storage, study_name, seed)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
 
     def objective(trial) -> float:
         params = {name: _suggest(trial, name, spec) for name, spec in cls.search_space.items()}
         train_overrides, model_config = split_params(params)
         config = TrainConfig(epochs=epochs, patience=patience, seed=seed, threads=threads,
                              evaluate_test=False, **train_overrides)
-        metrics = train(model, data, out / "trials" / f"{trial.number:04d}", config, model_config,
-                        progress=False, overwrite=True)
+        try:
+            metrics = train(model, data, out / "trials" / f"{trial.number:04d}", config, model_config,
+                            progress=False, overwrite=True)
+        except DivergedError as error:  # a failed trial, not a failed study: Optuna records it and goes on
+            print(f"trial {trial.number}: failed, {error} {json.dumps(params)}", flush=True)
+            raise
+
         value = metrics["valid"][metric]
         print(f"trial {trial.number}: valid {metric} {value:.4f} {json.dumps(params)}", flush=True)
         return value
 
-    study.optimize(objective, n_trials=trials)
+    study.optimize(objective, n_trials=trials, catch=(DivergedError,))
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        raise ValueError(f"every trial of study {study_name} diverged; narrow {model}'s search space or lower lr")
     best = {"model": model, "data": str(data), "metric": f"valid {metric}", "best_value": study.best_value,
             "best_params": study.best_params, "trials": len(study.trials), "study": study_name,
             "storage": storage, "epochs": epochs, "patience": patience, "seed": seed}

@@ -30,10 +30,35 @@ SPLIT_NAMES = ("train", "valid", "test")
 
 def fingerprint(sequences: Sequences, splits: dict[str, np.ndarray], config: dict) -> str:
     """sha256 over the encoded sequences, the split positions and the preparation config."""
+    return _fingerprint(sequences.items, sequences.offsets, splits, config)
+
+
+def _fingerprint(items: np.ndarray, offsets: np.ndarray, splits: dict[str, np.ndarray], config: dict) -> str:
+    """The fingerprint over the arrays as the file stores them (items int32, the rest int64)."""
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
-    for array in (sequences.items, sequences.offsets, *(splits[name] for name in SPLIT_NAMES)):
+    for array in (items.astype(np.int32), offsets.astype(np.int64), *(splits[n].astype(np.int64) for n in SPLIT_NAMES)):
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
+
+
+def check_consistent(dataset: SequenceDataset) -> None:
+    """ValueError (naming the file) unless the arrays agree with each other and with the recorded
+    fingerprint: a file damaged or edited after `prepare` never reaches a model."""
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{dataset.path} is damaged ({what}); re-run `ssr data prepare --force`")
+
+    items, offsets = dataset.items, dataset.offsets
+    if _fingerprint(items, offsets, dataset.splits, dataset.config) != dataset.fingerprint:
+        raise bad("its arrays do not match the fingerprint recorded when it was written")
+    if len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != len(items) or np.any(np.diff(offsets) < 0):
+        raise bad("sequences/offsets do not delimit sequences/items")
+    if len(items) and (items.min() < 1 or items.max() > dataset.num_items):
+        raise bad(f"item ids outside 1..{dataset.num_items}")
+    for name, positions in dataset.splits.items():
+        if len(positions) and (positions.min() < 0 or positions.max() >= len(items)):
+            raise bad(f"splits/{name} points outside the sequences")
+    if dataset.timestamps is not None and len(dataset.timestamps) != len(items):
+        raise bad("sequences/timestamps and sequences/items differ in length")
 
 
 def compute_stats(sequences: Sequences, splits: dict[str, np.ndarray]) -> dict:
@@ -147,7 +172,7 @@ def read_dataset(path: str | Path) -> SequenceDataset:
             if version > SCHEMA_VERSION:
                 raise ValueError(f"{path} has dataset schema {version}, newer than this ssr "
                                  f"({SCHEMA_VERSION}); upgrade ssr or re-run `ssr data prepare`")
-            return SequenceDataset(
+            dataset = SequenceDataset(
                 path=path,
                 items=f["sequences/items"][()],
                 offsets=f["sequences/offsets"][()],
@@ -158,6 +183,8 @@ def read_dataset(path: str | Path) -> SequenceDataset:
                 fingerprint=str(f.attrs["fingerprint"]),
                 timestamps=f["sequences/timestamps"][()] if "sequences/timestamps" in f else None,
             )
-    except (OSError, KeyError) as error:
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path} is not a readable ssr dataset ({error}); re-run `ssr data prepare`") from None
+    check_consistent(dataset)
+    return dataset
 

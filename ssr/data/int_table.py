@@ -42,9 +42,15 @@ def check_data_file(path: Path) -> None:
         raise DataFormatError(f"{path}: is a directory; pass the data file itself")
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def read_bytes(path: Path) -> bytes:
+    """The file's bytes without a leading UTF-8 byte-order mark (which editors on Windows add): every
+    reader treats a BOM the same way."""
     check_data_file(path)
-    return path.read_bytes()
+    data = path.read_bytes()
+    return data[len(UTF8_BOM):] if data.startswith(UTF8_BOM) else data
 
 
 def no_interactions(path: Path) -> DataFormatError:

@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 
 from ssr import __version__
+from ssr.config import COUNT, FRACTION, NON_NEGATIVE, Checked
 from ssr.data.dataset import FORMAT, SCHEMA_VERSION, write_dataset
 from ssr.data.log import InteractionLog
 from ssr.io import file_sha256
@@ -22,7 +23,7 @@ DATASETS = ("synthetic", "ml-100k", "ml-1m", "amazon-csv", "seqfile", "steam", "
 
 
 @dataclass(frozen=True)
-class PrepareConfig:
+class PrepareConfig(Checked):
     dataset: str  # one of DATASETS
     split: str = "ufo"  # the paper's protocol; `loo` for the RecBole/FMLP-Rec one
     max_len: int = 50  # items in an input window (newest last, left-padded)
@@ -33,15 +34,16 @@ class PrepareConfig:
     user_first: bool = False  # amazon-csv only: the file is user,item,... (SNAP 2014 layout)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
-    def __post_init__(self) -> None:
+    ranges = {"max_len": COUNT, "min_count": COUNT, "seed": NON_NEGATIVE, "test_fraction": FRACTION,
+              "valid_fraction": FRACTION}
+
+    def check(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose one of {', '.join(SPLITS)}")
         if self.user_first and self.dataset != "amazon-csv":
             raise ValueError(f"--user-first applies to amazon-csv only, not {self.dataset!r}")
-        if self.max_len < 1 or self.min_count < 1:
-            raise ValueError(f"--max-len and --min-count must be >= 1, got {self.max_len}, {self.min_count}")
 
     def to_dict(self) -> dict:
         config = dataclasses.asdict(self)
@@ -75,6 +77,14 @@ def _existing(out: Path) -> tuple[dict, dict, dict] | None:
         return None
 
 
+def _is_ssr_dataset(path: Path) -> bool:
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == FORMAT
+    except OSError:
+        return False
+
+
 def prepare(config: PrepareConfig, path: str | Path | None, out: str | Path,
             force: bool = False) -> tuple[dict, bool]:
     """Build the dataset file at `out`; returns (stats, reused). Reuses `out` when its config and
@@ -84,6 +94,11 @@ def prepare(config: PrepareConfig, path: str | Path | None, out: str | Path,
     if path is not None and not path.is_file():
         raise FileNotFoundError(f"input file {path} not found; get it with `ssr data fetch {config.dataset}` "
                                 "or pass the right --path")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a directory; name the dataset file, e.g. {out / 'dataset.h5'}")
+    if out.exists() and not _is_ssr_dataset(out):
+        raise ValueError(f"--out {out} exists and is not an ssr dataset; it is left alone: choose another --out "
+                         "or delete it yourself")
     source_sha256 = file_sha256(path) if path is not None else None
     config_dict = config.to_dict()
     earlier = _existing(out) if out.exists() and not force else None

@@ -161,8 +161,6 @@ def read_retailrocket(path: str | Path) -> InteractionLog:
     """
     path = Path(path)
     data = read_bytes(path).replace(b"\r\n", b"\n")
-    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark
-        data = data[3:]
     header, _, body = data.partition(b"\n")
     if not header.strip() and not body.strip():
         raise no_interactions(path)
@@ -219,10 +217,14 @@ def read_amazon_csv(path: str | Path, user_first: bool = False) -> InteractionLo
     layout = "user,item,rating,timestamp" if user_first else "item,user,rating,timestamp"
     expected = f"4 comma-separated fields '{layout}' (integer timestamp)"
     rows = csv.reader(io.StringIO(text, newline=""))
+    last_line = 0
     for row in rows:
-        lineno = rows.line_num
+        lineno, last_line = last_line + 1, rows.line_num  # the row's first line: a quote may span lines
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
+        if any("\n" in field or "\r" in field for field in row):
+            raise DataFormatError(f"{path}:{lineno}: a quote opened on this line is not closed on it; expected "
+                                  f"{expected}")
         if len(row) == 4:
             first, second, rating, stamp = (field.strip() for field in row)
             user, item = (first, second) if user_first else (second, first)
@@ -255,7 +257,7 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     raw = gzip.open(path, "rb") if gzipped else path.open("rb")
-    with raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as handle:
+    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace") as handle:
         try:
             yield from enumerate(handle, start=1)
         except (OSError, EOFError) as exc:  # truncated or corrupt gzip stream

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ssr.config import COUNT, Checked, Range, at_least
 from ssr.data.log import InteractionLog
 
 
 @dataclass(frozen=True)
-class SyntheticConfig:
+class SyntheticConfig(Checked):
     users: int = 2000  # enough users for a stable test metric, small enough for a CPU demo
     items: int = 500
     min_length: int = 8  # sequence length per user ~ U[min_length, max_length] before dedup/k-core
@@ -24,6 +25,15 @@ class SyntheticConfig:
     successors: int = 3  # planted next-item candidates per item
     follow_prob: float = 0.8  # chance to follow the planted structure at each step
     zipf_exponent: float = 1.0  # popularity law of jumps and first items
+
+    ranges = {"users": COUNT, "items": at_least(2), "min_length": COUNT, "max_length": COUNT,
+              "successors": COUNT, "follow_prob": Range(low=0.0, high=1.0), "zipf_exponent": at_least(0)}
+
+    def check(self) -> None:
+        if self.items < self.successors + 1:
+            raise ValueError(f"synthetic items must exceed successors ({self.successors}), got {self.items}")
+        if self.min_length > self.max_length:
+            raise ValueError(f"synthetic min_length ({self.min_length}) must be <= max_length ({self.max_length})")
 
 
 def generate(config: SyntheticConfig, seed: int = 0) -> InteractionLog:

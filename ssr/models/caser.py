@@ -23,13 +23,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ssr.config import Checked
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, normal_init, spike_encoding_init
 from ssr.spiking.lif import LIF, LIFParams
 
 
 @dataclass(frozen=True)
-class CaserConfig:
+class CaserConfig(Checked):
     hidden: int = 64
     window: int = 5  # L, the most recent items in the image
     vertical_filters: int = 4  # n_v
@@ -93,7 +94,7 @@ class Caser(SequentialRecommender):
 
 
 @dataclass(frozen=True)
-class SCaserConfig:
+class SCaserConfig(Checked):
     hidden: int = 64
     window: int = 5
     vertical_filters: int = 4

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ssr.config import Checked
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, normal_init, spike_encoding_init
 from ssr.spiking.lif import LIF, LIFParams
@@ -34,7 +35,7 @@ from ssr.spiking.surrogate import heaviside
 
 
 @dataclass(frozen=True)
-class GRU4RecConfig:
+class GRU4RecConfig(Checked):
     hidden: int = 64
     dropout: float = 0.3  # RecBole's default dropout_prob for GRU4Rec
     init_std: float = 0.02
@@ -68,7 +69,7 @@ class GRU4Rec(SequentialRecommender):
 
 
 @dataclass(frozen=True)
-class SGRU4RecConfig:
+class SGRU4RecConfig(Checked):
     hidden: int = 64
     time_steps: int = 4
     dropout: float = 0.3

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 import torch
 
+from ssr.config import Checked
 from ssr.models.base import SequentialRecommender, register
 
 
 @dataclass(frozen=True)
-class PopConfig:
+class PopConfig(Checked):
     pass
 
 

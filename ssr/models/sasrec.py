@@ -36,13 +36,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssr.config import Checked
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FeatureBatchNorm, TimeSharedDropout, normal_init
 from ssr.spiking.lif import LIF, LIFParams
 
 
 @dataclass(frozen=True)
-class SASRecConfig:
+class SASRecConfig(Checked):
     hidden: int = 64
     blocks: int = 2
     heads: int = 2
@@ -50,6 +51,10 @@ class SASRecConfig:
     dropout: float = 0.5  # RecBole's hidden_dropout_prob
     attention_dropout: float = 0.5  # RecBole's attn_dropout_prob
     init_std: float = 0.02
+
+    def check(self) -> None:
+        if self.hidden % self.heads:
+            raise ValueError(f"{type(self).__name__}.hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
 
 
 class SASRecBlock(nn.Module):
@@ -124,7 +129,7 @@ class SASRec(SequentialRecommender):
 
 
 @dataclass(frozen=True)
-class SFSRecConfig:
+class SFSRecConfig(Checked):
     hidden: int = 64
     blocks: int = 2
     heads: int = 2
@@ -135,6 +140,10 @@ class SFSRecConfig:
     attention_threshold: float = 0.5  # Spikformer's attn_lif threshold
     surrogate: str = "atan"
     init_std: float = 0.02
+
+    def check(self) -> None:
+        if self.hidden % self.heads:
+            raise ValueError(f"{type(self).__name__}.hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
 
 
 class SpikingSelfAttentionBlock(nn.Module):

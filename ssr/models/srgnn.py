@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ssr.config import Checked
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FeatureBatchNorm, normal_init, spike_encoding_init
 from ssr.spiking.lif import LIF, LIFParams
@@ -100,7 +101,7 @@ class AttentionReadout(nn.Module):
 
 
 @dataclass(frozen=True)
-class SRGNNConfig:
+class SRGNNConfig(Checked):
     hidden: int = 64
     steps: int = 1  # GNN propagation steps (RecBole's default)
     dropout: float = 0.0
@@ -140,7 +141,7 @@ class SRGNN(SequentialRecommender):
 
 
 @dataclass(frozen=True)
-class SRSGNNConfig:
+class SRSGNNConfig(Checked):
     hidden: int = 64
     steps: int = 1
     time_steps: int = 4

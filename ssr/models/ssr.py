@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssr.config import NON_NEGATIVE, Checked
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import FeatureBatchNorm, FrequencyFilter, TimeSharedDropout, normal_init, run_blocks
 from ssr.spiking.fixed_point import fake_quantise, fake_quantise_bias, fake_quantise_readout_bias
@@ -44,7 +45,7 @@ from ssr.spiking.lif import LIF, LIFParams
 
 
 @dataclass(frozen=True)
-class SSRConfig:
+class SSRConfig(Checked):
     hidden: int = 64  # the paper's embedding size
     time_steps: int = 4  # T, the paper's
     blocks: int = 2  # spiking filter blocks, the paper's L
@@ -62,6 +63,9 @@ class SSRConfig:
     # Fine-tune a trained model with it (`ssr train --init RUN/model.pt --model-config
     # quantise_weights=true`) and run-lava --precision fixed computes what PyTorch computes.
     quantise_weights: bool = False
+
+    # blocks = 0 is a supported ablation (stimulus encoder straight into the readout; it exports)
+    ranges = {"blocks": NON_NEGATIVE}
 
 
 class SpikingFilterBlock(nn.Module):

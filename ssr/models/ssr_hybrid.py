@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ssr.config import Checked
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import (Dropout, FeatureBatchNorm, FrequencyFilter, TimeSharedDropout, normal_init,
                                run_blocks)
@@ -28,7 +29,7 @@ from ssr.spiking.lif import LIF, LIFParams
 
 
 @dataclass(frozen=True)
-class SSRHybridConfig:
+class SSRHybridConfig(Checked):
     hidden: int = 64
     time_steps: int = 4
     blocks: int = 2

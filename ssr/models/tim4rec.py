@@ -37,12 +37,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssr.config import Checked
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout
 
 
 @dataclass(frozen=True)
-class TiM4RecConfig:
+class TiM4RecConfig(Checked):
     hidden: int = 64
     layers: int = 2
     dropout: float = 0.2  # config4movie_64d: dropout_prob 0.2 (Beauty: 0.4)
@@ -55,6 +56,11 @@ class TiM4RecConfig:
     time_aware: bool = True  # is_time
     pointwise_time_gate: bool = False  # p2p_residual (Beauty: True)
     init_std: float = 0.02
+
+    def check(self) -> None:
+        if (self.hidden * self.expand) % self.head_dim:
+            raise ValueError(f"TiM4RecConfig: hidden x expand ({self.hidden * self.expand}) must be a multiple of "
+                             f"head_dim ({self.head_dim})")
 
 
 def causal_depthwise(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:

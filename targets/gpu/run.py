@@ -145,6 +145,9 @@ def run_gpu(checkpoint: str | Path, data: str | Path, split: str = "test", batch
                          "pass the dataset it was trained on")
     model = model.to(run_device).eval()
     inputs = tuple(torch.from_numpy(a) for a in model.inputs(dataset, split))
+    if max(batch_sizes) > len(inputs[0]):  # also a memory guard: a batch's activations grow with its size
+        raise ValueError(f"--batch-sizes {max(batch_sizes)} is more than the {len(inputs[0])} sequences of the "
+                         f"{split} split; use batch sizes up to {len(inputs[0])}")
     metrics = evaluate(model, dataset, split, mask_history=mask_history, device=str(run_device))
     energy = _NVML(run_device)
 
@@ -154,8 +157,6 @@ def run_gpu(checkpoint: str | Path, data: str | Path, split: str = "test", batch
         forward = _forward(model, mode, run_device)
         for size in batch_sizes:
             batch = tuple(a[:size].to(run_device) for a in inputs)
-            if len(batch[0]) < size:  # a split smaller than the batch: repeat it
-                batch = tuple(a.repeat(-(-size // len(a)), 1)[:size] for a in batch)
             try:
                 with torch.no_grad():
                     begin = time.perf_counter()

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from ssr import __version__
+from ssr.io import file_sha256
 from ssr.metrics import mean_overlap
 from ssr.targets.loihi_sim.compiler import Plan, plan_graph, quantise
 
@@ -222,7 +223,7 @@ def _comparison(scores: np.ndarray, torch_scores: np.ndarray, targets: np.ndarra
 
 
 def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray, chunk: int, progress: bool,
-                          provenance: dict[str, str]) -> dict[str, Any]:
+                          provenance: dict[str, str], checkpoint_sha256: str) -> dict[str, Any]:
     """Models exported as sub-graphs with host layers between them (ssr-hybrid, sfmlp, the zoo's
     generic exports): the model's own deployment loop (`graph_scores` of its exporter), each
     sub-graph call run on Lava's simulator (floating_pt) for a chunk of sequences at a time."""
@@ -240,7 +241,6 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
     count, steps = len(inputs), manifest["time_steps"]
     scores = np.zeros((count, manifest["num_items"] + 1))
     start_time = time.perf_counter()
-    chunk = max(chunk, 1)
     with tqdm(total=count, unit="seq", desc="lava", disable=not progress) as bar, torch.no_grad():
         for start in range(0, count, chunk):
             batch = inputs[start:start + chunk]
@@ -266,8 +266,8 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
         "layers": layers,
         **_comparison(scores, torch_scores, targets, layers),
         "time_steps_per_sequence": steps, "wall_seconds": {"run": round(run_seconds, 3)}, "chunk": chunk,
-        "provenance": {**provenance, "graph_sha256": manifest["graph_sha256"],
-                       "checkpoint_sha256": manifest["provenance"]["checkpoint_sha256"], "ssr_version": __version__,
+        "provenance": {**provenance, "graph_sha256": files.graph_sha256,
+                       "checkpoint_sha256": checkpoint_sha256, "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
     }
 
@@ -285,6 +285,8 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
 
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose float or fixed")
+    if chunk < 1:
+        raise ValueError(f"--chunk must be at least 1, got {chunk}")
     files = ExportedFiles(graph_path)
     manifest = files.manifest
     if manifest["model"] != "ssr" and precision != "float":
@@ -294,6 +296,10 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint {checkpoint} (named in the manifest) not found; pass the model "
                                 "the graph was exported from with --checkpoint")
+    checkpoint_sha256 = file_sha256(checkpoint)
+    if checkpoint_sha256 != manifest["provenance"]["checkpoint_sha256"]:
+        raise ValueError(f"{checkpoint} is not the checkpoint {graph_path} was exported from (sha256 differs from "
+                         "the manifest's); pass that one with --checkpoint, or export this one")
     dataset = read_dataset(data)
     if dataset.num_items != manifest["num_items"] or dataset.max_len != manifest["max_len"]:
         raise ValueError(f"{data} has {dataset.num_items} items / max length {dataset.max_len}; the graph "
@@ -314,7 +320,7 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
     if manifest["model"] != "ssr":
         return _run_host_in_the_loop(files, model, inputs, targets, chunk, progress,
                                      {"graph": str(graph_path), "data": str(data), "split": split,
-                                      "checkpoint": str(checkpoint)})
+                                      "checkpoint": str(checkpoint)}, checkpoint_sha256)
     table = files.host_arrays["spike_table"]
 
     with tempfile.TemporaryDirectory(prefix="ssr-lava-") as folder:
@@ -399,8 +405,8 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
                          "first_run_call": round(first_call, 3), "pytorch": round(pytorch_seconds, 3)},
         "steps_per_run_call": chunk * steps,
         **({"quantisation": _quantisation_summary(fixed, plan)} if fixed else {}),
-        "provenance": {"graph": str(graph_path), "graph_sha256": manifest["graph_sha256"], "data": str(data),
+        "provenance": {"graph": str(graph_path), "graph_sha256": files.graph_sha256, "data": str(data),
                        "split": split, "checkpoint": str(checkpoint),
-                       "checkpoint_sha256": manifest["provenance"]["checkpoint_sha256"], "ssr_version": __version__,
+                       "checkpoint_sha256": checkpoint_sha256, "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
     }
