@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import Any
 
 
-def _temp_beside(path: Path, tag: str = "") -> Path:
-    """A new empty temp file in `path`'s folder with a normal file's mode; its name is short (a
-    prefix of `path`'s name), so any name the folder accepts can be written."""
+def check_name_length(path: Path) -> None:
+    """OSError naming the limit when `path`'s file name is longer than its folder's file system takes."""
     limit = os.pathconf(path.parent, "PC_NAME_MAX") if path.parent.is_dir() else 255
     if len(os.fsencode(path.name)) > limit:
         raise OSError(f"cannot write {path.parent / (path.name[:40] + '...')}: the name is "
                       f"{len(os.fsencode(path.name))} bytes, more than this file system's {limit}; choose a shorter name")
+
+
+def _temp_beside(path: Path, tag: str = "") -> Path:
+    """A new empty temp file in `path`'s folder with a normal file's mode; its name is short (a
+    prefix of `path`'s name), so any name the folder accepts can be written."""
+    check_name_length(path)
     if path.is_dir():
         raise IsADirectoryError(f"cannot write {path}: it is a directory; name a file")
     try:
@@ -86,6 +91,7 @@ def refuse_overwriting_inputs(outputs: Iterable[str | Path | None], inputs: Iter
     existing files, by identity: hard links and symlinks count)."""
     existing_inputs = [Path(p) for p in inputs if p is not None]
     for output in (Path(p) for p in outputs if p is not None):
+        check_name_length(output)
         for source in existing_inputs:
             same = output.resolve() == source.resolve()
             if not same and output.exists() and source.exists():

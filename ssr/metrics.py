@@ -17,19 +17,18 @@ def target_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """0-based rank of each target among all items.
 
     scores: (batch, num_items + 1) float, column 0 is padding (ignored); entries set to -inf are
-    ranked after every other item (e.g. masked history), and NaN entries after those (a NaN is never
-    a hit: every comparison with it is false, so counting "items above the target" alone would rank a
-    NaN target first). targets: (batch,) int64 item ids >= 1. Returns (batch,) int64.
+    ranked after every other item (e.g. masked history). A NaN target ranks last (num_items - 1):
+    every comparison with NaN is false, so counting "items above the target" alone would rank it
+    first, a perfect hit for a diverged model. targets: (batch,) int64 item ids >= 1. Returns
+    (batch,) int64.
     """
     target_score = scores.gather(1, targets[:, None])  # (batch, 1)
     items = scores[:, 1:]  # (batch, num_items): padding excluded
+    better = (items > target_score).sum(dim=1)
     item_ids = torch.arange(1, scores.shape[1], device=scores.device)[None, :]
-    item_nan, target_nan = items.isnan(), target_score.isnan()  # (batch, num_items), (batch, 1)
-    # a NaN target is below every number; NaN items tie with it and are ordered by id
-    better = torch.where(target_nan, ~item_nan, items > target_score).sum(dim=1)
-    tied = torch.where(target_nan, item_nan, items == target_score)
-    tied_before = (tied & (item_ids < targets[:, None])).sum(dim=1)
-    return better + tied_before
+    tied_before = ((items == target_score) & (item_ids < targets[:, None])).sum(dim=1)
+    last = torch.full_like(better, items.shape[1] - 1)
+    return torch.where(target_score[:, 0].isnan(), last, better + tied_before)
 
 
 def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:

@@ -54,7 +54,8 @@ class TrainConfig(Checked):
     teacher_weight: float = 0.5  # w: loss = (1 - w) CE + w tau^2 KL(teacher || student), see ssr.train.distill
     teacher_temperature: float = 2.0  # tau, softens both score distributions
 
-    ranges = {"epochs": COUNT, "batch_size": COUNT, "lr": NON_NEGATIVE,  # lr 0: evaluate a checkpoint as is "weight_decay": NON_NEGATIVE,
+    # lr 0 is allowed: a fine-tuning run that only re-evaluates its --init checkpoint
+    ranges = {"epochs": COUNT, "batch_size": COUNT, "lr": NON_NEGATIVE, "weight_decay": NON_NEGATIVE, "weight_decay": NON_NEGATIVE,
               "patience": COUNT, "seed": NON_NEGATIVE, "eval_batch_size": COUNT, "threads": NON_NEGATIVE,
               "teacher_weight": Range(low=0.0, high=1.0), "teacher_temperature": POSITIVE}
 
@@ -121,11 +122,13 @@ class RunBusyError(ValueError):
 @contextlib.contextmanager
 def _exclusive(run_dir: Path) -> Iterator[None]:
     """Hold RUN_DIR/.train.lock while training: two processes resuming one run would interleave
-    their epochs in last.pt and train.log. The OS releases the lock if the process dies. A folder
-    this call created and nothing but the lock went into is removed again (a run refused early)."""
+    their epochs in last.pt and train.log. The OS releases the lock if the process dies. A run
+    refused before it wrote anything leaves no trace: the lock file this call made is removed, and
+    so is the folder if this call made it."""
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     lock_path = run_dir / ".train.lock"
+    before = {p.name for p in run_dir.iterdir()}
     with open(lock_path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -135,9 +138,12 @@ def _exclusive(run_dir: Path) -> Iterator[None]:
         try:
             yield
         finally:
-            if created and [p.name for p in run_dir.iterdir()] == [lock_path.name]:
+            # unlinking while we hold the lock is safe: a rival that opened the old file fails its
+            # non-blocking flock; one that opens after the unlink finds no run here
+            if lock_path.name not in before and {p.name for p in run_dir.iterdir()} == before | {lock_path.name}:
                 lock_path.unlink()
-                run_dir.rmdir()
+                if created:
+                    run_dir.rmdir()
 
 
 def train(model_name: str, data_path: str | Path, run_dir: str | Path,
