@@ -365,7 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="weight w of the soft targets: (1 - w) CE + w tau^2 KL (default 0.5)")
     train.add_argument("--teacher-temperature", type=float, default=2.0, metavar="TAU",
                        help="temperature tau softening both score distributions (default 2)")
-    train.add_argument("--overwrite", action="store_true", help="discard an earlier run in --out")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace an earlier run in --out (kept aside until the new run's first epoch is saved, "
+                            "put back if it fails before)")
     train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     train.add_argument("--out", required=True, help="run directory (model.pt, metrics.json, train.log)")
     train.set_defaults(run=cmd_train, resumable=True)

@@ -55,7 +55,7 @@ class TrainConfig(Checked):
     teacher_temperature: float = 2.0  # tau, softens both score distributions
 
     # lr 0 is allowed: a fine-tuning run that only re-evaluates its --init checkpoint
-    ranges = {"epochs": COUNT, "batch_size": COUNT, "lr": NON_NEGATIVE, "weight_decay": NON_NEGATIVE, "weight_decay": NON_NEGATIVE,
+    ranges = {"epochs": COUNT, "batch_size": COUNT, "lr": NON_NEGATIVE, "weight_decay": NON_NEGATIVE,
               "patience": COUNT, "seed": NON_NEGATIVE, "eval_batch_size": COUNT, "threads": NON_NEGATIVE,
               "teacher_weight": Range(low=0.0, high=1.0), "teacher_temperature": POSITIVE}
 
