@@ -15,6 +15,11 @@ float currents (the same at every time step) instead of their spike rows (scorin
 rates). Both are diagnostics, not deployable models, registered by this module only.
 `position-current` adds a learned current per position and channel (N, D) to the stimulus LIF's
 input: a bias per neuron, which a chip holds natively, so this one would stay deployable.
+
+The levers of issue 23 (each alone first, one seed): `ssr-dropout0` trains without dropout (ssr
+under-fits); `ssr-teacher` distils the same seed's fmlp run (`ssr train --teacher`, w 0.5, tau 2),
+a training-only change. Every row also records the energy per inference (`ssr energy-report`'s
+counter, 45nm-fp32, the first 256 test sequences), so accuracy is never read without its cost.
 """
 
 from __future__ import annotations
@@ -98,7 +103,12 @@ VARIANTS = {
                          "the encoder reads float item currents instead of the table's spikes"),
     "ssr-position-current": ("ssr-position-current", {}, {},
                              "a learned current per position and channel into the stimulus LIF"),
+    "ssr-dropout0": ("ssr", {"dropout": 0.0}, {}, "no dropout (the shipped ssr uses 0.2 and under-fits)"),
+    "ssr-teacher": ("ssr", {}, {"teacher": "fmlp"},
+                    "distilled from the same seed's fmlp run (w 0.5, tau 2); deployment unchanged"),
+    "ssr-teacher-dropout0": ("ssr", {"dropout": 0.0}, {"teacher": "fmlp"}, "both levers above together"),
 }
+# a training override {"teacher": VARIANT} names the variant whose run (same seed) is the teacher
 EPOCH_LINE = re.compile(r"^epoch\s+(\d+) loss (\S+) valid MRR@10 (\S+)")
 
 
@@ -188,6 +198,14 @@ def diagnose(model, dataset: SequenceDataset) -> dict:
     return result
 
 
+def energy_pj(run_dir: Path, data: Path) -> float:
+    """Energy per inference as `ssr energy-report` counts it (45nm-fp32, first 256 test sequences)."""
+    from ssr.energy.profiles import load_profile
+    from ssr.energy.report import analyse_run
+
+    return float(analyse_run(run_dir, load_profile("45nm-fp32"), 256, None, str(data))["energy_pj"])
+
+
 def effective_rank(rows: torch.Tensor) -> float:
     """exp of the entropy of the normalised squared singular values of the centred (samples, D) rows:
     how many directions their variation really spans (1 to D)."""
@@ -208,6 +226,11 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
         per_seed = []
         for seed in range(seeds):
             run_dir = work / "runs" / f"ml-100k_{variant}_seed{seed}"
+            if "teacher" in overrides:
+                teacher = work / "runs" / f"ml-100k_{overrides['teacher']}_seed{seed}" / "model.pt"
+                if not teacher.is_file():
+                    raise SystemExit(f"{variant} needs its teacher: run the {overrides['teacher']} variant first")
+                overrides = {**overrides, "teacher": str(teacher)}
             if not (run_dir / "model.pt").exists():
                 train(model_name, data, run_dir, TrainConfig(epochs=15, patience=5, seed=seed, threads=threads,
                                                              **overrides), model_config, progress=False)
@@ -216,6 +239,8 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
             history = epoch_history(run_dir)
             row = {"run": str(run_dir), **{k: metrics["test"][k] for k in ("HR@10", "NDCG@10", "MRR@10")},
                    "best_epoch": metrics["best_epoch"], "final_train_loss": history[-1]["train_loss"],
+                   "train_seconds_per_epoch": metrics["timings"]["train_seconds"] / metrics["epochs_run"],
+                   "energy_pj_per_inference": energy_pj(run_dir, data),
                    **diagnose(model, dataset), "history": history}
             if isinstance(model, SSR):
                 with torch.no_grad():

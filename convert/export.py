@@ -5,53 +5,30 @@ Writes three files, each atomically (all or none), `model.nir` standing for the 
     model.manifest.json  model name and config, T, dt, input/output nodes and shapes, host-side
                          pre- and post-processing, the partition table (every model layer: chip,
                          host or removed, and why), every node's type/layer/shape, provenance
-    model.host.h5        arrays the host needs to drive the graph (SSR: the spike-wise item table)
+    model.host.h5        arrays the host needs to drive the graph (e.g. a spike-wise item table)
 
-Exporters register per model name in EXPORTERS. ANN checkpoints, unknown formats, unwritable
-outputs and models without an exporter are refused with a one-line error before anything is written.
+What is exported and how comes from the model's deployment (`ssr.deploy`: the model class's
+`deployment`). ANN checkpoints, unknown formats, unwritable outputs and models without a deployment
+are refused with a one-line error before anything is written.
 """
 
 from __future__ import annotations
 
 import datetime
-import importlib
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ssr import __version__
 from ssr.checkpoint import model_from_checkpoint, read_checkpoint
+from ssr.deploy import deployment_of
 from ssr.io import atomic_paths, file_sha256, refuse_overwriting_inputs
 
 FORMATS = ("nir",)
 MANIFEST_FORMAT = "ssr-nir-manifest"
 MANIFEST_SCHEMA_VERSION = 1
 HOST_FORMAT = "ssr-nir-host"
-
-
-NEURON_EXPORTS = ("sgru4rec", "sfsrec", "scaser", "srsgnn")  # exported by their LIF layers (convert.neurons_nir)
-
-# model name -> the module that exports it. Each defines these functions:
-#   export_<model>(model) -> ssr.convert.ssr_nir.ExportedGraph
-#   torch_scores(model, item_seq, host_arrays) -> scores (B, items + 1) from PyTorch (optional:
-#       model.score_all by default)
-#   graph_scores(model, graph, host_arrays, item_seq, dtype, record) -> (scores, node traces): the
-#       deployment loop (host layers + the graph on the reference executor), used by --verify
-# and optionally graph_layout(spikes (T, B, ...)) -> the graph's layout (default: last two axes swapped)
-EXPORTERS: dict[str, str] = {"ssr": "ssr.convert.ssr_nir", "ssr-hybrid": "ssr.convert.ssr_hybrid_nir",
-                             "sfmlp": "ssr.convert.sfmlp_nir",
-                             **{name: "ssr.convert.neurons_nir" for name in NEURON_EXPORTS}}
-
-
-def exporter_module(name: str):
-    return importlib.import_module(EXPORTERS[name])
-
-
-def _exporter(name: str) -> Callable[..., Any]:
-    return getattr(exporter_module(name), "export_" + name.replace("-", "_"))
 
 
 def manifest_path(graph_path: str | Path) -> Path:
@@ -77,11 +54,10 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
         raise ValueError(f"unknown export format {to!r}; supported: {', '.join(FORMATS)}")
     payload = read_checkpoint(checkpoint)
     name = payload["model"]
-    if name not in EXPORTERS:
-        why = ("it is not a spiking model; only spiking models export to NIR" if payload["kind"] != "snn"
-               else "this version has no NIR exporter for it")
-        raise ValueError(f"{checkpoint} holds model {name!r} (kind {payload['kind']}): {why} "
-                         f"(exportable: {', '.join(EXPORTERS)})")
+    try:
+        deployment = deployment_of(name)
+    except ValueError as error:
+        raise ValueError(f"{checkpoint} holds {str(error).removeprefix('model ')}") from None
     out = Path(out) if out is not None else Path(checkpoint).with_suffix(".nir")
     if out.suffix in (".json", ".h5") and out.with_suffix("").suffix in (".manifest", ".host"):
         raise ValueError(f"{out} would collide with the manifest/host files; name the graph e.g. model.nir")
@@ -91,7 +67,7 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
         if path.is_dir():
             raise ValueError(f"-o {out}: {path} is a directory; name the graph file, e.g. {path / 'model.nir'}")
     model = model_from_checkpoint(payload, str(checkpoint))
-    exported = _exporter(name)(model)
+    exported = deployment.implementation().export(model)
     graph = nir.NIRGraph(nodes=exported.nodes, edges=exported.edges,
                          metadata={"producer": f"ssr {__version__}", "model": name})
 

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from ssr.convert.executor import NIRExecutor
-from ssr.convert.ssr_nir import ExportedGraph, lif_node
+from ssr.convert.nir_build import ExportedGraph, lif_node
+from ssr.deploy import score_all_reference as reference  # noqa: F401  (the DeploymentModule protocol)
 from ssr.spiking.lif import LIF
 
 
@@ -57,7 +58,7 @@ def lif_calls(model, item_seq: torch.Tensor) -> list[tuple[str, int, tuple[int, 
 
 
 @torch.no_grad()
-def export_neurons(model) -> ExportedGraph:
+def export(model) -> ExportedGraph:
     import nir
 
     model = model.eval()
@@ -102,16 +103,7 @@ def _sub_graph(graph, name: str):
                         edges=[(members[0], members[1]), (members[1], members[2])], type_check=False)
 
 
-# the zoo models whose only NIR-expressible parts are their neuron layers (export.NEURON_EXPORTS)
-export_sgru4rec = export_sfsrec = export_scaser = export_srsgnn = export_neurons
-
-
-def graph_layout(spikes: torch.Tensor) -> np.ndarray:
-    """PyTorch spikes (T, B, ...) in the graph's layout: the same."""
-    return spikes.numpy()
-
-
-def graph_scores(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
+def run(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
                  record, executor=NIRExecutor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The model's PyTorch code with each LIF call replaced by its sub-graph, run by `executor`
     (the reference executor, or Lava's simulator)."""

@@ -2,8 +2,8 @@
 
 The PyTorch model runs with forward hooks on its LIF layers; the NIR file, read back with
 `nir.read`, runs on the reference executor (convert.executor) inside the model's deployment loop
-(`graph_scores` of its exporter module: SSR's host table lookup, ssr-hybrid's host layers between
-its spiking sub-graphs), on the same inputs. Every hidden LIF layer must fire identically and the
+(`run` of its deployment module, ssr.deploy: a host table lookup feeding one whole graph, or host
+layers between spiking sub-graphs), on the same inputs. Every hidden LIF layer must fire identically and the
 scores must agree to `score_tolerance` (relative to each sequence's largest score).
 
 Both sides compute in float64 by default: the graph's folded parameters (batch norm times weights)
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-
+from ssr.deploy import deployment_of
 
 @dataclass
 class VerifyReport:
@@ -75,9 +75,7 @@ def torch_forward(model, manifest: dict[str, Any], host_arrays: dict[str, np.nda
                   dtype: str = "float32") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The PyTorch model in `dtype` on `item_seq` (B, N): scores (B, items + 1) and the spikes of
     every LIF layer the manifest names, keyed by node, laid out as the graph's (T, B, C, n)."""
-    from ssr.convert.export import exporter_module
-
-    bridge = exporter_module(manifest["model"])
+    deployment = deployment_of(manifest["model"])
     lif_nodes = {name: info["layer"] for name, info in manifest["nodes"].items() if info["type"] == "LIF"}
     twin = copy.deepcopy(model).to(TORCH_DTYPES[dtype]).eval()
     captured: dict[str, list[torch.Tensor]] = {}  # layer -> its outputs, one per call
@@ -85,16 +83,14 @@ def torch_forward(model, manifest: dict[str, Any], host_arrays: dict[str, np.nda
         lambda module, args, output, layer=layer: captured.setdefault(layer, []).append(output))
         for layer in set(lif_nodes.values())]
     try:
-        torch_scores = getattr(bridge, "torch_scores", lambda model, seq, host: model.score_all(seq))
-        scores = torch_scores(twin, torch.from_numpy(item_seq), host_arrays)
+        scores = deployment.implementation().reference(twin, torch.from_numpy(item_seq), host_arrays)
     finally:
         for handle in handles:
             handle.remove()
-    layout = getattr(bridge, "graph_layout", lambda spikes: spikes.transpose(-1, -2).numpy())
     spikes, calls = {}, {}
     for node, layer in lif_nodes.items():  # a layer's nodes are listed in the order of its calls
         call = calls[layer] = calls.get(layer, -1) + 1
-        spikes[node] = layout(captured[layer][call])
+        spikes[node] = deployment.node_layout(captured[layer][call])
     return scores.numpy(), spikes
 
 
@@ -104,15 +100,15 @@ def verify(model, graph, manifest: dict[str, Any], host_arrays: dict[str, np.nda
     """Compare `model` with its exported `graph` on the sequences `item_seq` (B, N).
 
     manifest: the export manifest (its "nodes" name the model layer of every LIF node);
-    host_arrays: the host file's arrays (SSR: the spike-wise item table).
+    host_arrays: the host file's arrays (e.g. a spike-wise item table).
     """
-    from ssr.convert.export import exporter_module
+    from ssr.convert.executor import NIRExecutor
 
     torch_scores, captured = torch_forward(model, manifest, host_arrays, item_seq, dtype)
     lif_nodes = {name: info["layer"] for name, info in manifest["nodes"].items() if info["type"] == "LIF"}
     twin = copy.deepcopy(model).to(TORCH_DTYPES[dtype]).eval()
-    graph_scores, traces = exporter_module(manifest["model"]).graph_scores(
-        twin, graph, host_arrays, item_seq, np.dtype(dtype), list(lif_nodes))
+    graph_scores, traces = deployment_of(manifest["model"]).implementation().run(
+        twin, graph, host_arrays, item_seq, np.dtype(dtype), list(lif_nodes), NIRExecutor)
 
     report = VerifyReport(sequences=len(item_seq), dtype=dtype, score_tolerance=score_tolerance)
     for node, layer in lif_nodes.items():

@@ -1,7 +1,7 @@
 """Operations of an exported spiking graph, from the spikes it fires: what a neuromorphic chip does.
 
-For a model whose whole path runs on the chip (`ssr`), the chip does not run the PyTorch code (no
-FFT, no float rate codes): it runs the NIR graph. Per synapse node, synaptic operations (ACs) =
+For a model whose whole path runs on the chip (a whole-graph deployment, ssr.deploy), the chip does
+not run the PyTorch code (no FFT, no float rate codes): it runs the NIR graph. Per synapse node, synaptic operations (ACs) =
 sum over presynaptic neurons of spikes x fan-out (non-zero weights leaving that neuron); per LIF or
 integrator node, one neuron update per neuron and time step. Spikes come from the reference
 executor (identical to the PyTorch model's, `ssr-export --verify`), or from Lava's simulator
@@ -19,13 +19,12 @@ from ssr.energy.counter import LayerCount
 
 
 def exported_plan(model):
-    """(exported graph, compiler plan) of a model with a NIR exporter, built in memory."""
+    """(exported graph, NIR graph, compiler plan) of a deployable model, built in memory."""
     import nir
 
-    from ssr.convert.export import exporter_module
     from ssr.targets.loihi_sim.compiler import plan_graph
 
-    exported = getattr(exporter_module(model.name), "export_" + model.name.replace("-", "_"))(model)
+    exported = model.deployment.implementation().export(model)
     graph = nir.NIRGraph(nodes=exported.nodes, edges=exported.edges)
     return exported, graph, plan_graph(graph, model.config.time_steps)
 
@@ -35,17 +34,16 @@ def count_graph(model, item_seq: np.ndarray) -> tuple[dict[str, LayerCount], dic
     """Per-node counts (totals over the sequences) of `model`'s exported graph run on `item_seq`,
     and node -> model layer names."""
     from ssr.convert.executor import NIRExecutor
-    from ssr.convert.ssr_nir import host_input
 
     exported, graph, plan = exported_plan(model)
-    table = exported.host_arrays["spike_table"]
+    feed = model.deployment.implementation().feed
     spikes = {name: np.zeros(size) for name, size in plan.inputs.items()}
     spikes.update({name: np.zeros(lif["size"]) for name, lif in plan.lifs.items()})
     for start in range(0, len(item_seq), 256):
-        batch = item_seq[start:start + 256]
-        inputs = host_input(table, batch)  # (T, B, D, N)
-        traces = NIRExecutor(graph).run({"input": inputs}, record=list(plan.lifs))
-        spikes["input"] += inputs.sum(axis=(0, 1)).ravel()
+        inputs = feed(exported.host_arrays, item_seq[start:start + 256])  # {input node: (T, B, ...)}
+        traces = NIRExecutor(graph).run(inputs, record=list(plan.lifs))
+        for name, value in inputs.items():
+            spikes[name] += value.sum(axis=(0, 1)).ravel()
         for name in plan.lifs:
             spikes[name] += traces[name].sum(axis=(0, 1)).reshape(-1)
     layers = _counts_from_spikes(plan, spikes, len(item_seq))

@@ -46,14 +46,12 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 
 def memory_bytes(model) -> dict[str, int]:
-    """Parameter memory: 32-bit floats, except a spike-wise item table (T bits per value)."""
+    """Parameter memory: 32-bit floats, except the item table at the bits per value the model
+    stores it in (`item_table()`; a spike-wise table: T bits)."""
     total = sum(p.numel() for p in model.parameters()) * 4
-    table = model.item_embedding.weight.numel() if hasattr(model, "item_embedding") else 0
-    if hasattr(model, "spike_table"):
-        spike_table_bytes = model.config.time_steps * table // 8
-        return {"total": total - table * 4 + spike_table_bytes, "item_table": spike_table_bytes,
-                "item_table_dense_fp32": table * 4}
-    return {"total": total, "item_table": table * 4, "item_table_dense_fp32": table * 4}
+    table, bits = model.item_table()
+    table_bytes = bits * table // 8
+    return {"total": total - table * 4 + table_bytes, "item_table": table_bytes, "item_table_dense_fp32": table * 4}
 
 
 def _layer_rows(layers: dict[str, LayerCount], sequences: int, profile: Profile, kinds: dict[str, str],
@@ -102,7 +100,8 @@ def analyse_run(run_dir: Path, profile: Profile, sequences: int, lava: dict[str,
         "HR@10": metrics["test"]["HR@10"], "NDCG@10": metrics["test"]["NDCG@10"],
         "sequences_counted": count, "ann_original": model.ann_original,
     }
-    if model.name == "ssr":  # the whole path is the exported graph: count what the chip does
+    deployment = model.deployment
+    if deployment is not None and deployment.whole_graph:  # the path is the exported graph: count the chip's work
         from ssr.energy.graph_count import count_from_lava, count_graph
 
         layers, names = count_graph(model, item_seq)

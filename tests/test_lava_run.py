@@ -100,7 +100,7 @@ def test_lags_and_delays_align_every_path():
     """The residual path (one synapse) into ffn_out_lif gets one extra step of delay so that it
     meets the two-synapse path through ffn_in_lif at the same model time step."""
     model = busy("ssr")
-    nodes = __import__("ssr.convert.ssr_nir", fromlist=["export_ssr"]).export_ssr(model)
+    nodes = model.deployment.implementation().export(model)
     graph = nir.NIRGraph(nodes=nodes.nodes, edges=nodes.edges)
     plan = plan_graph(graph, time_steps=4)
     lags = {name: lif["lag"] for name, lif in plan.lifs.items()}

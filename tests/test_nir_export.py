@@ -20,7 +20,8 @@ from ssr.checkpoint import checkpoint_dict, save_checkpoint
 from ssr.cli import export_main, main
 from ssr.convert.executor import NIRExecutor, conv1d
 from ssr.convert.export import ExportedFiles, export, host_path, manifest_path
-from ssr.convert.ssr_nir import batch_norm_affine, circulant_rows, host_input
+from ssr.convert.nir_build import batch_norm_affine, circulant_rows
+from ssr.models.ssr_deploy import host_input
 from ssr.convert.verify import verify
 from ssr.models.layers import FeatureBatchNorm, FrequencyFilter
 

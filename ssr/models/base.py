@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssr.deploy import Deployment
+
 MODELS: dict[str, type[SequentialRecommender]] = {}
 
 
@@ -35,6 +37,7 @@ class SequentialRecommender(nn.Module):
     trainable: ClassVar[bool] = True  # False: fitted from training statistics by `fit`
     uses_time: ClassVar[bool] = False  # True: inputs() adds event times (the dataset's timestamps)
     ann_original: ClassVar[str | None] = None  # a spiking model's ANN counterpart (energy pairs)
+    deployment: ClassVar[Deployment | None] = None  # how a spiking model reaches a chip (ssr.deploy)
     # `ssr tune`'s search space: name -> ("log" | "float", low, high) or ("int", low, high) or
     # ("choice", [values]); names are TrainConfig fields (lr, weight_decay) or Config fields
     search_space: ClassVar[dict[str, tuple]] = {}
@@ -61,6 +64,11 @@ class SequentialRecommender(nn.Module):
     def loss(self, *inputs_and_target: torch.Tensor) -> torch.Tensor:
         *inputs, target = inputs_and_target
         return F.cross_entropy(self.score_all(*inputs), target)
+
+    def item_table(self) -> tuple[int, int]:
+        """(values, bits per value) of the item table the model stores (the energy report's memory):
+        by default its `item_embedding`, 32-bit floats."""
+        return self.item_embedding.weight.numel(), 32
 
     def layer_kinds(self) -> dict[str, str]:
         kinds = {name: "float" for name, module in self.named_modules()

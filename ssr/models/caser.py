@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ssr.config import Checked
+from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, normal_init, spike_encoding_init
 from ssr.spiking.lif import LIF, LIFParams
@@ -114,6 +115,7 @@ class SCaser(SequentialRecommender):
     name = "scaser"
     kind = "snn"
     ann_original = "caser"
+    deployment = Deployment("ssr.convert.neurons_nir")  # its LIF layers on chip, the rest on the host
     Config = SCaserConfig
 
     def __init__(self, config: SCaserConfig, num_items: int, max_len: int) -> None:

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ssr.config import Checked
+from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, normal_init, spike_encoding_init
 from ssr.spiking.lif import LIF, LIFParams
@@ -111,6 +112,7 @@ class SGRU4Rec(SequentialRecommender):
     name = "sgru4rec"
     kind = "snn"
     ann_original = "gru4rec"
+    deployment = Deployment("ssr.convert.neurons_nir")  # its LIF layers on chip, the rest on the host
     Config = SGRU4RecConfig
 
     def __init__(self, config: SGRU4RecConfig, num_items: int, max_len: int) -> None:

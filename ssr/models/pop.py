@@ -35,5 +35,8 @@ class Pop(SequentialRecommender):
     def score_all(self, item_seq: torch.Tensor) -> torch.Tensor:
         return self(item_seq)
 
+    def item_table(self) -> tuple[int, int]:
+        return 0, 32  # no item table: the scores are counts
+
     def layer_kinds(self) -> dict[str, str]:
         return {}

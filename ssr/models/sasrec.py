@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssr.config import Checked
+from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FeatureBatchNorm, TimeSharedDropout, normal_init
 from ssr.spiking.lif import LIF, LIFParams
@@ -202,6 +203,7 @@ class SFSRec(SequentialRecommender):
     name = "sfsrec"
     kind = "snn"
     ann_original = "sasrec"
+    deployment = Deployment("ssr.convert.neurons_nir")  # its LIF layers on chip, the rest on the host
     Config = SFSRecConfig
 
     def __init__(self, config: SFSRecConfig, num_items: int, max_len: int) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ssr.deploy import Deployment
 from ssr.models.base import register
 from ssr.models.fmlp import FMLPBlock, FMLPConfig, FMLPRec
 from ssr.models.layers import FeatureBatchNorm
@@ -60,6 +61,7 @@ class SFMLP(FMLPRec):
     name = "sfmlp"
     kind = "snn"
     ann_original = "fmlp"
+    deployment = Deployment("ssr.models.sfmlp_deploy", spike_axes=(1, 0))  # per-block sub-graphs
     Config = SFMLPConfig
     Block = SFMLPBlock
 

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ssr.config import Checked
+from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FeatureBatchNorm, normal_init, spike_encoding_init
 from ssr.spiking.lif import LIF, LIFParams
@@ -159,6 +160,7 @@ class SRSGNN(SequentialRecommender):
     name = "srsgnn"
     kind = "snn"
     ann_original = "srgnn"
+    deployment = Deployment("ssr.convert.neurons_nir")  # its LIF layers on chip, the rest on the host
     Config = SRSGNNConfig
 
     def __init__(self, config: SRSGNNConfig, num_items: int, max_len: int) -> None:

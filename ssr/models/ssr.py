@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssr.config import NON_NEGATIVE, Checked
+from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import FeatureBatchNorm, FrequencyFilter, TimeSharedDropout, normal_init, run_blocks
 from ssr.spiking.fixed_point import fake_quantise, fake_quantise_bias, fake_quantise_readout_bias
@@ -135,6 +136,7 @@ class SSR(SequentialRecommender):
     name = "ssr"
     kind = "snn"
     ann_original = "fmlp"
+    deployment = Deployment("ssr.models.ssr_deploy", whole_graph=True, spike_axes=(1, 0))  # all on chip
     Config = SSRConfig
 
     def __init__(self, config: SSRConfig, num_items: int, max_len: int) -> None:
@@ -164,6 +166,9 @@ class SSR(SequentialRecommender):
 
     def item_embeddings(self) -> torch.Tensor:
         return self.spike_table().mean(0)  # (num_items + 1, D) firing rates in {0, 1/T, ..., 1}
+
+    def item_table(self) -> tuple[int, int]:
+        return self.item_embedding.weight.numel(), self.config.time_steps  # the table stores T bits a value  # (num_items + 1, D) firing rates in {0, 1/T, ..., 1}
 
     def encode(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """(B, N) ids -> (T, B, N, D) spikes H of the stimulus encoder."""

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ssr.config import Checked
+from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import (Dropout, FeatureBatchNorm, FrequencyFilter, TimeSharedDropout, normal_init,
                                run_blocks)
@@ -74,6 +75,7 @@ class SSRHybrid(SequentialRecommender):
     name = "ssr-hybrid"
     kind = "snn"
     ann_original = "fmlp"
+    deployment = Deployment("ssr.models.ssr_hybrid_deploy", spike_axes=(1, 0))  # per-block sub-graphs
     Config = SSRHybridConfig
     train_defaults = {"weight_decay": 1e-4}  # the released code's
 

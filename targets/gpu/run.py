@@ -209,7 +209,7 @@ def _estimate_pj(model, inputs: list[np.ndarray]) -> float:
     from ssr.energy.counter import count_model
     from ssr.energy.profiles import PROFILES
 
-    if model.name == "ssr":
+    if model.deployment is not None and model.deployment.whole_graph:  # as energy-report: the graph's work
         from ssr.energy.graph_count import count_graph
 
         layers, _ = count_graph(model, inputs[0])

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from ssr import __version__
+from ssr.deploy import deployment_of
 from ssr.io import file_sha256
 from ssr.metrics import mean_overlap
 from ssr.targets.loihi_sim.compiler import Plan, plan_graph, quantise
@@ -224,18 +225,16 @@ def _comparison(scores: np.ndarray, torch_scores: np.ndarray, targets: np.ndarra
 
 def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray, chunk: int, progress: bool,
                           provenance: dict[str, str], checkpoint_sha256: str) -> dict[str, Any]:
-    """Models exported as sub-graphs with host layers between them (ssr-hybrid, sfmlp, the zoo's
-    generic exports): the model's own deployment loop (`graph_scores` of its exporter), each
-    sub-graph call run on Lava's simulator (floating_pt) for a chunk of sequences at a time."""
+    """Models exported as sub-graphs with host layers between them: the model's own deployment
+    loop (`run` of its deployment module, ssr.deploy), each sub-graph call run on Lava's simulator
+    (floating_pt) for a chunk of sequences at a time."""
     import copy
 
     import torch
     from tqdm import tqdm
 
-    from ssr.convert.export import exporter_module
-
     manifest = files.manifest
-    bridge = exporter_module(manifest["model"])
+    deployment = deployment_of(manifest["model"]).implementation()
     twin = copy.deepcopy(model).double().eval()
     totals: dict[str, dict[str, float]] = {}
     count, steps = len(inputs), manifest["time_steps"]
@@ -244,9 +243,9 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
     with tqdm(total=count, unit="seq", desc="lava", disable=not progress) as bar, torch.no_grad():
         for start in range(0, count, chunk):
             batch = inputs[start:start + chunk]
-            scores[start:start + len(batch)], _ = bridge.graph_scores(
+            scores[start:start + len(batch)], _ = deployment.run(
                 twin, files.graph, files.host_arrays, batch, np.dtype("float64"), [],
-                executor=lambda graph, dtype: LavaExecutor(graph, totals))
+                lambda graph, dtype: LavaExecutor(graph, totals))
             bar.update(len(batch))
     run_seconds = time.perf_counter() - start_time
     torch_scores, torch_spikes = _pytorch_reference(model, files, inputs)
@@ -280,7 +279,6 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
 
     from ssr.checkpoint import load_checkpoint
     from ssr.convert.export import ExportedFiles
-    from ssr.convert.ssr_nir import host_input
     from ssr.data.dataset import read_dataset
 
     if precision not in PRECISIONS:
@@ -289,9 +287,10 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         raise ValueError(f"--chunk must be at least 1, got {chunk}")
     files = ExportedFiles(graph_path)
     manifest = files.manifest
-    if manifest["model"] != "ssr" and precision != "float":
+    deployment = deployment_of(manifest["model"])
+    if not deployment.whole_graph and precision != "float":
         raise ValueError(f"{graph_path} holds {manifest['model']!r} sub-graphs with host layers between them; "
-                         "they run floating_pt only (--precision float): fixed_pt is built for ssr's whole graph")
+                         "they run floating_pt only (--precision float): fixed_pt needs a whole-graph deployment")
     checkpoint = Path(checkpoint or manifest["provenance"]["checkpoint"])
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint {checkpoint} (named in the manifest) not found; pass the model "
@@ -317,11 +316,11 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
     import_lava()
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    if manifest["model"] != "ssr":
+    if not deployment.whole_graph:
         return _run_host_in_the_loop(files, model, inputs, targets, chunk, progress,
                                      {"graph": str(graph_path), "data": str(data), "split": split,
                                       "checkpoint": str(checkpoint)}, checkpoint_sha256)
-    table = files.host_arrays["spike_table"]
+    feed = deployment.implementation().feed
 
     with tempfile.TemporaryDirectory(prefix="ssr-lava-") as folder:
         plan = plan_graph(files.graph, steps)
@@ -333,7 +332,7 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
                                            shape=(count * steps, plan.inputs[input_name]))
         input_spike_count = np.zeros(stream.shape[1])  # per input neuron, for the synaptic operations
         for start in range(0, count, 512):  # row s * T + t: sequence s's input spikes at step t
-            spikes = host_input(table, inputs[start:start + 512])  # (T, b, D, N)
+            spikes = feed(files.host_arrays, inputs[start:start + 512])[input_name]  # (T, b, *input shape)
             stream[start * steps:(start + len(spikes[0])) * steps] = (
                 spikes.reshape(steps, spikes.shape[1], -1).transpose(1, 0, 2).reshape(-1, stream.shape[1]))
             input_spike_count += spikes.sum(axis=(0, 1)).ravel()

@@ -21,13 +21,14 @@ import numpy as np
 import torch
 
 from ssr.convert.executor import NIRExecutor
-from ssr.convert.host_loop import run_fmlp_blocks
-from ssr.convert.ssr_nir import ExportedGraph, batch_norm_affine, lif_node, pointwise_conv
+from ssr.convert.nir_build import ExportedGraph, batch_norm_affine, lif_node, pointwise_conv
+from ssr.deploy import score_all_reference as reference  # noqa: F401  (the DeploymentModule protocol)
+from ssr.models.fmlp_host_loop import run_fmlp_blocks
 from ssr.models.ssr_hybrid import SSRHybrid
 
 
 @torch.no_grad()
-def export_ssr_hybrid(model: SSRHybrid) -> ExportedGraph:
+def export(model: SSRHybrid) -> ExportedGraph:
     import nir
 
     model = model.eval()
@@ -98,7 +99,7 @@ def export_ssr_hybrid(model: SSRHybrid) -> ExportedGraph:
     )
 
 
-def graph_scores(model: SSRHybrid, graph, host: dict[str, np.ndarray], item_seq: np.ndarray,
+def run(model: SSRHybrid, graph, host: dict[str, np.ndarray], item_seq: np.ndarray,
                  dtype: np.dtype, record, executor=NIRExecutor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The deployment loop: host layers of `model` (in its dtype) around the chip sub-graphs (run
     by `executor`: the reference executor, or Lava's simulator); returns scores (B, items + 1) and

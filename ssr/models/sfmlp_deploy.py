@@ -18,12 +18,13 @@ import numpy as np
 import torch
 
 from ssr.convert.executor import NIRExecutor
-from ssr.convert.host_loop import run_fmlp_blocks
-from ssr.convert.ssr_nir import ExportedGraph, lif_node, pointwise_conv
+from ssr.convert.nir_build import ExportedGraph, lif_node, pointwise_conv
+from ssr.deploy import score_all_reference as reference  # noqa: F401  (the DeploymentModule protocol)
+from ssr.models.fmlp_host_loop import run_fmlp_blocks
 
 
 @torch.no_grad()
-def export_sfmlp(model) -> ExportedGraph:
+def export(model) -> ExportedGraph:
     import nir
 
     model = model.eval()
@@ -68,7 +69,7 @@ def export_sfmlp(model) -> ExportedGraph:
                                         "blocks.{b}.ffn_norm and continue on the host", "top_k": 10})
 
 
-def graph_scores(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
+def run(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
                  record, executor=NIRExecutor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """FMLP-Rec's forward with each block's spiking part run by `executor` (reference or Lava)."""
 

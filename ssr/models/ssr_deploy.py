@@ -42,84 +42,19 @@ parameters in float32 (exact values).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from ssr.models.layers import FeatureBatchNorm
+from ssr.convert.nir_build import (ExportedGraph, float64_array, batch_norm_affine, bias_on_grid, circulant_rows,
+                                   lif_node, pointwise_conv, weights_on_grid)
 from ssr.models.ssr import SSR
-from ssr.spiking.fixed_point import fake_quantise, fake_quantise_bias, fake_quantise_readout_bias
-from ssr.spiking.lif import LIF, to_nir
-
-
-@dataclass
-class ExportedGraph:
-    """A NIR graph plus what the manifest says about it."""
-
-    nodes: dict[str, Any]
-    edges: list[tuple[str, str]]
-    layers: dict[str, str]  # node name -> the model layer (module name) it computes
-    partition: list[dict[str, str]]  # one row per model layer: layer, where (chip | host | removed), why
-    inputs: list[dict[str, Any]]  # [{"node", "shape"}]: what the host injects at every step
-    outputs: list[dict[str, Any]]  # [{"node", "shape"}]: what the host reads
-    host_arrays: dict[str, np.ndarray] = field(default_factory=dict)  # written to the .host.h5 file
-    pre_processing: dict[str, Any] = field(default_factory=dict)
-    post_processing: dict[str, Any] = field(default_factory=dict)
-
-
-def _array(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().cpu().double().numpy()
-
-
-def batch_norm_affine(norm: FeatureBatchNorm) -> tuple[np.ndarray, np.ndarray]:
-    """Eval-mode batch norm as y = scale * x + shift per feature (float64)."""
-    scale, shift = norm.folded()
-    return _array(scale), _array(shift)
-
-
-def circulant_rows(kernel: np.ndarray, rows: np.ndarray, scale: np.ndarray, residual_gain: float) -> np.ndarray:
-    """Affine weight (D, len(rows), N) of a circular filter with kernel (N, D), its batch-norm scale
-    (D,) and a residual of gain `residual_gain`: W[d, r, m] = scale_d k[(rows[r] - m) mod N, d]
-    + residual_gain [m == rows[r]]."""
-    length = kernel.shape[0]
-    lags = (rows[:, None] - np.arange(length)[None, :]) % length  # (rows, N)
-    weight = kernel[lags].transpose(2, 0, 1) * scale[:, None, None]  # (D, rows, N)
-    weight[:, np.arange(len(rows)), rows] += residual_gain
-    return weight
-
-
-def weights_on_grid(weights: np.ndarray) -> np.ndarray:
-    """Folded weights of a model trained with quantise_weights on their 8-bit grid (the function its
-    training used, in float64)."""
-    return fake_quantise(torch.from_numpy(weights), dtype=torch.float64).numpy()
-
-
-def bias_on_grid(bias: np.ndarray) -> np.ndarray:
-    return fake_quantise_bias(torch.from_numpy(bias), dtype=torch.float64).numpy()
-
-
-def pointwise_conv(linear: torch.nn.Linear, scale: np.ndarray, shift: np.ndarray, length: int,
-                   quantise: bool = False):
-    """nn.Linear followed by batch norm (scale, shift) as a kernel-1 Conv1d over `length` positions;
-    `quantise`: weights and bias on their fixed-point grids (a model trained with quantise_weights)."""
-    import nir
-
-    weight = _array(linear.weight) * scale[:, None]
-    bias = _array(linear.bias) * scale + shift
-    if quantise:
-        weight, bias = weights_on_grid(weight), bias_on_grid(bias)
-    return nir.Conv1d(input_shape=length, weight=weight[:, :, None], stride=1, padding=0, dilation=1,
-                      groups=1, bias=bias)
-
-
-def lif_node(lif: LIF, shape: tuple[int, ...]):
-    return to_nir(lif.params, shape)
+from ssr.spiking.fixed_point import fake_quantise_readout_bias
 
 
 @torch.no_grad()
-def export_ssr(model: SSR) -> ExportedGraph:
+def export(model: SSR) -> ExportedGraph:
     """Build the NIR graph of a trained SSR model (eval mode)."""
     import nir
 
@@ -142,11 +77,11 @@ def export_ssr(model: SSR) -> ExportedGraph:
     # stimulus encoder: BN(serial + parallel) -> LIF
     scale, shift = batch_norm_affine(model.stimulus_norm)
     shift = bias_grid(shift)
-    serial_weight = on_grid(_array(model.serial.weight) * scale[:, None])
+    serial_weight = on_grid(float64_array(model.serial.weight) * scale[:, None])
     add("serial", nir.Conv1d(input_shape=length, weight=serial_weight[:, :, None], stride=1, padding=0,
                              dilation=1, groups=1, bias=np.zeros(hidden)), "serial", "input")
     add("serial_integrator", nir.I(r=np.ones((hidden, length))), "serial", "serial")
-    mixing = _array(model.parallel * model.causal_mask)  # (N, N)
+    mixing = float64_array(model.parallel * model.causal_mask)  # (N, N)
     add("parallel", nir.Affine(weight=on_grid(scale[:, None, None] * mixing[None]),
                                bias=np.repeat(shift[:, None], length, axis=1)), "parallel", "input")
     source = add("stimulus_lif", lif_node(model.stimulus_lif, (hidden, length)), "stimulus_lif",
@@ -159,7 +94,7 @@ def export_ssr(model: SSR) -> ExportedGraph:
         scale, shift = batch_norm_affine(block.filter_norm)
         shift = bias_grid(shift)
         rows = np.arange(length - out_length, length)  # all positions, or the newest only
-        weight = on_grid(circulant_rows(_array(block.filter.kernel()), rows, scale, block.residual_gain))
+        weight = on_grid(circulant_rows(float64_array(block.filter.kernel()), rows, scale, block.residual_gain))
         add(prefix + "filter", nir.Affine(weight=weight, bias=np.repeat(shift[:, None], out_length, axis=1)),
             module + "filter", source)
         filter_lif = add(prefix + "filter_lif", lif_node(block.filter_lif, (hidden, out_length)),
@@ -186,8 +121,8 @@ def export_ssr(model: SSR) -> ExportedGraph:
     table = model.spike_table()  # (T, I + 1, D) float32 in {0, 1}
     rates = table.mean(0).double()  # (I + 1, D)
     items = rates.shape[0]
-    readout_weight = on_grid(_array(rates @ model.densify.weight.double() / steps))  # (I + 1, D)
-    readout_bias = _array(rates @ model.densify.bias.double() / steps)
+    readout_weight = on_grid(float64_array(rates @ model.densify.weight.double() / steps))  # (I + 1, D)
+    readout_bias = float64_array(rates @ model.densify.bias.double() / steps)
     if config.quantise_weights:  # rounded as the compiler rounds the readout integrator's bias
         readout_bias = fake_quantise_readout_bias(torch.from_numpy(readout_bias), float(np.abs(readout_weight).max()),
                                                   torch.float64).numpy()
@@ -254,17 +189,22 @@ def host_input(spike_table: np.ndarray, item_seq: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(spike_table[:, item_seq].transpose(0, 1, 3, 2))
 
 
-def torch_scores(model: SSR, item_seq: torch.Tensor, host: dict[str, np.ndarray]) -> torch.Tensor:
+def feed(host: dict[str, np.ndarray], item_seq: np.ndarray) -> dict[str, np.ndarray]:
+    """What the host injects for (B, N) ids: {input node: spikes (T, B, D, N)}."""
+    return {"input": host_input(host["spike_table"], item_seq)}
+
+
+def reference(model: SSR, item_seq: torch.Tensor, host: dict[str, np.ndarray]) -> torch.Tensor:
     """The PyTorch model's scores from the exported spike table (the same input spikes the graph gets)."""
     table = torch.from_numpy(host["spike_table"]).to(next(model.parameters()).dtype)
     return model.scores_with_table(item_seq, table)
 
 
-def graph_scores(model: SSR, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
-                 record) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The deployment loop: host lookup, the graph on the reference executor, the output after T
-    steps. Returns scores (B, items + 1) and the recorded node traces (T, B, ...)."""
+def run(model: SSR, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
+        record, executor=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The deployment loop: host lookup, the graph on `executor` (default the reference executor),
+    the output after T steps. Returns scores (B, items + 1) and the recorded node traces (T, B, ...)."""
     from ssr.convert.executor import NIRExecutor
 
-    traces = NIRExecutor(graph, dtype=dtype).run({"input": host_input(host["spike_table"], item_seq)}, record)
+    traces = (executor or NIRExecutor)(graph, dtype=dtype).run(feed(host, item_seq), record)
     return traces["output"][-1].reshape(len(item_seq), -1), traces
