@@ -1,9 +1,9 @@
 """Any spiking model's LIF layers as NIR sub-graphs: the generic exporter for the zoo's models.
 
-Models whose spikes meet float state multiplicatively (sgru4rec's gates and hidden state, sfsrec's
-Q K^T, srsgnn's degree-normalised aggregation) or that NIR's node set cannot express (scaser's OR
-max-pooling) keep those operations on the host. This exporter puts every LIF layer on the chip: per
-call of a LIF module (scaser fires one module after six convolutions), a sub-graph
+Models whose spikes meet float state multiplicatively (gates times a hidden state, Q K^T, a
+degree-normalised aggregation) or that NIR's node set cannot express (max-pooling of spikes as an
+OR) keep those operations on the host. This deployment puts every LIF layer on the chip: per call of
+a LIF module (a module may fire after several convolutions), a sub-graph
 
     <node>_current (Input, the layer's per-sequence shape) -> <node> (LIF) -> <node>_spikes (Output)
 

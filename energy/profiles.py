@@ -61,7 +61,7 @@ class Profile:
 # general-purpose datapath is one multiply-add (v + (x - v) / tau) plus one add: mac + ac.
 PROFILES: dict[str, Profile] = {
     "45nm-fp32": Profile("45nm-fp32", mac=4.6, add=0.9, ac=0.9, neuron_update=4.6 + 0.9, sram_byte=2.5, dram_byte=244.0,
-                         source=HOROWITZ + "; E_MAC = 3.7 + 0.9 = 4.6 pJ, E_AC = 0.9 pJ (the SSR paper's values)"),
+                         source=HOROWITZ + "; E_MAC = 3.7 + 0.9 = 4.6 pJ, E_AC = 0.9 pJ (the values of Yu et al., IJCAI 2025)"),
     "45nm-fp16": Profile("45nm-fp16", mac=1.5, add=0.4, ac=0.4, neuron_update=1.5 + 0.4, sram_byte=2.5, dram_byte=244.0,
                          source=HOROWITZ + "; E_MAC = 1.1 + 0.4 = 1.5 pJ, E_AC = 0.4 pJ"),
     "45nm-int8": Profile("45nm-int8", mac=0.23, add=0.03, ac=0.03, neuron_update=0.23 + 0.03, sram_byte=2.5, dram_byte=244.0,

@@ -8,9 +8,10 @@ self-contained page, figures inlined) and three PNGs.
 How each kind of model is counted:
 - ANN (and the float host layers of a hybrid): the PyTorch model's operators (ssr.energy.counter),
   MACs at E_MAC;
-- SNN whose whole path is an exported graph (`ssr`): the graph's synaptic operations from the spikes
-  it fires (ssr.energy.graph_count), ACs at E_AC, plus neuron updates;
-- SNN with float layers (`ssr-hybrid`): the PyTorch counter; its spike-driven layers' products are
+- SNN whose whole path is an exported graph (a whole-graph deployment, ssr.deploy): the graph's
+  synaptic operations from the spikes it fires (ssr.energy.graph_count), ACs at E_AC, plus neuron
+  updates;
+- SNN with float layers (a hybrid): the PyTorch counter; its spike-driven layers' products are
   counted as spikes x fan-out (ACs), its float layers as MACs, plus neuron updates.
 """
 
@@ -347,10 +348,10 @@ def markdown(report: dict[str, Any]) -> str:
               "- MACs: dense products of float layers, the FFT as n log2 n per real transform (plus (n/2) log2 n "
               "float additions), complex multiplies as 4 MACs; ACs: spikes x fan-out of spike-driven layers; "
               "neuron updates: one per LIF neuron (or integrator) per time step.",
-              "- Elementwise operations (norms, residual adds, softmax) are not counted; normalisations of the "
-              "deployable SSR are folded into its weights at export.",
-              "- `ssr` is costed as its exported graph runs on a chip (its spike-wise item table lookup is a "
-              "host memory read); ANN and hybrid float layers as the PyTorch operators they run."]
+              "- Elementwise operations (norms, residual adds, softmax) are not counted; normalisations of a "
+              "whole-graph deployment are folded into its weights at export.",
+              "- A model deployed as one whole graph is costed as that graph runs on a chip (its host's item "
+              "table lookup is a host memory read); ANN and hybrid float layers as the PyTorch operators they run."]
     return "\n".join(parts) + "\n"
 
 
@@ -393,7 +394,7 @@ def page(report: dict[str, Any], pngs: dict[str, bytes]) -> str:
              "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;"
              "padding:3px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
              ".figs img{max-width:100%;margin:0.5em 0}.source{font-size:12px;color:#555}")
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>SSR energy report</title>"
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>Energy report</title>"
             f"<style>{style}</style></head><body>{''.join(sections)}</body></html>\n")
 
 
