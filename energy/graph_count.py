@@ -51,26 +51,16 @@ def count_graph(model, item_seq: np.ndarray) -> tuple[dict[str, LayerCount], dic
     return {name: layers[name] for name in order}, exported.layers
 
 
-def _fan_out(weights) -> np.ndarray:
-    from scipy import sparse
-
-    return np.diff(sparse.csc_matrix(weights).indptr)
-
-
 def _counts_from_spikes(plan, spikes: dict[str, np.ndarray], sequences: int) -> dict[str, LayerCount]:
     steps = plan.time_steps
     layers: dict[str, LayerCount] = {}
-    for synapse in plan.synapses:
-        layer = layers.setdefault(synapse.name, LayerCount(synapse.name))
-        layer.acs += float(spikes[synapse.source] @ _fan_out(synapse.weights))
-        layer.ops["synaptic_op"] += layer.acs
+    for synapse, ops in plan.synaptic_ops(spikes).items():
+        layer = layers.setdefault(synapse, LayerCount(synapse))
+        layer.acs += ops
+        layer.ops["synaptic_op"] += ops
     for name, integrator in plan.integrators.items():
-        synapse_name = integrator["synapse"]
-        layer = layers.setdefault(synapse_name, LayerCount(synapse_name))
-        layer.acs += float(spikes[integrator["source"]] @ _fan_out(integrator["weights"]))
-        layer.ops["synaptic_op"] += layer.acs
         size = integrator["weights"].shape[0]
-        layer.neuron_updates += size * steps * sequences  # the integrator's accumulator
+        layers[integrator["synapse"]].neuron_updates += size * steps * sequences  # the integrator's accumulator
     for name, lif in plan.lifs.items():
         layer = layers.setdefault(name, LayerCount(name))
         layer.neuron_updates += lif["size"] * steps * sequences

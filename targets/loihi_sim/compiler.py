@@ -96,16 +96,26 @@ class Plan:
     spike_outputs: dict[str, str] = field(default_factory=dict)  # Output node -> the LIF node it reads
     step_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # Output node <- a synapse, per step
 
-    def fan_out(self, source: str) -> np.ndarray:
-        """Synapses leaving each neuron of `source` (non-zero weights), summed over its targets."""
-        total = np.zeros(self.inputs.get(source) or self.lifs[source]["size"])
+    def synaptic_ops(self, events: dict[str, np.ndarray]) -> dict[str, float]:
+        """The one count of synaptic operations: per synapse node, sum over its source's neurons of
+        events (spikes, or non-zero inputs of an Input node; (size,) totals) x fan-out (the non-zero
+        weights leaving that neuron). Covers synapses into LIF layers, into integrators and into
+        per-step outputs; a host current injected straight into a neuron (an identity synapse named
+        'a->b') is not a synaptic operation."""
+        ops: dict[str, float] = {}
         for synapse in self.synapses:
-            if synapse.source == source:
-                total += np.diff(synapse.weights.tocsc().indptr)
+            if "->" not in synapse.name:
+                ops[synapse.name] = _events_x_fan_out(events[synapse.source], synapse.weights)
         for integrator in self.integrators.values():
-            if integrator["source"] == source:
-                total += np.diff(integrator["weights"].tocsc().indptr)
-        return total
+            ops[integrator["synapse"]] = _events_x_fan_out(events[integrator["source"]], integrator["weights"])
+        for output in self.step_outputs.values():
+            ops[output["synapse"]] = _events_x_fan_out(events[output["source"]], output["weights"])
+        return ops
+
+
+def _events_x_fan_out(events: np.ndarray, weights) -> float:
+    """events (neurons,) . fan-out (non-zero weights leaving each neuron of a (targets, neurons) matrix)."""
+    return float(np.asarray(events, dtype=np.float64) @ np.diff(sparse.csc_matrix(weights).indptr))
 
 
 def plan_graph(graph, time_steps: int) -> Plan:

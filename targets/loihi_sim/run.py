@@ -149,16 +149,9 @@ class LavaExecutor:
         for name in plan.lifs:
             self.totals.setdefault("spikes", {}).setdefault(name, 0.0)
             self.totals["spikes"][name] += float(spikes[name].sum())
-        for synapse in plan.synapses:
-            if "->" in synapse.name:  # the host injecting a current into a neuron: not a synaptic operation
-                continue
-            fan_out = np.diff(synapse.weights.tocsc().indptr)
-            self.totals.setdefault("synaptic_ops", {}).setdefault(synapse.name, 0.0)
-            self.totals["synaptic_ops"][synapse.name] += float(events[synapse.source] @ fan_out)
-        for name, output in plan.step_outputs.items():
-            fan_out = np.diff(sparse.csc_matrix(output["weights"]).indptr)
-            self.totals.setdefault("synaptic_ops", {}).setdefault(output["synapse"], 0.0)
-            self.totals["synaptic_ops"][output["synapse"]] += float(events[output["source"]] @ fan_out)
+        for synapse, ops in plan.synaptic_ops(events).items():
+            self.totals.setdefault("synaptic_ops", {}).setdefault(synapse, 0.0)
+            self.totals["synaptic_ops"][synapse] += ops
         return outputs
 
 
@@ -377,18 +370,16 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         layers.append({"node": name, "kind": "LIF", "neurons": lif["size"], "lag": lif["lag"],
                        "spikes": int(lava_spikes[name].sum()), "spikes_pytorch": torch_spikes[name],
                        "spike_rate": float(lava_spikes[name].sum() / (lif["size"] * steps * count))})
-    source_spikes = {input_name: input_spike_count, **lava_spikes}
+    synaptic_ops = plan.synaptic_ops({input_name: input_spike_count, **lava_spikes})
     for synapse in plan.synapses:
-        fan_out = np.diff(synapse.weights.tocsc().indptr)
         layers.append({"node": synapse.name, "kind": "DelaySparse" if synapse.delay else "Sparse",
                        "source": synapse.source, "target": synapse.target, "synapses": int(synapse.weights.nnz),
-                       "synaptic_ops": int(source_spikes[synapse.source] @ fan_out)})
+                       "synaptic_ops": int(synaptic_ops[synapse.name])})
     for name, integrator in plan.integrators.items():
-        fan_out = np.diff(sparse.csc_matrix(integrator["weights"]).indptr)
         layers.append({"node": integrator["synapse"], "kind": "IntegratingSparse", "source": integrator["source"],
                        "target": name, "neurons": int(integrator["weights"].shape[0]),
                        "synapses": int(integrator["weights"].nnz),
-                       "synaptic_ops": int(source_spikes[integrator["source"]] @ fan_out)})
+                       "synaptic_ops": int(synaptic_ops[integrator["synapse"]])})
     return {
         "format": "ssr-lava-run", "schema_version": 1,
         "sequences": count,
