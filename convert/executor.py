@@ -25,6 +25,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ssr.spiking.lif import neuron_update
+
 SUPPORTED = ("Input", "Output", "Linear", "Affine", "Scale", "Conv1d", "I", "LI", "IF", "LIF")
 
 
@@ -131,16 +133,8 @@ class NIRExecutor:
         if kind == "Conv1d":
             return conv1d(x, p["weight"], p.get("bias"), int(p["stride"]), p["padding"], int(p["dilation"]),
                           int(p["groups"]))
-        v = state.get(name, np.zeros_like(x))
-        if kind == "I":
-            v = v + p["r"] * x
-        elif kind == "IF":
-            v = v + p["r"] * x
-        else:  # LI, LIF
-            v = v + (1.0 / p["tau"]) * ((p["v_leak"] - v) + p["r"] * x)
-        if kind in ("I", "LI"):
-            state[name] = v
-            return v
-        fired = v > p["v_threshold"]
-        state[name] = np.where(fired, p["v_reset"], v)
-        return fired.astype(self.dtype)
+        leaky, fires = kind in ("LI", "LIF"), kind in ("IF", "LIF")
+        h, fired, state[name] = neuron_update(
+            state.get(name, np.zeros_like(x)), x, p["tau"] if leaky else None, p["r"],
+            p["v_leak"] if leaky else 0.0, p["v_threshold"] if fires else None, p.get("v_reset", 0.0))
+        return h if fired is None else fired.astype(self.dtype)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ssr.spiking.lif import neuron_update
+
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(array, dtype=np.float64))
@@ -50,11 +52,11 @@ class NIRNeuron(torch.nn.Module):
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None):
         v = torch.zeros_like(x) if state is None else state
         if self.kind == "I":
-            v = v + self.r * x
-            return v, v
-        v = v + (1.0 / self.tau) * ((self.v_leak - v) + self.r * x)
-        fired = v > self.v_threshold
-        return fired.to(x.dtype), torch.where(fired, self.v_reset.expand_as(v), v)
+            h, _, v = neuron_update(v, x, r=self.r)
+            return h, v
+        _, fired, v = neuron_update(v, x, self.tau, self.r, self.v_leak, self.v_threshold,
+                                    self.v_reset.expand_as(v), where=torch.where)
+        return fired.to(x.dtype), v
 
 
 def nirtorch_node_map() -> dict[type, Callable]:

@@ -39,25 +39,43 @@ def firing_threshold(v_threshold: float) -> float:
     return float(np.nextafter(np.float32(v_threshold), np.float32(-np.inf)))
 
 
+def neuron_update(v, x, tau=None, r=1.0, v_leak=0.0, v_threshold=None, v_reset=0.0, where=np.where):
+    """One Euler step (dt = 1) of NIR's neurons, the one place the update is written (training's
+    loop, the reference NIR executor and the peer interop call it; the fused kernel is tested
+    against it). Arrays or tensors of any broadcastable shapes; `where` is np.where or torch.where.
+
+        charge  h = v + (v_leak - v + r x) / tau      (LIF, LI; tau None: h = v + r x, for IF, I)
+        fire    z = h > v_threshold                    (LIF, IF; v_threshold None: no firing, LI, I)
+        reset   v' = v_reset where z, else h
+
+    Returns (h, z, v'); z is None for a neuron that does not fire. Training's neuron is the LIF with
+    r = 1, v_leak = 0 and v_threshold = firing_threshold(its threshold): bit for bit the charge
+    h = v + (x - v) / tau, since (0 - v) + x is x - v in IEEE arithmetic.
+    """
+    h = v + r * x if tau is None else v + (1.0 / tau) * ((v_leak - v) + r * x)
+    if v_threshold is None:
+        return h, None, h
+    fired = h > v_threshold
+    return h, fired, where(fired, v_reset, h)
+
+
 def lif_step(x: torch.Tensor, v: torch.Tensor, params: LIFParams = LIFParams()) -> tuple[torch.Tensor, torch.Tensor]:
     """One time step (no surrogate): x, v (...) -> spikes (...) in {0, 1}, next v (...)."""
-    h = v + (x - v) * (1.0 / params.tau)
-    spikes = h > firing_threshold(params.v_threshold)
-    return spikes.to(x.dtype), torch.where(spikes, torch.full_like(h, params.v_reset), h)
+    _, fired, v = neuron_update(v, x, params.tau, v_threshold=firing_threshold(params.v_threshold),
+                                v_reset=params.v_reset, where=torch.where)
+    return fired.to(x.dtype), v
 
 
 SURROGATE_KERNEL_IDS = {"atan": 0, "sigmoid": 1, "rectangle": 2}
 
 
-def _charge_loop(x: torch.Tensor, decay: float, v_fire: float, v_reset: float) -> torch.Tensor:
+def _charge_loop(x: torch.Tensor, tau: float, v_fire: float, v_reset: float) -> torch.Tensor:
     """h[t] for every step (time, ...): the reference loop the fused kernel reproduces exactly
     (v_fire = firing_threshold(v_threshold))."""
     charged = torch.empty_like(x)
     v = torch.zeros_like(x[0])
     for t in range(x.shape[0]):
-        h = v + (x[t] - v) * decay
-        charged[t] = h
-        v = h.masked_fill(h > v_fire, v_reset)
+        charged[t], _, v = neuron_update(v, x[t], tau, v_threshold=v_fire, v_reset=v_reset, where=torch.where)
     return charged
 
 
@@ -79,7 +97,7 @@ class _MultiStepLIF(torch.autograd.Function):
         if kernel is not None:
             return kernel.forward(x, tau, v_threshold, v_reset)
         v_fire = firing_threshold(v_threshold)
-        return (_charge_loop(x, 1.0 / tau, v_fire, v_reset) > v_fire).to(x.dtype)
+        return (_charge_loop(x, tau, v_fire, v_reset) > v_fire).to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad_spikes: torch.Tensor):
@@ -91,7 +109,7 @@ class _MultiStepLIF(torch.autograd.Function):
                                      SURROGATE_KERNEL_IDS[surrogate], alpha, detach_reset)
             return grad_x, None, None, None, None, None, None
         decay, v_fire = 1.0 / tau, firing_threshold(v_threshold)
-        charged = _charge_loop(x, decay, v_fire, v_reset)
+        charged = _charge_loop(x, tau, v_fire, v_reset)
         surrogate_grad = SURROGATES[surrogate]
         grad_x = torch.empty_like(charged)
         grad_v = torch.zeros_like(charged[0])  # dL/dv[t] flowing back from step t + 1
