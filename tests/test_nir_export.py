@@ -18,7 +18,8 @@ import torch
 from references import circulant_filter, numpy_lif
 from ssr.checkpoint import checkpoint_dict, save_checkpoint
 from ssr.cli import export_main, main
-from ssr.convert.executor import NIRExecutor, conv1d
+from ssr.convert.executor import NIRExecutor
+from ssr.convert.primitives import conv1d
 from ssr.convert.export import ExportedFiles, export, host_path, manifest_path
 from ssr.convert.nir_build import batch_norm_affine, circulant_rows
 from ssr.models.ssr_deploy import host_input

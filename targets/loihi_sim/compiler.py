@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from ssr.convert.primitives import PRIMITIVES, primitive
 from ssr.spiking.fixed_point import grid_exponent, grid_mantissas, power_of_two_at_most, readout_scale
 from ssr.spiking.lif import LIFParams, to_lava
 
-SYNAPSES = ("Affine", "Linear", "Conv1d")
-NEURONS = ("LIF", "I")
+SYNAPSES = tuple(name for name, p in PRIMITIVES.items() if p.matrix is not None)  # wired as Lava synapses
+NEURONS = ("LIF", "I")  # the neuron types with a Lava process here
 COMPILABLE = ("Input", "Output", *SYNAPSES, *NEURONS)
 
 
@@ -40,38 +41,8 @@ def _flat_shape(node) -> tuple[int, int]:
 
 
 def synapse_matrix(node) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """A NIR Affine/Linear/Conv1d node as (weights (out, in) on C-order flattened vectors, bias (out,))."""
-    kind = type(node).__name__
-    if kind in ("Affine", "Linear"):
-        weight = np.asarray(node.weight, dtype=np.float64)
-        blocks = weight.reshape(-1, *weight.shape[-2:])  # one matrix per leading slice
-        matrix = sparse.block_diag(list(blocks), format="csr")
-        bias = (np.asarray(node.bias, dtype=np.float64).ravel() if kind == "Affine"
-                else np.zeros(matrix.shape[0]))
-        bias = np.broadcast_to(bias, (matrix.shape[0],)) if bias.size == 1 else bias
-    else:  # Conv1d on (C_in, L_in) -> (C_out, L_out), cross-correlation with zero padding
-        weight = np.asarray(node.weight, dtype=np.float64)
-        out_channels, group_in, taps = weight.shape
-        in_channels, length = (int(v) for v in next(iter(node.input_type.values())))
-        out_length = int(next(iter(node.output_type.values()))[1])
-        stride, dilation, groups = int(node.stride), int(node.dilation), int(node.groups)
-        padding = node.padding
-        if padding == "valid":
-            padding = 0
-        elif padding == "same":
-            padding = dilation * (taps - 1) // 2
-        o, i, k, lo = np.meshgrid(np.arange(out_channels), np.arange(group_in), np.arange(taps),
-                                  np.arange(out_length), indexing="ij")
-        source_channel = (o // (out_channels // groups)) * group_in + i
-        position = lo * stride + k * dilation - int(padding)
-        valid = (position >= 0) & (position < length)
-        rows = (o * out_length + lo)[valid]
-        cols = (source_channel * length + position)[valid]
-        matrix = sparse.csr_matrix((weight[o, i, k][valid], (rows, cols)),
-                                   shape=(out_channels * out_length, in_channels * length))
-        bias = np.repeat(np.asarray(node.bias, dtype=np.float64), out_length)
-    matrix.eliminate_zeros()
-    return matrix.tocsr(), np.asarray(bias, dtype=np.float64)
+    """A synapse node as (weights (out, in) on C-order flattened vectors, bias (out,)): its primitive's."""
+    return primitive(node).matrix(node)
 
 
 @dataclass
