@@ -37,7 +37,7 @@ from ssr.checkpoint import load_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.data.prepare import PrepareConfig, prepare
 from ssr.metrics import RankingMetrics, target_ranks, top_k
-from ssr.models.base import register
+from ssr.models.base import MODELS, register
 from ssr.models.ssr import SSR
 from ssr.train.matrix import KNOWN_DATASETS
 from ssr.train.trainer import TrainConfig, train
@@ -200,9 +200,17 @@ def diagnose(model, dataset: SequenceDataset) -> dict:
 
 def energy_pj(run_dir: Path, data: Path) -> float:
     """Energy per inference as `ssr energy-report` counts it (45nm-fp32, first 256 test sequences)."""
+    from ssr.checkpoint import read_checkpoint
+    from ssr.convert.export import export
+    from ssr.deploy import deployment_of
     from ssr.energy.profiles import load_profile
     from ssr.energy.report import analyse_run
 
+    model = read_checkpoint(run_dir / "model.pt")["model"]
+    if model in MODELS and MODELS[model].deployment and MODELS[model].deployment.whole_graph:
+        if not (run_dir / "model.nir").is_file():  # costed from its exported graph, as energy-report does
+            deployment_of(model)
+            export(run_dir / "model.pt")
     return float(analyse_run(run_dir, load_profile("45nm-fp32"), 256, None, str(data))["energy_pj"])
 
 

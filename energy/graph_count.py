@@ -18,37 +18,49 @@ import torch
 from ssr.energy.counter import LayerCount
 
 
-def exported_plan(model):
-    """(exported graph, NIR graph, compiler plan) of a deployable model, built in memory."""
-    import nir
-
+@torch.no_grad()
+def count_graph(graph, nodes: list[str], layers: dict[str, str], time_steps: int, host_arrays: dict[str, np.ndarray],
+                feed, item_seq: np.ndarray) -> tuple[dict[str, LayerCount], dict[str, str]]:
+    """Per-node counts (totals over the sequences) of a whole graph run on `item_seq` (B, N) by the
+    reference executor, fed by its deployment's `feed` from `host_arrays`; in the order `nodes`
+    (input to output), with node -> model layer names `layers`."""
+    from ssr.convert.executor import NIRExecutor
     from ssr.targets.loihi_sim.compiler import plan_graph
 
-    exported = model.deployment.implementation().export(model)
-    graph = nir.NIRGraph(nodes=exported.nodes, edges=exported.edges)
-    return exported, graph, plan_graph(graph, model.config.time_steps)
-
-
-@torch.no_grad()
-def count_graph(model, item_seq: np.ndarray) -> tuple[dict[str, LayerCount], dict[str, str]]:
-    """Per-node counts (totals over the sequences) of `model`'s exported graph run on `item_seq`,
-    and node -> model layer names."""
-    from ssr.convert.executor import NIRExecutor
-
-    exported, graph, plan = exported_plan(model)
-    feed = model.deployment.implementation().feed
+    plan = plan_graph(graph, time_steps)
     spikes = {name: np.zeros(size) for name, size in plan.inputs.items()}
     spikes.update({name: np.zeros(lif["size"]) for name, lif in plan.lifs.items()})
     for start in range(0, len(item_seq), 256):
-        inputs = feed(exported.host_arrays, item_seq[start:start + 256])  # {input node: (T, B, ...)}
+        inputs = feed(host_arrays, item_seq[start:start + 256])  # {input node: (T, B, ...)}
         traces = NIRExecutor(graph).run(inputs, record=list(plan.lifs))
         for name, value in inputs.items():
             spikes[name] += value.sum(axis=(0, 1)).ravel()
         for name in plan.lifs:
             spikes[name] += traces[name].sum(axis=(0, 1)).reshape(-1)
-    layers = _counts_from_spikes(plan, spikes, len(item_seq))
-    order = [name for name in exported.nodes if name in layers]  # the graph's order, input to output
-    return {name: layers[name] for name in order}, exported.layers
+    counts = _counts_from_spikes(plan, spikes, len(item_seq))
+    return {name: counts[name] for name in nodes if name in counts}, layers
+
+
+def count_export(files, item_seq: np.ndarray) -> tuple[dict[str, LayerCount], dict[str, str]]:
+    """`count_graph` of an export read from its files (`ssr.convert.export.ExportedFiles`): the
+    graph, the time steps, the node order and layers from the manifest, the host file's arrays."""
+    from ssr.deploy import deployment_of
+
+    manifest = files.manifest
+    feed = deployment_of(manifest["model"]).implementation().feed
+    return count_graph(files.graph, list(manifest["nodes"]), {n: info["layer"] for n, info in manifest["nodes"].items()},
+                       manifest["time_steps"], files.host_arrays, feed, item_seq)
+
+
+def count_model_graph(model, item_seq: np.ndarray) -> tuple[dict[str, LayerCount], dict[str, str]]:
+    """`count_graph` of a whole-graph model exported in memory (what `ssr-export` would write)."""
+    import nir
+
+    implementation = model.deployment.implementation()
+    exported = implementation.export(model)
+    graph = nir.NIRGraph(nodes=exported.nodes, edges=exported.edges)
+    return count_graph(graph, list(exported.nodes), exported.layers, model.config.time_steps, exported.host_arrays,
+                       implementation.feed, item_seq)
 
 
 def _counts_from_spikes(plan, spikes: dict[str, np.ndarray], sequences: int) -> dict[str, LayerCount]:

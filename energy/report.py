@@ -46,6 +46,23 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise ValueError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}); regenerate it") from None
 
 
+def exported_files(run_dir: Path):
+    """The run's export (RUN_DIR/model.nir + manifest + host file, hashes checked), which must come
+    from the run's own model.pt: the energy of a whole-graph model is counted on the file a chip runs."""
+    from ssr.convert.export import ExportedFiles
+    from ssr.io import file_sha256
+
+    graph = run_dir / "model.nir"
+    if not graph.is_file():
+        raise FileNotFoundError(f"{graph} not found: a whole-graph model is costed from its exported graph; "
+                                f"run `ssr-export {run_dir / 'model.pt'} --to nir` first")
+    files = ExportedFiles(graph)
+    if files.manifest["provenance"]["checkpoint_sha256"] != file_sha256(run_dir / "model.pt"):
+        raise ValueError(f"{graph} was exported from another checkpoint than {run_dir / 'model.pt'}; "
+                         f"export it again: `ssr-export {run_dir / 'model.pt'} --to nir`")
+    return files
+
+
 def memory_bytes(model) -> dict[str, int]:
     """Parameter memory: 32-bit floats, except the item table at the bits per value the model
     stores it in (`item_table()`; a spike-wise table: T bits)."""
@@ -103,9 +120,9 @@ def analyse_run(run_dir: Path, profile: Profile, sequences: int, lava: dict[str,
     }
     deployment = model.deployment
     if deployment is not None and deployment.whole_graph:  # the path is the exported graph: count the chip's work
-        from ssr.energy.graph_count import count_from_lava, count_graph
+        from ssr.energy.graph_count import count_export, count_from_lava
 
-        layers, names = count_graph(model, item_seq)
+        layers, names = count_export(exported_files(run_dir), item_seq)
         entry["counting"] = "exported NIR graph, spikes from the reference executor (= PyTorch)"
         entry["layers"] = _layer_rows(layers, count, profile, {}, names)
         if lava is not None:

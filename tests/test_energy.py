@@ -12,7 +12,7 @@ from torch import nn
 from builders import busy, prepare_synthetic, sequences
 from ssr.cli import main
 from ssr.energy.counter import OpCounter, count_model
-from ssr.energy.graph_count import count_graph
+from ssr.energy.graph_count import count_model_graph
 from ssr.energy.profiles import PROFILES, load_profile
 from ssr.energy.report import build_report
 from ssr.models.layers import FrequencyFilter
@@ -98,7 +98,7 @@ def test_graph_count_is_spikes_times_fan_out_with_the_circulant():
     and step."""
     model = busy("ssr")
     seq = sequences(6)
-    layers, names = count_graph(model, seq)
+    layers, names = count_model_graph(model, seq)
     stimulus_spikes = layers["stimulus_lif"].spikes
     length = model.max_len
     circulant_columns = length  # kernel taps are all non-zero for a random spectrum
@@ -139,6 +139,7 @@ def runs(tmp_path_factory):
     for model in ("fmlp", "ssr"):
         assert main(["train", "--model", model, "--data", str(root / "data.h5"), "--out", str(root / model),
                      "--epochs", "1", "--quiet", "--threads", "1", "--model-config", "hidden=16"]) == 0
+    assert main(["export", str(root / "ssr" / "model.pt"), "--to", "nir"]) == 0  # ssr is costed from its graph
     return root
 
 
@@ -182,3 +183,22 @@ def test_energy_report_bad_input(runs, tmp_path, capsys):
     assert main(["energy-report", str(runs / "fmlp"), "--profile", "7nm", "--out", str(tmp_path / "r")]) == 1
     assert "unknown energy profile" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_whole_graph_model_is_costed_from_its_exported_file(runs, tmp_path, capsys):
+    """energy-report reads RUN_DIR/model.nir (the file a chip runs): none there, or one exported from
+    another checkpoint, is a one-line error naming the command that fixes it."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("model.pt", "metrics.json"):
+        shutil.copy(runs / "ssr" / name, bare / name)
+    assert main(["energy-report", str(bare), "--sequences", "8", "--out", str(tmp_path / "r1")]) == 1
+    err = capsys.readouterr().err
+    assert "model.nir not found" in err and "ssr-export" in err and not (tmp_path / "r1").exists()
+    for suffix in (".nir", ".manifest.json", ".host.h5"):
+        shutil.copy((runs / "ssr" / "model").with_suffix(suffix), (bare / "model").with_suffix(suffix))
+    torch.save({**torch.load(bare / "model.pt", weights_only=True), "ssr_version": "other"}, bare / "model.pt")
+    assert main(["energy-report", str(bare), "--sequences", "8", "--out", str(tmp_path / "r2")]) == 1
+    assert "exported from another checkpoint" in capsys.readouterr().err

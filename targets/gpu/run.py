@@ -210,9 +210,9 @@ def _estimate_pj(model, inputs: list[np.ndarray]) -> float:
     from ssr.energy.profiles import PROFILES
 
     if model.deployment is not None and model.deployment.whole_graph:  # as energy-report: the graph's work
-        from ssr.energy.graph_count import count_graph
+        from ssr.energy.graph_count import count_model_graph
 
-        layers, _ = count_graph(model, inputs[0])
+        layers, _ = count_model_graph(model, inputs[0])
     else:
         layers = count_model(model, *(torch.from_numpy(a) for a in inputs))
     return sum(PROFILES["45nm-fp32"].energy(layer) for layer in layers.values()) / len(inputs[0])
