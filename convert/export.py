@@ -21,13 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from ssr import __version__
+from ssr.artefacts import MANIFEST
 from ssr.checkpoint import model_from_checkpoint, read_checkpoint
 from ssr.deploy import deployment_of
 from ssr.io import atomic_paths, file_sha256, refuse_overwriting_inputs
 
 FORMATS = ("nir",)
-MANIFEST_FORMAT = "ssr-nir-manifest"
-MANIFEST_SCHEMA_VERSION = 1
 HOST_FORMAT = "ssr-nir-host"
 
 
@@ -80,7 +79,7 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
             for key, array in exported.host_arrays.items():
                 handle.create_dataset(key, data=array, compression="gzip")
         manifest = {
-            "format": MANIFEST_FORMAT, "schema_version": MANIFEST_SCHEMA_VERSION,
+            **MANIFEST.stamp(),
             "model": name, "kind": payload["kind"], "config": payload["config"],
             "num_items": payload["num_items"], "max_len": payload["max_len"],
             "time_steps": payload["config"]["time_steps"], "dt": 1.0,
@@ -123,19 +122,14 @@ class ExportedFiles:
                            (host_path(graph_path), "host file")):
             if not path.is_file():
                 raise FileNotFoundError(f"{what} {path} not found; export with `ssr-export RUN_DIR/model.pt --to nir`")
+        self.manifest = MANIFEST.read(manifest_path(graph_path))  # format and schema checked
         try:
-            self.manifest = json.loads(manifest_path(graph_path).read_text())
             self.graph = nir.read(graph_path)
             with h5py.File(host_path(graph_path), "r") as handle:
                 self.host_arrays = {key: handle[key][()] for key in handle}
         except (OSError, KeyError, ValueError) as error:
             raise ValueError(f"cannot read the export at {graph_path} ({str(error).splitlines()[0][:120]}); "
                              "export it again") from None
-        if self.manifest.get("format") != MANIFEST_FORMAT:
-            raise ValueError(f"{manifest_path(graph_path)} is not an ssr NIR manifest; export it again")
-        if int(self.manifest.get("schema_version", 0)) > MANIFEST_SCHEMA_VERSION:
-            raise ValueError(f"{manifest_path(graph_path)} has manifest schema {self.manifest['schema_version']}, "
-                             f"newer than this ssr ({MANIFEST_SCHEMA_VERSION}); upgrade ssr")
         # provenance is checked, not only recorded: a graph or host file that is not the one the
         # manifest describes (edited, swapped, a foreign graph beside a copied manifest) is refused
         self.graph_sha256, self.host_sha256 = file_sha256(graph_path), file_sha256(host_path(graph_path))

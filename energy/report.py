@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 from ssr import __version__
+from ssr.artefacts import ENERGY_REPORT, GPU_RUN, LAVA_RUN
 from ssr.energy.counter import LayerCount, count_model
 from ssr.energy.profiles import Profile
 
-REPORT_FORMAT = "ssr-energy-report"
 FIGURES = ("energy_per_layer.png", "accuracy_vs_energy.png", "firing_rates.png")
 REPORT_FILES = ("report.md", "report.html", "report.json", *FIGURES)
 
@@ -164,13 +164,8 @@ def pairs(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 256,
                  lava_path: str | Path | None = None, data: str | None = None,
                  gpu_paths: list[str | Path] = ()) -> dict[str, Any]:
-    lava = _read_json(Path(lava_path), "Lava measurements") if lava_path else None
-    gpu_runs = [_read_json(Path(path), "GPU measurements") for path in gpu_paths]
-    for path, gpu in zip(gpu_paths, gpu_runs):
-        if gpu.get("format") != "ssr-gpu-run":
-            raise ValueError(f"{path} is not a gpu.json written by `ssr run-gpu`")
-    if lava is not None and lava.get("format") != "ssr-lava-run":
-        raise ValueError(f"{lava_path} is not a lava.json written by `ssr run-lava`")
+    lava = LAVA_RUN.read(lava_path) if lava_path else None
+    gpu_runs = [GPU_RUN.read(path) for path in gpu_paths]
     models = []
     matched = False
     for run_dir in run_dirs:
@@ -188,7 +183,7 @@ def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 
             raise ValueError(f"{path} was measured on {gpu['provenance']['checkpoint']}, which is none of the runs "
                              "given (checkpoint sha256 differs); pass the run it was measured on")
     return {
-        "format": REPORT_FORMAT, "schema_version": 1,
+        **ENERGY_REPORT.stamp(),
         "profile": profile.name,
         "profile_values_pj": {"mac": profile.mac, "add": profile.add, "ac": profile.ac,
                               "neuron_update": profile.neuron_update,

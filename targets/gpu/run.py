@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ssr import __version__
+from ssr.artefacts import GPU_RUN
 from ssr.io import file_sha256
 
 MODES = ("eager", "compile", "half")
@@ -170,7 +171,7 @@ def run_gpu(checkpoint: str | Path, data: str | Path, split: str = "test", batch
 
     estimate = _estimate_pj(model.cpu().float(), [a[:estimate_sequences].numpy() for a in inputs])
     return {
-        "format": "ssr-gpu-run", "schema_version": 1,
+        **GPU_RUN.stamp(),
         "model": payload["model"], "kind": payload["kind"],
         "device": {"type": run_device.type,
                    "name": torch.cuda.get_device_name(run_device) if run_device.type == "cuda" else _cpu_name(),

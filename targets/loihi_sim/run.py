@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from ssr import __version__
+from ssr.artefacts import LAVA_RUN
 from ssr.deploy import deployment_of
 from ssr.io import file_sha256
 from ssr.metrics import mean_overlap
@@ -252,7 +253,7 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
     layers += [{"node": name, "kind": "synapse", "synaptic_ops": int(ops)}
                for name, ops in totals.get("synaptic_ops", {}).items()]
     return {
-        "format": "ssr-lava-run", "schema_version": 1,
+        **LAVA_RUN.stamp(),
         "sequences": count, "sequences_per_second": count / run_seconds, "precision": "float",
         "mode": "host in the loop: each sub-graph call on Lava, the host layers in PyTorch (float64)",
         "layers": layers,
@@ -381,7 +382,7 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
                        "synapses": int(integrator["weights"].nnz),
                        "synaptic_ops": int(synaptic_ops[integrator["synapse"]])})
     return {
-        "format": "ssr-lava-run", "schema_version": 1,
+        **LAVA_RUN.stamp(),
         "sequences": count,
         "sequences_per_second": count / run_seconds,
         "precision": precision,
