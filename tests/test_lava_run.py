@@ -67,7 +67,7 @@ def test_fixed_point_stays_close_to_float(exported):
     torch_total = sum(row["spikes_pytorch"] for row in fixed["layers"] if row["kind"] == "LIF")
     assert abs(lava_total - torch_total) <= 0.05 * torch_total
     assert fixed["mean_top10_overlap"] >= 0.5
-    assert all(q["vth"] >= 1 for q in fixed["quantisation"]["lifs"].values())
+    assert all(q["vth_mant"] >= 1 and q["vth"] == q["vth_mant"] for q in fixed["quantisation"]["lifs"].values())
 
 
 def test_fixed_point_run_of_a_quantised_model_is_exactly_pytorch(exported, tmp_path):

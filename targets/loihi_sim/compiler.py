@@ -245,11 +245,13 @@ def quantise(plan: Plan) -> dict[str, Any]:
         bias_exp = int(np.clip(grid_exponent(float(np.abs(bias_v).max(initial=0.0)), BIAS_MANTISSA), 0, BIAS_EXP_MAX))
         bias_mant = np.clip(np.round(bias_v / 2.0 ** bias_exp), -BIAS_MANTISSA - 1, BIAS_MANTISSA).astype(np.int32)
         bias_error = float(np.abs(bias_mant * 2.0 ** bias_exp - bias_v).max(initial=0.0)) / (vth * 64)
-        fixed["lifs"][name] = {"vth": vth, "du": 4095, "dv": int(round(lif["dv"] * 4096)),
+        # fixed-point quantities carry their format in their names: q12 = 12-bit fractions of 4096,
+        # vth_mant = the integer threshold mantissa (the chip compares v with vth_mant << 6)
+        fixed["lifs"][name] = {"vth_mant": vth, "du_q12": 4095, "dv_q12": int(round(lif["dv"] * 4096)),
                                "bias_mant": bias_mant, "bias_exp": bias_exp, "input_bound": bound,
                                "max_bias_error": bias_error}
     for synapse in plan.synapses:
-        vth = fixed["lifs"][synapse.target]["vth"]
+        vth = fixed["lifs"][synapse.target]["vth_mant"]
         mantissa, exponent = loihi_weights(synapse.weights, vth)
         error = float(np.abs(mantissa.astype(np.float64) * 2.0 ** exponent - synapse.weights * vth).max()) / vth
         fixed["synapses"][synapse.name] = {"weights": mantissa, "weight_exp": exponent,
@@ -257,7 +259,7 @@ def quantise(plan: Plan) -> dict[str, Any]:
     for name, integrator in plan.integrators.items():
         target = integrator["target"]
         if target in plan.lifs:
-            scale = float(fixed["lifs"][target]["vth"])
+            scale = float(fixed["lifs"][target]["vth_mant"])
         else:
             scale = readout_scale(float(np.abs(integrator["weights"].data).max(initial=0.0)))
         mantissa, exponent = loihi_weights(integrator["weights"], scale)

@@ -49,7 +49,9 @@ class LavaNetwork:
                         for name, size in plan.inputs.items()}
         self.lifs = {}
         for name, lif in plan.lifs.items():
-            params = ({key: fixed["lifs"][name][key] for key in ("du", "dv", "vth", "bias_mant", "bias_exp")}
+            q = fixed["lifs"][name] if fixed else None  # Lava's LIF takes both formats under one set of names
+            params = ({"du": q["du_q12"], "dv": q["dv_q12"], "vth": q["vth_mant"], "bias_mant": q["bias_mant"],
+                       "bias_exp": q["bias_exp"]}
                       if fixed else {"du": lif["du"], "dv": lif["dv"], "vth": lif["vth"], "bias_mant": lif["bias"]})
             self.lifs[name] = CountingLIF(
                 shape=(lif["size"],), **params, reset_interval=steps, reset_offset=(1 + lif["lag"]) % steps,
@@ -179,7 +181,9 @@ def _quantisation_summary(fixed: dict[str, Any], plan: Plan) -> dict[str, Any]:
     """What fixed_pt chose per layer (see compiler.quantise) and the largest weight and bias rounding
     errors, in float units (0 for a model trained with quantise_weights)."""
     return {
-        "lifs": {name: {"vth": q["vth"], "dv": q["dv"], "bias_exp": q["bias_exp"],
+        # "vth" and "dv" repeat vth_mant and dv_q12 under the names lava.json had before
+        "lifs": {name: {"vth_mant": q["vth_mant"], "dv_q12": q["dv_q12"], "vth": q["vth_mant"], "dv": q["dv_q12"],
+                        "bias_exp": q["bias_exp"],
                         "worst_case_input": round(q["input_bound"], 4), "max_bias_error": q["max_bias_error"]}
                  for name, q in fixed["lifs"].items()},
         "synapses": {name: {"weight_exp": q["weight_exp"], "max_weight_error": q["max_weight_error"]}
