@@ -107,6 +107,10 @@ VARIANTS = {
     "ssr-teacher": ("ssr", {}, {"teacher": "fmlp"},
                     "distilled from the same seed's fmlp run (w 0.5, tau 2); deployment unchanged"),
     "ssr-teacher-dropout0": ("ssr", {"dropout": 0.0}, {"teacher": "fmlp"}, "both levers above together"),
+    "ssr-teacher-lr3e-3": ("ssr", {}, {"teacher": "fmlp", "lr": 3e-3},
+                           "distillation with the learning rate 3e-3 that helped alone"),
+    "ssr-teacher-lr3e-3-dropout0": ("ssr", {"dropout": 0.0}, {"teacher": "fmlp", "lr": 3e-3},
+                                    "distillation, lr 3e-3 and no dropout together"),
 }
 # a training override {"teacher": VARIANT} names the variant whose run (same seed) is the teacher
 EPOCH_LINE = re.compile(r"^epoch\s+(\d+) loss (\S+) valid MRR@10 (\S+)")
