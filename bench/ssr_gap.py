@@ -38,7 +38,7 @@ from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.data.prepare import PrepareConfig, prepare
 from ssr.metrics import RankingMetrics, target_ranks, top_k
 from ssr.models.base import MODELS, register
-from ssr.models.ssr import SSR
+from ssr.models.fmlp.ssr import SSR
 from ssr.train.matrix import KNOWN_DATASETS
 from ssr.train.trainer import TrainConfig, train
 

@@ -18,7 +18,7 @@ from ssr.cli import METRIC_KEYS, main
 from ssr.data.dataset import read_dataset
 from ssr.models import MODELS, build_model
 from ssr.models.base import config_from_dict
-from ssr.models.fmlp import FMLPConfig
+from ssr.models.fmlp.fmlp import FMLPConfig
 
 PREPARE = ["data", "prepare", "--dataset", "synthetic", "--synthetic-users", "150",
            "--synthetic-items", "40", "--max-len", "10", "--min-count", "3"]

@@ -22,7 +22,7 @@ from ssr.convert.executor import NIRExecutor
 from ssr.convert.primitives import conv1d
 from ssr.convert.export import ExportedFiles, export, host_path, manifest_path
 from ssr.convert.nir_build import batch_norm_affine, circulant_rows
-from ssr.models.ssr_deploy import host_input
+from ssr.models.fmlp.ssr_deploy import host_input
 from ssr.convert.verify import verify
 from ssr.models.layers import FeatureBatchNorm, FrequencyFilter
 

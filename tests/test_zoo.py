@@ -97,7 +97,7 @@ def test_training_step_is_deterministic(name):
 
 def test_session_graph_matches_a_hand_built_one():
     """Sequence (padding, 5, 3, 5, 7): nodes 5, 3, 7; edges 5->3, 3->5, 5->7; out-degree of 5 is 2."""
-    from ssr.models.srgnn import session_graphs
+    from ssr.models.srgnn.srgnn import session_graphs
 
     nodes, alias, adjacency, mask = session_graphs(torch.tensor([[0, 5, 3, 5, 7]]))
     assert nodes.tolist() == [[5, 3, 7, 0, 0]] and alias.tolist() == [[3, 0, 1, 0, 2]]
@@ -130,7 +130,7 @@ def test_sasrec_attention_equals_torch_multihead_attention():
     """SASRec's attention (on nn.MultiheadAttention's parameters, mask broadcast over heads, newest
     query only in the last block) against torch's own nn.MultiheadAttention with RecBole's additive
     -10000 mask repeated per head; the whole model against a forward through torch's module."""
-    from ssr.models.sasrec import attention_blocked
+    from ssr.models.sasrec.sasrec import attention_blocked
 
     torch.manual_seed(0)
     model = build_model("sasrec", 40, 12, {"heads": 2}).eval()
@@ -159,7 +159,7 @@ def test_ssd_quadratic_form_equals_the_recurrence():
     h_n = exp(delta_n a) h_(n-1) + delta_n x_n b_n^T,  y_n = h_n c_n."""
     import numpy as np
 
-    from ssr.models.tim4rec import ssd
+    from ssr.models.tim4rec.tim4rec import ssd
 
     rng = np.random.default_rng(0)
     batch_size, length, heads, head_dim, state = 2, 7, 3, 4, 5
@@ -206,7 +206,7 @@ def test_tim4rec_ignores_left_padding_and_the_time_unit():
 
 def test_tim4rec_newest_position_only_equals_the_full_computation():
     """The last layer computes the newest position only; every layer on every position gives the same."""
-    from ssr.models.tim4rec import ssd
+    from ssr.models.tim4rec.tim4rec import ssd
 
     torch.manual_seed(0)
     model = build_model("tim4rec", ITEMS, LENGTH, ZOO["tim4rec"]).eval()

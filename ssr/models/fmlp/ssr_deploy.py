@@ -49,7 +49,7 @@ import torch
 
 from ssr.convert.nir_build import (ExportedGraph, float64_array, batch_norm_affine, bias_on_grid, circulant_rows,
                                    lif_node, pointwise_conv, weights_on_grid)
-from ssr.models.ssr import SSR
+from ssr.models.fmlp.ssr import SSR
 from ssr.spiking.fixed_point import fake_quantise_readout_bias
 
 

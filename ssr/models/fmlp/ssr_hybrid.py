@@ -75,7 +75,7 @@ class SSRHybrid(SequentialRecommender):
     name = "ssr-hybrid"
     kind = "snn"
     ann_original = "fmlp"
-    deployment = Deployment("ssr.models.ssr_hybrid_deploy", spike_axes=(1, 0))  # per-block sub-graphs
+    deployment = Deployment("ssr.models.fmlp.ssr_hybrid_deploy", spike_axes=(1, 0))  # per-block sub-graphs
     Config = SSRHybridConfig
     train_defaults = {"weight_decay": 1e-4}  # the released code's
 

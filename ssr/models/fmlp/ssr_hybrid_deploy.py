@@ -23,8 +23,8 @@ import torch
 from ssr.convert.executor import NIRExecutor
 from ssr.convert.nir_build import ExportedGraph, batch_norm_affine, lif_node, pointwise_conv
 from ssr.deploy import score_all_reference as reference  # noqa: F401  (the DeploymentModule protocol)
-from ssr.models.fmlp_host_loop import run_fmlp_blocks
-from ssr.models.ssr_hybrid import SSRHybrid
+from ssr.models.fmlp.host_loop import run_fmlp_blocks
+from ssr.models.fmlp.ssr_hybrid import SSRHybrid
 
 
 @torch.no_grad()

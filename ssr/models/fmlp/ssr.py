@@ -136,7 +136,7 @@ class SSR(SequentialRecommender):
     name = "ssr"
     kind = "snn"
     ann_original = "fmlp"
-    deployment = Deployment("ssr.models.ssr_deploy", whole_graph=True, spike_axes=(1, 0))  # all on chip
+    deployment = Deployment("ssr.models.fmlp.ssr_deploy", whole_graph=True, spike_axes=(1, 0))  # all on chip
     Config = SSRConfig
 
     def __init__(self, config: SSRConfig, num_items: int, max_len: int) -> None:

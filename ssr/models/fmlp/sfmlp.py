@@ -1,6 +1,6 @@
 """SFMLP: FMLP-Rec whose feed-forward block is spiking (the "only the FFN spikes" case).
 
-Everything is FMLP-Rec's (ssr.models.fmlp) except the point-wise feed-forward map of each block:
+Everything is FMLP-Rec's (ssr.models.fmlp.fmlp) except the point-wise feed-forward map of each block:
 
     FMLP-Rec:  ffn(x) = W_2 GELU(W_1 x)
     SFMLP:     ffn(x) = mean_t W_2 LIF(BN(W_1 x) repeated over T)    W_2 reads spikes (accumulates)
@@ -20,7 +20,7 @@ from torch import nn
 
 from ssr.deploy import Deployment
 from ssr.models.base import register
-from ssr.models.fmlp import FMLPBlock, FMLPConfig, FMLPRec
+from ssr.models.fmlp.fmlp import FMLPBlock, FMLPConfig, FMLPRec
 from ssr.models.layers import FeatureBatchNorm
 from ssr.spiking.lif import LIF, LIFParams
 
@@ -61,7 +61,7 @@ class SFMLP(FMLPRec):
     name = "sfmlp"
     kind = "snn"
     ann_original = "fmlp"
-    deployment = Deployment("ssr.models.sfmlp_deploy", spike_axes=(1, 0))  # per-block sub-graphs
+    deployment = Deployment("ssr.models.fmlp.sfmlp_deploy", spike_axes=(1, 0))  # per-block sub-graphs
     Config = SFMLPConfig
     Block = SFMLPBlock
 

@@ -20,7 +20,7 @@ import torch
 from ssr.convert.executor import NIRExecutor
 from ssr.convert.nir_build import ExportedGraph, lif_node, pointwise_conv
 from ssr.deploy import score_all_reference as reference  # noqa: F401  (the DeploymentModule protocol)
-from ssr.models.fmlp_host_loop import run_fmlp_blocks
+from ssr.models.fmlp.host_loop import run_fmlp_blocks
 
 
 @torch.no_grad()

@@ -1,0 +1,3 @@
+"""SASRec (sasrec) and its spiking variant sfsrec."""
+
+from ssr.models.sasrec import sasrec  # noqa: F401  (registers them)
