@@ -20,11 +20,13 @@ module is the only place that mapping is written.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
+from ssr.config import Checked
 from ssr.spiking.surrogate import DEFAULT_ALPHA, SURROGATES
 
 
@@ -32,6 +34,19 @@ class LIFParams(NamedTuple):
     tau: float = 2.0  # membrane time constant in time steps (the paper's 2)
     v_threshold: float = 1.0  # firing threshold (spike when h >= v_threshold)
     v_reset: float = 0.0  # hard-reset potential, also the resting potential
+
+
+@dataclass(frozen=True)
+class SpikingConfig(Checked):
+    """The config fields every spiking model shares, declared once so they mean one thing
+    everywhere (a base class of each spiking model's config)."""
+
+    time_steps: int = 4  # T: steps each input is presented for (the paper's 4)
+    tau: float = 2.0  # LIF time constant in steps (the paper's 2)
+    surrogate: str = "atan"  # surrogate gradient of the spike in training: atan | sigmoid | rectangle
+
+    def lif_params(self, v_threshold: float = 1.0) -> LIFParams:
+        return LIFParams(tau=self.tau, v_threshold=v_threshold)
 
 
 def firing_threshold(v_threshold: float) -> float:

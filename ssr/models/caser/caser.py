@@ -27,7 +27,7 @@ from ssr.config import Checked
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, normal_init, spike_encoding_init
-from ssr.spiking.lif import LIF, LIFParams
+from ssr.spiking.lif import LIF, SpikingConfig
 
 
 @dataclass(frozen=True)
@@ -95,15 +95,12 @@ class Caser(SequentialRecommender):
 
 
 @dataclass(frozen=True)
-class SCaserConfig(Checked):
+class SCaserConfig(SpikingConfig):
     hidden: int = 64
     window: int = 5
     vertical_filters: int = 4
     horizontal_filters: int = 16
-    time_steps: int = 4
     dropout: float = 0.4
-    tau: float = 2.0
-    surrogate: str = "atan"
     init_std: float = 0.02
     item_init_std: float = 1.0  # encoding currents N(0, 1): part of the image fires
 
@@ -122,7 +119,7 @@ class SCaser(SequentialRecommender):
         super().__init__(config, num_items, max_len)
         if config.window > max_len:
             raise ValueError(f"SCaserConfig.window {config.window} exceeds the dataset's max_len {max_len}")
-        lif = LIFParams(tau=config.tau)
+        lif = config.lif_params()
         self.item_embedding = nn.Embedding(num_items + 1, config.hidden, padding_idx=0)
         self.encoder = LIF(lif, config.surrogate)
         self.convolutions = CaserConvolutions(config.hidden, config.window, config.vertical_filters,

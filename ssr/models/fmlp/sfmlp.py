@@ -22,14 +22,12 @@ from ssr.deploy import Deployment
 from ssr.models.base import register
 from ssr.models.fmlp.fmlp import FMLPBlock, FMLPConfig, FMLPRec
 from ssr.models.layers import FeatureBatchNorm
-from ssr.spiking.lif import LIF, LIFParams
+from ssr.spiking.lif import LIF, SpikingConfig
 
 
 @dataclass(frozen=True)
-class SFMLPConfig(FMLPConfig):
-    time_steps: int = 4
-    tau: float = 2.0
-    surrogate: str = "atan"
+class SFMLPConfig(FMLPConfig, SpikingConfig):
+    """FMLP-Rec's fields and the spiking ones (T, tau, surrogate)."""
 
 
 class SpikingFFN(nn.Module):
@@ -37,7 +35,7 @@ class SpikingFFN(nn.Module):
         super().__init__()
         self.into = nn.Linear(hidden, width)
         self.norm = FeatureBatchNorm(width)
-        self.lif = LIF(LIFParams(tau=config.tau), config.surrogate)
+        self.lif = LIF(config.lif_params(), config.surrogate)
         self.out = nn.Linear(width, hidden)
         self.time_steps = config.time_steps
 

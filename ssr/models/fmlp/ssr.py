@@ -37,24 +37,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssr.config import NON_NEGATIVE, Checked
+from ssr.config import NON_NEGATIVE
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import FeatureBatchNorm, FrequencyFilter, TimeSharedDropout, normal_init, run_blocks
 from ssr.spiking.fixed_point import fake_quantise, fake_quantise_bias, fake_quantise_readout_bias
-from ssr.spiking.lif import LIF, LIFParams
+from ssr.spiking.lif import LIF, LIFParams, SpikingConfig
 
 
 @dataclass(frozen=True)
-class SSRConfig(Checked):
+class SSRConfig(SpikingConfig):
     hidden: int = 64  # the paper's embedding size
-    time_steps: int = 4  # T, the paper's
     blocks: int = 2  # spiking filter blocks, the paper's L
     ffn_multiplier: int = 4
     dropout: float = 0.2  # on the D-wide float currents before a LIF (one mask for all T), training only
-    tau: float = 2.0  # LIF time constant (the paper's)
     v_threshold: float = 1.0
-    surrogate: str = "atan"
     init_std: float = 0.02  # linear maps and filter spectra
     item_init_std: float = 2.0  # encoding currents of the item table start N(0, 2^2): ~30% fire
     item_current_scale: float = 4.0  # currents = scale x parameters: the table learns 4x faster (Adam)
@@ -141,7 +138,7 @@ class SSR(SequentialRecommender):
 
     def __init__(self, config: SSRConfig, num_items: int, max_len: int) -> None:
         super().__init__(config, num_items, max_len)
-        lif = LIFParams(tau=config.tau, v_threshold=config.v_threshold)
+        lif = config.lif_params(config.v_threshold)
         self.item_embedding = nn.Embedding(num_items + 1, config.hidden, padding_idx=0)
         self.item_lif = LIF(lif, config.surrogate)
         self.serial = nn.Linear(config.hidden, config.hidden, bias=False)

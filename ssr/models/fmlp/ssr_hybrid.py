@@ -21,23 +21,19 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ssr.config import Checked
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import (Dropout, FeatureBatchNorm, FrequencyFilter, TimeSharedDropout, normal_init,
                                run_blocks)
-from ssr.spiking.lif import LIF, LIFParams
+from ssr.spiking.lif import LIF, SpikingConfig
 
 
 @dataclass(frozen=True)
-class SSRHybridConfig(Checked):
+class SSRHybridConfig(SpikingConfig):
     hidden: int = 64
-    time_steps: int = 4
     blocks: int = 2
     ffn_multiplier: int = 4
     dropout: float = 0.3  # the released code's
-    tau: float = 2.0
-    surrogate: str = "atan"
     init_std: float = 0.02
 
 
@@ -45,7 +41,7 @@ class HybridBlock(nn.Module):
     def __init__(self, config: SSRHybridConfig, max_len: int) -> None:
         super().__init__()
         width = config.hidden * config.ffn_multiplier
-        lif = LIFParams(tau=config.tau)
+        lif = config.lif_params()
         self.time_steps = config.time_steps
         self.filter = FrequencyFilter(max_len, config.hidden, config.init_std)
         self.filter_norm = FeatureBatchNorm(config.hidden)

@@ -31,7 +31,7 @@ from ssr.config import Checked
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, normal_init, spike_encoding_init
-from ssr.spiking.lif import LIF, LIFParams
+from ssr.spiking.lif import LIF, SpikingConfig
 from ssr.spiking.surrogate import heaviside
 
 
@@ -70,12 +70,9 @@ class GRU4Rec(SequentialRecommender):
 
 
 @dataclass(frozen=True)
-class SGRU4RecConfig(Checked):
+class SGRU4RecConfig(SpikingConfig):
     hidden: int = 64
-    time_steps: int = 4
     dropout: float = 0.3
-    tau: float = 2.0
-    surrogate: str = "atan"
     init_std: float = 0.02
     item_init_std: float = 1.0  # encoding currents N(0, 1): part of the table fires
 
@@ -118,7 +115,7 @@ class SGRU4Rec(SequentialRecommender):
     def __init__(self, config: SGRU4RecConfig, num_items: int, max_len: int) -> None:
         super().__init__(config, num_items, max_len)
         self.item_embedding = nn.Embedding(num_items + 1, config.hidden, padding_idx=0)
-        self.encoder = LIF(LIFParams(tau=config.tau), config.surrogate)
+        self.encoder = LIF(config.lif_params(), config.surrogate)
         self.dropout = Dropout(config.dropout)
         self.gru = SpikingGRU(config.hidden, config.surrogate)
         self.dense = nn.Linear(config.hidden, config.hidden)

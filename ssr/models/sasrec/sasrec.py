@@ -40,7 +40,7 @@ from ssr.config import Checked
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FeatureBatchNorm, TimeSharedDropout, normal_init
-from ssr.spiking.lif import LIF, LIFParams
+from ssr.spiking.lif import LIF, SpikingConfig
 
 
 @dataclass(frozen=True)
@@ -130,16 +130,13 @@ class SASRec(SequentialRecommender):
 
 
 @dataclass(frozen=True)
-class SFSRecConfig(Checked):
+class SFSRecConfig(SpikingConfig):
     hidden: int = 64
     blocks: int = 2
     heads: int = 2
     ffn_multiplier: int = 4
-    time_steps: int = 4
     dropout: float = 0.2
-    tau: float = 2.0
     attention_threshold: float = 0.5  # Spikformer's attn_lif threshold
-    surrogate: str = "atan"
     init_std: float = 0.02
 
     def check(self) -> None:
@@ -152,7 +149,7 @@ class SpikingSelfAttentionBlock(nn.Module):
 
     def __init__(self, config: SFSRecConfig) -> None:
         super().__init__()
-        lif = LIFParams(tau=config.tau)
+        lif = config.lif_params()
         hidden, width = config.hidden, config.hidden * config.ffn_multiplier
         self.heads = config.heads
         self.scale = 1.0 / math.sqrt(hidden // config.heads)
@@ -162,7 +159,7 @@ class SpikingSelfAttentionBlock(nn.Module):
         self.qkv_lif = LIF(lif, config.surrogate)
         self.attention = SpikeAttention()
         self.attention_norm = FeatureBatchNorm(hidden)  # keeps the attention LIF in its working range
-        self.attention_lif = LIF(LIFParams(tau=config.tau, v_threshold=config.attention_threshold), config.surrogate)
+        self.attention_lif = LIF(config.lif_params(config.attention_threshold), config.surrogate)
         self.out = nn.Linear(hidden, hidden)
         self.out_norm = FeatureBatchNorm(hidden)
         self.ffn_lif = LIF(lif, config.surrogate)

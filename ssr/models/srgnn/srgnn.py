@@ -30,7 +30,7 @@ from ssr.config import Checked
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FeatureBatchNorm, normal_init, spike_encoding_init
-from ssr.spiking.lif import LIF, LIFParams
+from ssr.spiking.lif import LIF, SpikingConfig
 
 
 def session_graphs(item_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -142,13 +142,10 @@ class SRGNN(SequentialRecommender):
 
 
 @dataclass(frozen=True)
-class SRSGNNConfig(Checked):
+class SRSGNNConfig(SpikingConfig):
     hidden: int = 64
     steps: int = 1
-    time_steps: int = 4
     dropout: float = 0.0
-    tau: float = 2.0
-    surrogate: str = "atan"
     init_std: float = 0.02
     item_init_std: float = 1.0
 
@@ -165,7 +162,7 @@ class SRSGNN(SequentialRecommender):
 
     def __init__(self, config: SRSGNNConfig, num_items: int, max_len: int) -> None:
         super().__init__(config, num_items, max_len)
-        lif = LIFParams(tau=config.tau)
+        lif = config.lif_params()
         self.item_embedding = nn.Embedding(num_items + 1, config.hidden, padding_idx=0)
         self.encoder = LIF(lif, config.surrogate)
         self.dropout = Dropout(config.dropout)
