@@ -202,8 +202,9 @@ def diagnose(model, dataset: SequenceDataset) -> dict:
     return result
 
 
-def energy_pj(run_dir: Path, data: Path) -> float:
-    """Energy per inference as `ssr energy-report` counts it (45nm-fp32, first 256 test sequences)."""
+def energy_and_firing(run_dir: Path, data: Path) -> dict:
+    """Energy per inference as `ssr energy-report` counts it (45nm-fp32, first 256 test sequences)
+    and every spiking layer's firing rate (spikes per neuron per step), so a silent path shows."""
     from ssr.checkpoint import read_checkpoint
     from ssr.convert.export import export
     from ssr.deploy import deployment_of
@@ -215,7 +216,9 @@ def energy_pj(run_dir: Path, data: Path) -> float:
         if not (run_dir / "model.nir").is_file():  # costed from its exported graph, as energy-report does
             deployment_of(model)
             export(run_dir / "model.pt")
-    return float(analyse_run(run_dir, load_profile("45nm-fp32"), 256, None, str(data))["energy_pj"])
+    entry = analyse_run(run_dir, load_profile("45nm-fp32"), 256, None, str(data))
+    return {"energy_pj_per_inference": float(entry["energy_pj"]),
+            "firing_rates": {row["name"]: row["firing_rate"] for row in entry["layers"] if row["firing_rate"] is not None}}
 
 
 def effective_rank(rows: torch.Tensor) -> float:
@@ -252,7 +255,7 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
             row = {"run": str(run_dir), **{k: metrics["test"][k] for k in ("HR@10", "NDCG@10", "MRR@10")},
                    "best_epoch": metrics["best_epoch"], "final_train_loss": history[-1]["train_loss"],
                    "train_seconds_per_epoch": metrics["timings"]["train_seconds"] / metrics["epochs_run"],
-                   "energy_pj_per_inference": energy_pj(run_dir, data),
+                   **energy_and_firing(run_dir, data),
                    **diagnose(model, dataset), "history": history}
             if isinstance(model, SSR):
                 with torch.no_grad():
