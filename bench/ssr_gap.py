@@ -111,6 +111,11 @@ VARIANTS = {
                            "distillation with the learning rate 3e-3 that helped alone"),
     "ssr-teacher-lr3e-3-dropout0": ("ssr", {"dropout": 0.0}, {"teacher": "fmlp", "lr": 3e-3},
                                     "distillation, lr 3e-3 and no dropout together"),
+    # the zoo: the same distillation from each spiking model's ANN original
+    "gru4rec": ("gru4rec", {}, {}, "the ANN original of sgru4rec (teacher and reference)"),
+    "sgru4rec": ("sgru4rec", {}, {}, "the spiking GRU4Rec as shipped (reference)"),
+    "sgru4rec-teacher": ("sgru4rec", {}, {"teacher": "gru4rec"}, "distilled from the same seed's gru4rec run"),
+    "sfmlp-teacher": ("sfmlp", {}, {"teacher": "fmlp"}, "distilled from the same seed's fmlp run"),
 }
 # a training override {"teacher": VARIANT} names the variant whose run (same seed) is the teacher
 EPOCH_LINE = re.compile(r"^epoch\s+(\d+) loss (\S+) valid MRR@10 (\S+)")
