@@ -56,7 +56,7 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
     try:
         deployment = deployment_of(name)
     except ValueError as error:
-        raise ValueError(f"{checkpoint} holds {str(error).removeprefix('model ')}") from None
+        raise ValueError(f"{checkpoint}: {error}") from None
     out = Path(out) if out is not None else Path(checkpoint).with_suffix(".nir")
     if out.suffix in (".json", ".h5") and out.with_suffix("").suffix in (".manifest", ".host"):
         raise ValueError(f"{out} would collide with the manifest/host files; name the graph e.g. model.nir")

@@ -77,6 +77,9 @@ class Checked:
     range and the value."""
 
     ranges: ClassVar[dict[str, Range]] = {}
+    # how users set a field, named in its error: "--" for command-line options (batch_size ->
+    # --batch-size), "--model-config " for model configs (time_steps -> --model-config time_steps=...)
+    option_prefix: ClassVar[str] = "--model-config "
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -84,8 +87,15 @@ class Checked:
             rule = range_of(type(self), field.name)
             problem = rule.problem(value) if rule is not None else None
             if problem:
-                raise ValueError(f"{type(self).__name__}.{field.name} must be {problem}, got {value!r}")
+                raise ValueError(f"{type(self).__name__}.{field.name} must be {problem}, got {value!r} "
+                                 f"({self.option(field.name)})")
         self.check()
+
+    def option(self, name: str) -> str:
+        """How a user sets field `name`, for error messages."""
+        if self.option_prefix.endswith(" "):  # a KEY=VALUE option
+            return f"{self.option_prefix}{name}=..."
+        return self.option_prefix + name.replace("_", "-")  # a flag of its own
 
     def check(self) -> None:
         """Rules that involve several fields; raise ValueError naming them."""

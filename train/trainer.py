@@ -54,6 +54,7 @@ class TrainConfig(Checked):
     teacher_weight: float = 0.5  # w: loss = (1 - w) CE + w tau^2 KL(teacher || student), see ssr.train.distill
     teacher_temperature: float = 2.0  # tau, softens both score distributions
 
+    option_prefix = "--"
     # lr 0 is allowed: a fine-tuning run that only re-evaluates its --init checkpoint
     ranges = {"epochs": COUNT, "batch_size": COUNT, "lr": NON_NEGATIVE, "weight_decay": NON_NEGATIVE,
               "patience": COUNT, "seed": NON_NEGATIVE, "eval_batch_size": COUNT, "threads": NON_NEGATIVE,

@@ -34,6 +34,7 @@ class PrepareConfig(Checked):
     user_first: bool = False  # amazon-csv only: the file is user,item,... (SNAP 2014 layout)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
+    option_prefix = "--"
     ranges = {"max_len": COUNT, "min_count": COUNT, "seed": NON_NEGATIVE, "test_fraction": FRACTION,
               "valid_fraction": FRACTION}
 

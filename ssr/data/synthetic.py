@@ -26,6 +26,7 @@ class SyntheticConfig(Checked):
     follow_prob: float = 0.8  # chance to follow the planted structure at each step
     zipf_exponent: float = 1.0  # popularity law of jumps and first items
 
+    option_prefix = "--synthetic-"  # users -> --synthetic-users (the others are not options)
     ranges = {"users": COUNT, "items": at_least(2), "min_length": COUNT, "max_length": COUNT,
               "successors": COUNT, "follow_prob": Range(low=0.0, high=1.0), "zipf_exponent": at_least(0)}
 
