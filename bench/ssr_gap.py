@@ -111,6 +111,8 @@ VARIANTS = {
                            "distillation with the learning rate 3e-3 that helped alone"),
     "ssr-teacher-lr3e-3-dropout0": ("ssr", {"dropout": 0.0}, {"teacher": "fmlp", "lr": 3e-3},
                                     "distillation, lr 3e-3 and no dropout together"),
+    "ssr-teacher-w0.9": ("ssr", {}, {"teacher": "fmlp", "teacher_weight": 0.9},
+                         "distillation with most of the loss on the teacher's soft targets (w 0.9)"),
     # the zoo: the same distillation from each spiking model's ANN original
     "gru4rec": ("gru4rec", {}, {}, "the ANN original of sgru4rec (teacher and reference)"),
     "sgru4rec": ("sgru4rec", {}, {}, "the spiking GRU4Rec as shipped (reference)"),
