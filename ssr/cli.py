@@ -314,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     prepare = data_commands.add_parser("prepare", help="raw log -> prepared dataset (HDF5)")
     prepare.add_argument("--dataset", required=True, metavar="NAME",
-                         help="synthetic | ml-100k | ml-1m | amazon-csv | seqfile | steam | retailrocket")
+                         help="synthetic | ml-100k | ml-1m | amazon-csv | seqfile | sasrec | recbole-inter | steam | "
+                              "retailrocket")
     prepare.add_argument("--path", help="the raw file (not needed for synthetic)")
     prepare.add_argument("--split", default="ufo", choices=("ufo", "loo", "fo"),
                          help="ufo: per-user 80/20 by time (default, the paper's); loo: leave-one-out; fo: random")

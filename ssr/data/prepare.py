@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import json
 import time
@@ -19,7 +20,8 @@ from ssr.io import file_sha256
 from ssr.data.preprocess import SPLITS, build_sequences, split_samples
 from ssr.data.synthetic import SyntheticConfig, generate
 
-DATASETS = ("synthetic", "ml-100k", "ml-1m", "amazon-csv", "seqfile", "steam", "retailrocket")
+GIVEN_SPLIT = ("recbole-inter",)  # files that carry their own leave-one-out split: kept as they are
+DATASETS = ("synthetic", "ml-100k", "ml-1m", "amazon-csv", "seqfile", "sasrec", "recbole-inter", "steam", "retailrocket")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class PrepareConfig(Checked):
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose one of {', '.join(SPLITS)}")
+        if self.dataset in GIVEN_SPLIT and (self.split != "loo" or self.min_count != 1):
+            raise ValueError(f"{self.dataset} files carry their own leave-one-out split, kept as given: prepare "
+                             f"with --split loo --min-count 1 (got --split {self.split} --min-count {self.min_count})")
         if self.user_first and self.dataset != "amazon-csv":
             raise ValueError(f"--user-first applies to amazon-csv only, not {self.dataset!r}")
 
@@ -78,6 +83,20 @@ def _existing(out: Path) -> tuple[dict, dict, dict] | None:
         return None
 
 
+def _sources_sha256(config: PrepareConfig, path: Path) -> str:
+    """sha256 of the source file; of a given split's three files, sha256 over their three digests."""
+    if config.dataset not in GIVEN_SPLIT:
+        return file_sha256(path)
+    from ssr.data.readers import inter_files
+
+    digest = hashlib.sha256()
+    for file in inter_files(path).values():
+        if not file.is_file():
+            raise FileNotFoundError(f"{file} not found: {path.name} needs its .train/.valid/.test.inter beside it")
+        digest.update(file_sha256(file).encode())
+    return digest.hexdigest()
+
+
 def _is_ssr_dataset(path: Path) -> bool:
     try:
         with h5py.File(path, "r") as f:
@@ -100,7 +119,7 @@ def prepare(config: PrepareConfig, path: str | Path | None, out: str | Path,
     if out.exists() and not _is_ssr_dataset(out):
         raise ValueError(f"--out {out} exists and is not an ssr dataset; it is left alone: choose another --out "
                          "or delete it yourself")
-    source_sha256 = file_sha256(path) if path is not None else None
+    source_sha256 = _sources_sha256(config, path) if path is not None else None
     config_dict = config.to_dict()
     earlier = _existing(out) if out.exists() and not force else None
     if earlier and earlier[0] == config_dict and earlier[1].get("source_sha256") == source_sha256:
@@ -108,7 +127,7 @@ def prepare(config: PrepareConfig, path: str | Path | None, out: str | Path,
 
     started = time.perf_counter()
     log = load_log(config, path)
-    sequences = build_sequences(log, config.min_count)
+    sequences = build_sequences(log, config.min_count, keep_repeats=config.dataset in GIVEN_SPLIT)
     splits = split_samples(sequences, config.split, config.seed, config.test_fraction, config.valid_fraction)
     provenance = {
         "source": str(path) if path is not None else log.source,

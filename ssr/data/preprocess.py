@@ -43,8 +43,9 @@ class Sequences:
         return len(self.item_keys) - 1
 
 
-def build_sequences(log: InteractionLog, min_count: int) -> Sequences:
-    """Time-order, drop repeated (user, item) pairs (keeping the first), apply iterative k-core."""
+def build_sequences(log: InteractionLog, min_count: int, keep_repeats: bool = False) -> Sequences:
+    """Time-order, drop repeated (user, item) pairs (keeping the first; `keep_repeats` keeps them,
+    for files whose split is given), apply iterative k-core."""
     if len(log) == 0:
         raise ValueError(f"{log.source}: the log holds no interactions")
     user_keys, user = np.unique(log.user, return_inverse=True)
@@ -55,6 +56,7 @@ def build_sequences(log: InteractionLog, min_count: int) -> Sequences:
     pair = user.astype(np.int64) * len(item_keys) + item
     keep = np.zeros(len(pair), dtype=bool)
     keep[np.unique(pair, return_index=True)[1]] = True  # first occurrence in time order
+    keep |= keep_repeats
 
     while min_count > 1:  # iterative k-core: removing a user can push an item below k and back
         user_count = np.bincount(user[keep], minlength=len(user_keys))

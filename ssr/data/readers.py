@@ -29,7 +29,9 @@ __all__ = [
     "read_log",
     "read_ml1m",
     "read_ml100k",
+    "read_recbole_inter",
     "read_retailrocket",
+    "read_sasrec",
     "read_seqfile",
     "read_steam",
 ]
@@ -41,6 +43,7 @@ __all__ = [
 # numeric formats (vectorised)
 
 _ML100K = int_format(4, 4)
+_USER_ITEM = int_format(2, 2)
 _ML1M = int_format(4, 4, lambda text: text.replace(b"::", b" "))  # a lone ':' stays, and fails
 _SEQFILE = int_format(2, None)
 
@@ -96,6 +99,82 @@ def read_seqfile(path: str | Path) -> InteractionLog:
     first_item = np.concatenate(([0], np.cumsum(n_items[:-1])))
     position = np.arange(item.size, dtype=np.int64) - np.repeat(first_item, n_items)
     return InteractionLog(user=user, item=item, timestamp=position, source=str(path))
+
+
+def read_sasrec(path: str | Path) -> InteractionLog:
+    """SASRec's preprocessed files (e.g. ``Video.txt``, ``Beauty.txt`` of Kang & McAuley's repository):
+    ``user_id item_id`` per line, one interaction a line, each user's lines in time order. The
+    timestamp of an interaction is its line number (the file's order is the time order).
+    """
+    path = Path(path)
+    bulk, line_ok = _USER_ITEM
+    values, _ = int_table(path, read_bytes(path), bulk=bulk, line_ok=line_ok,
+                          expected="2 integers 'user_id item_id'")
+    user, item = columns(values, 2, 0, 1)
+    return InteractionLog(user=user, item=item, timestamp=np.arange(len(user), dtype=np.int64), source=str(path))
+
+
+INTER_HEADER = "user_id:token\titem_id_list:token_seq\titem_id:token"
+
+
+def read_recbole_inter(path: str | Path) -> InteractionLog:
+    """The RecBole / UniSRec benchmark files ``NAME.{train,valid,test}.inter``: tab-separated,
+    header ``user_id:token  item_id_list:token_seq  item_id:token``; a row is a user's history
+    (space-separated items, oldest first) and the next item. ``path`` is ``NAME.test.inter`` (or any
+    of the three): the test file holds every user's whole sequence (history + last item), and the
+    given leave-one-out split is kept: ``valid`` must be each sequence without its last item and
+    ``train`` its earlier prefixes (checked; prepare it with ``--split loo``). Timestamps are the
+    positions in the sequence.
+    """
+    files = inter_files(path)
+    rows = {part: _inter_rows(file) for part, file in files.items()}
+    sequences = {user: history + [target] for user, (history, target, _) in rows["test"].items()}
+    for user, (history, target, lineno) in rows["valid"].items():
+        if sequences.get(user, [])[:-1] != history + [target]:
+            raise DataFormatError(f"{files['valid']}:{lineno}: user {user}'s validation sequence is not its test "
+                                  "sequence without the last item; pass the three files of one split")
+    missing = sorted(set(sequences) - set(rows["valid"]))
+    if missing:
+        raise DataFormatError(f"{files['valid']}: no row for user(s) {', '.join(missing[:5])} of the test file")
+    for user, (history, target, lineno) in rows["train"].items():
+        full = sequences.get(user)
+        if full is None or full[:len(history) + 1] != history + [target] or len(history) + 1 > len(full) - 2:
+            raise DataFormatError(f"{files['train']}:{lineno}: user {user}'s training row is not a prefix of its "
+                                  "sequence before the validation item")
+    users = [user for user, sequence in sequences.items() for _ in sequence]
+    items = [item for sequence in sequences.values() for item in sequence]
+    times = [position for sequence in sequences.values() for position in range(len(sequence))]
+    return _string_log(path, users, items, times)
+
+
+def inter_files(path: str | Path) -> dict[str, Path]:
+    """{"train", "valid", "test"} -> the three .inter files of the split `path` (one of them) belongs to."""
+    path = Path(path)
+    stem = path.name.rsplit(".", 2)[0] if path.name.endswith(".inter") else path.name
+    return {part: path.with_name(f"{stem}.{part}.inter") for part in ("train", "valid", "test")}
+
+
+def _inter_rows(path: Path) -> dict[str, tuple[list[str], str, int]]:
+    """user -> (history, target, line number) of one .inter file; for the train file, which lists
+    a user several times, the longest row."""
+    rows: dict[str, tuple[list[str], str, int]] = {}
+    for lineno, line in _text_lines(path):
+        line = line.rstrip("\r\n")
+        if lineno == 1:
+            if line != INTER_HEADER:
+                raise DataFormatError(f"{path}:1: expected the header {INTER_HEADER!r}, got {shown(line)}")
+            continue
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3 or not fields[0] or not fields[1].split() or not fields[2] or " " in fields[2]:
+            raise DataFormatError(f"{path}:{lineno}: expected 'user<TAB>item item ...<TAB>item', got {shown(line)}")
+        user, history, target = fields[0], fields[1].split(), fields[2]
+        if user not in rows or len(history) > len(rows[user][0]):
+            rows[user] = (history, target, lineno)
+    if not rows:
+        raise no_interactions(path)
+    return rows
 
 
 _RETAILROCKET_HEADER = b"timestamp,visitorid,event,itemid,transactionid"
@@ -325,6 +404,8 @@ READERS: dict[str, Callable[[Path], InteractionLog]] = {
     "ml-1m": read_ml1m,
     "amazon-csv": read_amazon_csv,
     "seqfile": read_seqfile,
+    "sasrec": read_sasrec,
+    "recbole-inter": read_recbole_inter,
     "steam": read_steam,
     "retailrocket": read_retailrocket,
 }
@@ -335,6 +416,8 @@ _HOW_TO_GET = {
     "ml-1m": "get it with `ssr data fetch ml-1m`",
     "amazon-csv": "get it with `ssr data fetch amazon-<category>` (e.g. amazon-beauty)",
     "seqfile": "pass a pre-sequenced file such as Beauty.txt from the ICLRec repository",
+    "sasrec": "pass a 'user item' per-line file such as Video.txt from the SASRec repository",
+    "recbole-inter": "pass NAME.test.inter with NAME.train.inter and NAME.valid.inter beside it",
     "steam": "get it with `ssr data fetch steam`",
     "retailrocket": "see `ssr data fetch retailrocket` (it must be downloaded by hand from Kaggle)",
 }
