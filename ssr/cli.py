@@ -90,10 +90,12 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     synthetic = dataclasses.replace(synthetic, **{k: v for k, v in given.items() if v is not None})
     config = PrepareConfig(dataset=args.dataset, split=args.split, max_len=args.max_len,
                            min_count=args.min_count, seed=args.seed, synthetic=synthetic,
-                           user_first=args.user_first)
+                           user_first=args.user_first, item_features=tuple(args.item_features or ()),
+                           item_index=args.item_index)
     from ssr.io import refuse_overwriting_inputs
 
-    refuse_overwriting_inputs([args.out], [args.path])
+    refuse_overwriting_inputs([args.out], [args.path, args.item_index,
+                                           *(entry.partition("=")[2] for entry in args.item_features or ())])
     stats, reused = prepare(config, args.path, args.out, force=args.force)
     print(f"{'reused' if reused else 'wrote'} {args.out} ({'same config and source' if reused else 'new'})")
     _print_stats(stats)
@@ -115,6 +117,9 @@ def cmd_stats(args: argparse.Namespace) -> None:
         print(f"{args.file}: {dataset.config['dataset']}, split {dataset.config['split']}, "
               f"max_len {dataset.config['max_len']}, {dataset.config['min_count']}-core")
         _print_stats(dataset.stats)
+        for modality in dataset.config.get("item_features", []):
+            print(f"  {'features ' + modality['name']:16s} {modality['dim']}-d, from {modality['file']} "
+                  f"(sha256 {modality['sha256'][:12]}...)")
 
 
 def cmd_fetch(args: argparse.Namespace) -> None:
@@ -326,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--synthetic-items", type=int, help="items of the synthetic log (default 500)")
     prepare.add_argument("--user-first", action="store_true",
                          help="amazon-csv: columns are user,item,rating,timestamp (SNAP 2014 files)")
+    prepare.add_argument("--item-features", action="append", metavar="NAME=FILE.npy",
+                         help="side information: a (rows, dim) float matrix per modality, e.g. text=text.npy "
+                              "(repeatable); row r is raw item r, or as --item-index says")
+    prepare.add_argument("--item-index", metavar="FILE",
+                         help="'item key<TAB>row' lines mapping raw item keys to --item-features rows")
     prepare.add_argument("--force", action="store_true", help="rebuild even if OUT has the same config")
     prepare.add_argument("--out", required=True, help="the dataset file to write (FILE.h5)")
     prepare.set_defaults(run=cmd_prepare)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -59,6 +59,9 @@ def check_consistent(dataset: SequenceDataset) -> None:
             raise bad(f"splits/{name} points outside the sequences")
     if dataset.timestamps is not None and len(dataset.timestamps) != len(items):
         raise bad("sequences/timestamps and sequences/items differ in length")
+    for name, table in dataset.item_features.items():
+        if table.ndim != 2 or len(table) != dataset.num_items + 1:
+            raise bad(f"features/{name} has shape {table.shape}, not ({dataset.num_items + 1}, dim)")
 
 
 def compute_stats(sequences: Sequences, splits: dict[str, np.ndarray]) -> dict:
@@ -77,7 +80,7 @@ def compute_stats(sequences: Sequences, splits: dict[str, np.ndarray]) -> dict:
 
 
 def write_dataset(path: Path, sequences: Sequences, splits: dict[str, np.ndarray],
-                  config: dict, provenance: dict) -> dict:
+                  config: dict, provenance: dict, features: dict[str, np.ndarray] | None = None) -> dict:
     """Write the dataset file via a temp file + rename, so a failure never leaves half a file."""
     stats = compute_stats(sequences, splits)
     string = h5py.string_dtype("utf-8")
@@ -94,6 +97,8 @@ def write_dataset(path: Path, sequences: Sequences, splits: dict[str, np.ndarray
         f.create_dataset("keys/items", data=sequences.item_keys.astype(str).astype(object), dtype=string)
         for name in SPLIT_NAMES:
             f[f"splits/{name}"] = splits[name].astype(np.int64)
+        for name, table in (features or {}).items():  # (num_items + 1, dim) float32, row 0 padding
+            f.create_dataset(f"features/{name}", data=table, compression="gzip")
     return stats
 
 
@@ -110,6 +115,7 @@ class SequenceDataset:
     stats: dict
     fingerprint: str
     timestamps: np.ndarray | None = None  # (interactions,) int64; None in schema-1 files
+    item_features: dict[str, np.ndarray] = field(default_factory=dict)  # modality -> (num_items + 1, dim) float32
 
     @property
     def num_items(self) -> int:
@@ -182,6 +188,7 @@ def read_dataset(path: str | Path) -> SequenceDataset:
                 stats=json.loads(f.attrs["stats"]),
                 fingerprint=str(f.attrs["fingerprint"]),
                 timestamps=f["sequences/timestamps"][()] if "sequences/timestamps" in f else None,
+                item_features={name: f["features"][name][()] for name in f.get("features", {})},
             )
     except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path} is not a readable ssr dataset ({error}); re-run `ssr data prepare`") from None

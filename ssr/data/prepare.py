@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from ssr import __version__
 from ssr.config import COUNT, FRACTION, NON_NEGATIVE, Checked
 from ssr.data.dataset import FORMAT, SCHEMA_VERSION, write_dataset
+from ssr.data.features import FeatureSource, aligned, describe, load_matrix, read_index
 from ssr.data.log import InteractionLog
 from ssr.io import file_sha256
 from ssr.data.preprocess import SPLITS, build_sequences, split_samples
@@ -35,6 +37,8 @@ class PrepareConfig(Checked):
     valid_fraction: float = 0.1  # of each user's train part (ufo), of all samples (fo)
     user_first: bool = False  # amazon-csv only: the file is user,item,... (SNAP 2014 layout)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    item_features: tuple[str, ...] = ()  # NAME=FILE.npy per modality (ssr.data.features)
+    item_index: str | None = None  # `key<TAB>row` file mapping raw item keys to feature rows
 
     option_prefix = "--"
     ranges = {"max_len": COUNT, "min_count": COUNT, "seed": NON_NEGATIVE, "test_fraction": FRACTION,
@@ -48,6 +52,11 @@ class PrepareConfig(Checked):
         if self.dataset in GIVEN_SPLIT and (self.split != "loo" or self.min_count != 1):
             raise ValueError(f"{self.dataset} files carry their own leave-one-out split, kept as given: prepare "
                              f"with --split loo --min-count 1 (got --split {self.split} --min-count {self.min_count})")
+        names = [FeatureSource.parse(entry).name for entry in self.item_features]
+        if len(set(names)) != len(names):
+            raise ValueError(f"--item-features names a modality twice: {', '.join(names)}")
+        if self.item_index and not self.item_features:
+            raise ValueError("--item-index only applies with --item-features")
         if self.user_first and self.dataset != "amazon-csv":
             raise ValueError(f"--user-first applies to amazon-csv only, not {self.dataset!r}")
 
@@ -57,6 +66,7 @@ class PrepareConfig(Checked):
             del config["synthetic"]
         if self.dataset != "amazon-csv":
             del config["user_first"]
+        del config["item_features"], config["item_index"]  # recorded with their checksums by prepare()
         return config
 
 
@@ -121,6 +131,13 @@ def prepare(config: PrepareConfig, path: str | Path | None, out: str | Path,
                          "or delete it yourself")
     source_sha256 = _sources_sha256(config, path) if path is not None else None
     config_dict = config.to_dict()
+    sources = [FeatureSource.parse(entry) for entry in config.item_features]
+    matrices = {source.name: load_matrix(source.path) for source in sources}  # checked before anything
+    index = read_index(Path(config.item_index)) if config.item_index else None
+    if sources:  # the features are part of what models read: the fingerprint covers their checksums
+        config_dict["item_features"] = [describe(source, matrices[source.name]) for source in sources]
+        if config.item_index:
+            config_dict["item_index"] = {"file": config.item_index, "sha256": file_sha256(config.item_index)}
     earlier = _existing(out) if out.exists() and not force else None
     if earlier and earlier[0] == config_dict and earlier[1].get("source_sha256") == source_sha256:
         return earlier[2], True
@@ -129,6 +146,9 @@ def prepare(config: PrepareConfig, path: str | Path | None, out: str | Path,
     log = load_log(config, path)
     sequences = build_sequences(log, config.min_count, keep_repeats=config.dataset in GIVEN_SPLIT)
     splits = split_samples(sequences, config.split, config.seed, config.test_fraction, config.valid_fraction)
+    raw_items = len(np.unique(log.item))
+    features = {source.name: aligned(source, matrices[source.name], sequences.item_keys, raw_items, index)
+                for source in sources}
     provenance = {
         "source": str(path) if path is not None else log.source,
         "source_sha256": source_sha256,
@@ -137,4 +157,4 @@ def prepare(config: PrepareConfig, path: str | Path | None, out: str | Path,
         "created_unix": int(time.time()),
         "prepare_seconds": round(time.perf_counter() - started, 3),
     }
-    return write_dataset(out, sequences, splits, config_dict, provenance), False
+    return write_dataset(out, sequences, splits, config_dict, provenance, features), False
