@@ -39,7 +39,8 @@ def check(log: InteractionLog, user: list, item: list, timestamp: list[int]) -> 
 
 
 def test_registry_names() -> None:
-    assert set(READERS) == {"ml-100k", "ml-1m", "amazon-csv", "seqfile", "steam", "retailrocket"}
+    assert set(READERS) == {"ml-100k", "ml-1m", "amazon-csv", "seqfile", "sasrec", "recbole-inter", "steam",
+                            "retailrocket"}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -126,8 +126,10 @@ def read_recbole_inter(path: str | Path) -> InteractionLog:
     ``train`` its earlier prefixes (checked; prepare it with ``--split loo``). Timestamps are the
     positions in the sequence.
     """
+    path = Path(path)
+    given = _inter_rows(path)  # the file named first: an empty or malformed one is reported as itself
     files = inter_files(path)
-    rows = {part: _inter_rows(file) for part, file in files.items()}
+    rows = {part: given if file == path else _inter_rows(file) for part, file in files.items()}
     sequences = {user: history + [target] for user, (history, target, _) in rows["test"].items()}
     for user, (history, target, lineno) in rows["valid"].items():
         if sequences.get(user, [])[:-1] != history + [target]:
@@ -158,13 +160,15 @@ def _inter_rows(path: Path) -> dict[str, tuple[list[str], str, int]]:
     """user -> (history, target, line number) of one .inter file; for the train file, which lists
     a user several times, the longest row."""
     rows: dict[str, tuple[list[str], str, int]] = {}
+    header_seen = False
     for lineno, line in _text_lines(path):
         line = line.rstrip("\r\n")
-        if lineno == 1:
-            if line != INTER_HEADER:
-                raise DataFormatError(f"{path}:1: expected the header {INTER_HEADER!r}, got {shown(line)}")
-            continue
         if not line.strip():
+            continue
+        if not header_seen:
+            if line != INTER_HEADER:
+                raise DataFormatError(f"{path}:{lineno}: expected the header {INTER_HEADER!r}, got {shown(line)}")
+            header_seen = True
             continue
         fields = line.split("\t")
         if len(fields) != 3 or not fields[0] or not fields[1].split() or not fields[2] or " " in fields[2]:
