@@ -132,6 +132,17 @@ def cmd_fetch(args: argparse.Namespace) -> None:
           "--out DATA.h5")
 
 
+def cmd_features_extract(args: argparse.Namespace) -> None:
+    from ssr.data.extract import extract
+
+    paths = extract(Path(args.items), Path(args.out), Path(args.text_model) if args.text_model else None,
+                    Path(args.image_model) if args.image_model else None, batch_size=args.batch_size,
+                    max_length=args.max_length, progress=not args.quiet)
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    features = " ".join(f"--item-features {name}={path}" for name, path in paths.items() if name != "index")
+    print(f"next: ssr data prepare ... {features} --item-index {paths['index']} --out DATA.h5")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from ssr.train.trainer import TrainConfig, train
 
@@ -348,6 +359,23 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--dir", default="data", help="where to put it (default ./data)")
     fetch.add_argument("--timeout", type=_positive_float, default=30.0, help="network timeout in seconds")
     fetch.set_defaults(run=cmd_fetch)
+
+    features = commands.add_parser("features", help="item side information (server side)")
+    feature_commands = features.add_subparsers(dest="features_command", required=True, metavar="FEATURES_COMMAND")
+    extract = feature_commands.add_parser("extract", help="item text / image features from pre-trained models "
+                                          "(Hugging Face transformers, local directories)")
+    extract.add_argument("--text-model", metavar="DIR", help="a save_pretrained directory: BERT-style encoder "
+                         "([CLS] state) or CLIP (text tower)")
+    extract.add_argument("--image-model", metavar="DIR", help="a save_pretrained CLIP directory (vision tower)")
+    extract.add_argument("--items", required=True, metavar="ITEMS.tsv",
+                         help="'key<TAB>text[<TAB>image file]' per item (images relative to the file's folder)")
+    extract.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="items per forward pass (default 32)")
+    extract.add_argument("--max-length", type=POSITIVE_INT, default=128, help="text tokens kept (default 128)")
+    extract.add_argument("--quiet", action="store_true", help="no progress bar")
+    extract.add_argument("--out", required=True, metavar="FEATURES.npy",
+                         help="the matrix (one model) or FEATURES.text.npy / FEATURES.image.npy (both), and "
+                              "FEATURES.index.tsv (key -> row)")
+    extract.set_defaults(run=cmd_features_extract)
 
     train = commands.add_parser("train", help="train a model on a prepared dataset")
     train.add_argument("--model", required=True, help="a name from `ssr models`")
