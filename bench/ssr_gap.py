@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -237,7 +238,10 @@ def effective_rank(rows: torch.Tensor) -> float:
     return float(torch.exp(-(share * share.clamp_min(1e-300).log()).sum()))
 
 
-def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", threads: int = 1) -> dict:
+def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", threads: int = 1,
+         merge: bool = False) -> dict:
+    """Train what is missing, diagnose every variant in `variants`, write bench/results/NAME.json;
+    `merge` keeps the rows of variants already in that file and not named here."""
     reader, raw, split = KNOWN_DATASETS["ml-100k"]
     data = work / f"ml-100k_{split}.h5"
     prepare(PrepareConfig(dataset=reader, split=split, max_len=50), SHARED_DATA / raw, data)
@@ -271,8 +275,13 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
         rows[variant] = {"model": model_name, "model_config": model_config, "train_overrides": overrides,
                          "change": change, "per_seed": per_seed}
         print(variant, {k: per_seed[0][k] for k in ("NDCG@10", "final_train_loss")})
+    earlier = RESULTS / f"{name}.json"  # variants measured before (another day, another load) stay
+    kept = json.loads(earlier.read_text())["variants"] if earlier.is_file() and merge else {}
+    for variant in kept:
+        kept[variant].setdefault("measured", json.loads(earlier.read_text())["date"])
     save_result(name, {"dataset": "ml-100k", "split": split, "max_len": 50, "epochs_max": 15, "patience": 5,
-                       "variants": rows})
+                       "variants": {**kept, **{v: {**row, "measured": time.strftime("%Y-%m-%d")}
+                                               for v, row in rows.items()}}})
     return rows
 
 
@@ -283,8 +292,9 @@ if __name__ == "__main__":
     parser.add_argument("--work", default=str(RESULTS.parent / "work"), help="datasets and runs (git-ignored)")
     parser.add_argument("--name", default="ssr_gap", help="result file name under bench/results/")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--merge", action="store_true", help="keep the rows of other variants already in the file")
     args = parser.parse_args()
     unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    main(args.variants.split(","), args.seeds, Path(args.work), args.name, args.threads)
+    main(args.variants.split(","), args.seeds, Path(args.work), args.name, args.threads, args.merge)
