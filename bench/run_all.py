@@ -21,7 +21,8 @@ if __name__ == "__main__":
     for dataset in DATASETS:
         quality.main(["fmlp", "ssr-hybrid", "ssr"], [dataset], seeds=3, epochs=15, patience=5, work=WORK,
                      name=f"quality_{dataset.replace('-', '')}", threads=1)
-    ssr_gap.main(list(ssr_gap.VARIANTS), seeds=1, work=WORK)
+    ssr_gap.main(list(ssr_gap.GAP_STUDY), seeds=1, work=WORK)
+    ssr_gap.main(list(ssr_gap.LEVERS), seeds=1, work=WORK, name="ssr_levers")
     # the zoo: every ANN/SNN pair, 3 seeds, same protocol; trains the cells the committed ledger
     # (bench/results/zoo_matrix_runs.json) lacks; the quality runs above are its fmlp / ssr / ssr-hybrid rows
     if SHARED_DATA.exists():

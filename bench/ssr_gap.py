@@ -121,6 +121,10 @@ VARIANTS = {
     "sfmlp-teacher": ("sfmlp", {}, {"teacher": "fmlp"}, "distilled from the same seed's fmlp run"),
 }
 # a training override {"teacher": VARIANT} names the variant whose run (same seed) is the teacher
+GAP_STUDY = ("fmlp", "ssr", "ssr-hybrid", "ssr-lr3e-3", "fmlp-lr3e-3", "ssr-float-readout", "ssr-float-lookup",
+             "ssr-position-current")  # -> ssr_gap.json
+LEVERS = ("fmlp", "ssr-dropout0", "ssr-teacher", "ssr-teacher-lr3e-3", "ssr-teacher-w0.9", "gru4rec",
+          "sgru4rec-teacher", "sfmlp-teacher")  # issue 23's levers -> ssr_levers.json
 EPOCH_LINE = re.compile(r"^epoch\s+(\d+) loss (\S+) valid MRR@10 (\S+)")
 
 
