@@ -165,7 +165,7 @@ class SSR(SequentialRecommender):
         return self.spike_table().mean(0)  # (num_items + 1, D) firing rates in {0, 1/T, ..., 1}
 
     def item_table(self) -> tuple[int, int]:
-        return self.item_embedding.weight.numel(), self.config.time_steps  # the table stores T bits a value  # (num_items + 1, D) firing rates in {0, 1/T, ..., 1}
+        return self.item_embedding.weight.numel(), self.config.time_steps  # T bits a value: the spikes
 
     def encode(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """(B, N) ids -> (T, B, N, D) spikes H of the stimulus encoder."""
