@@ -68,7 +68,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def model_from_checkpoint(payload: dict[str, Any], source: str = "checkpoint") -> SequentialRecommender:
     try:
-        model = build_model(payload["model"], payload["num_items"], payload["max_len"], payload["config"])
+        from ssr.models.fusion import FEATURE_PREFIX
+
+        prefix = "item_embedding." + FEATURE_PREFIX  # side information travels in the checkpoint
+        features = {key[len(prefix):]: value.numpy() for key, value in payload["state_dict"].items()
+                    if key.startswith(prefix)}
+        model = build_model(payload["model"], payload["num_items"], payload["max_len"], payload["config"], features)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, ValueError, RuntimeError) as error:
         reason = str(error).splitlines()[0][:160]

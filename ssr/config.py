@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,11 +25,14 @@ class Range:
     low_open: bool = False
     high_open: bool = False
     choices: tuple[Any, ...] | None = None  # for strings: the allowed values
+    pattern: str | None = None  # for strings: a regular expression the whole value must match
 
     def problem(self, value: Any) -> str | None:
         """Why `value` is out of range (a phrase), or None when it is fine."""
         if self.choices is not None:
             return None if value in self.choices else f"one of {', '.join(map(str, self.choices))}"
+        if self.pattern is not None:
+            return None if isinstance(value, str) and re.fullmatch(self.pattern, value) else f"matching {self.pattern}"
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             return None  # types are checked by config_from_dict; None means "default" where allowed
         if isinstance(value, float) and not math.isfinite(value):
@@ -68,6 +72,8 @@ FIELD_RANGES: dict[str, Range] = {
     "v_threshold": POSITIVE, "attention_threshold": POSITIVE,
     "init_std": POSITIVE, "item_init_std": POSITIVE, "item_current_scale": POSITIVE, "norm_eps": POSITIVE,
     "surrogate": Range(choices=SURROGATES),
+    "side_info": Range(pattern=r"none|[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*"),  # modalities joined by +
+    "fusion": Range(choices=("sum", "concat")),
 }
 
 
@@ -99,6 +105,14 @@ class Checked:
 
     def check(self) -> None:
         """Rules that involve several fields; raise ValueError naming them."""
+
+
+@dataclass(frozen=True)
+class ModelConfig(Checked):
+    """The fields every model's config has: side information (ssr.models.fusion)."""
+
+    side_info: str = "none"  # item feature modalities fused into the item table: none | text | image | text+image
+    fusion: str = "sum"  # how: sum (one map per modality, added) | concat (one map over [id; features])
 
 
 def range_of(config_cls: type, name: str) -> Range | None:

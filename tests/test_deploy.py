@@ -13,16 +13,16 @@ import torch
 from torch import nn
 
 from ssr.cli import export_main, main
-from ssr.config import Checked
+from ssr.config import ModelConfig
 from ssr.deploy import Deployment, deployable, deployment_of
-from ssr.models.base import MODELS, SequentialRecommender
+from ssr.models.base import MODELS, SequentialRecommender, register
 from ssr.spiking.lif import LIF, LIFParams
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
-class ToyConfig(Checked):
+class ToyConfig(ModelConfig):
     hidden: int = 8
     time_steps: int = 3
     tau: float = 2.0
@@ -57,7 +57,7 @@ class ToySpiking(SequentialRecommender):
 
 @pytest.fixture
 def toy_registered():
-    MODELS[ToySpiking.name] = ToySpiking  # registered for this test only
+    register(ToySpiking)  # registered for this test only
     yield ToySpiking
     del MODELS[ToySpiking.name]
 

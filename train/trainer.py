@@ -201,7 +201,8 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
     initial = _initial_checkpoint(config.init_from, model_name, dataset) if config.init_from else None
     if initial is not None:  # its config, with the overrides given here on top
         model_config = {**initial["config"], **(model_config or {})}
-    model = build_model(model_name, dataset.num_items, dataset.max_len, model_config).to(config.device)
+    model = build_model(model_name, dataset.num_items, dataset.max_len, model_config,
+                        dataset.item_features).to(config.device)
     if initial is not None:
         model.load_state_dict(initial["state_dict"])
     if config.weight_decay is None:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssr.config import ModelConfig
 from ssr.deploy import Deployment
 
 MODELS: dict[str, type[SequentialRecommender]] = {}
@@ -70,6 +71,14 @@ class SequentialRecommender(nn.Module):
         by default its `item_embedding`, 32-bit floats."""
         return self.item_embedding.weight.numel(), 32
 
+    def server_side_macs(self) -> int:
+        """Multiply-accumulates done once on the server, not per inference: fusing side information
+        into the item table (ssr.models.fusion); 0 without side information."""
+        from ssr.models.fusion import FusedItemEmbedding
+
+        table = self._modules.get("item_embedding")
+        return table.server_macs() if isinstance(table, FusedItemEmbedding) else 0
+
     def layer_kinds(self) -> dict[str, str]:
         kinds = {name: "float" for name, module in self.named_modules()
                  if isinstance(module, (nn.Linear, nn.Embedding))}
@@ -83,6 +92,8 @@ def register(cls: type[SequentialRecommender]) -> type[SequentialRecommender]:
     """Class decorator adding a model to MODELS under its `name`."""
     if cls.name in MODELS:
         raise ValueError(f"model name {cls.name!r} registered twice")
+    if not (isinstance(cls.Config, type) and issubclass(cls.Config, ModelConfig)):
+        raise TypeError(f"model {cls.name!r}: its Config must be a dataclass derived from ssr.config.ModelConfig")
     MODELS[cls.name] = cls
     return cls
 
@@ -107,12 +118,16 @@ def config_from_dict(config_cls: type, values: dict[str, Any]) -> Any:
     return config_cls(**checked)
 
 
-def build_model(name: str, num_items: int, max_len: int,
-                config: dict[str, Any] | None = None) -> SequentialRecommender:
-    """Instantiate a registered model by name with config overrides."""
+def build_model(name: str, num_items: int, max_len: int, config: dict[str, Any] | None = None,
+                item_features: dict[str, np.ndarray] | None = None) -> SequentialRecommender:
+    """Instantiate a registered model by name with config overrides; with `side_info` in the config,
+    its item table fuses those modalities of `item_features` (modality -> (num_items + 1, d))."""
     import ssr.models  # noqa: F401  (registers every model)
+    from ssr.models.fusion import fuse
 
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; `ssr models` lists them: {', '.join(sorted(MODELS))}")
     cls = MODELS[name]
-    return cls(config_from_dict(cls.Config, config or {}), num_items, max_len)
+    model = cls(config_from_dict(cls.Config, config or {}), num_items, max_len)
+    fuse(model, model.config.side_info, model.config.fusion, item_features, getattr(model.config, "init_std", 0.02))
+    return model

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ssr.config import Checked
+from ssr.config import ModelConfig
 from ssr.models.base import SequentialRecommender, register
 
 
 @dataclass(frozen=True)
-class PopConfig(Checked):
+class PopConfig(ModelConfig):
     pass
 
 

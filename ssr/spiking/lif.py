@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ssr.config import Checked
+from ssr.config import ModelConfig
 from ssr.spiking.surrogate import DEFAULT_ALPHA, SURROGATES
 
 
@@ -37,7 +37,7 @@ class LIFParams(NamedTuple):
 
 
 @dataclass(frozen=True)
-class SpikingConfig(Checked):
+class SpikingConfig(ModelConfig):
     """The config fields every spiking model shares, declared once so they mean one thing
     everywhere (a base class of each spiking model's config)."""
 

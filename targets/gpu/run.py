@@ -210,6 +210,9 @@ def _estimate_pj(model, inputs: list[np.ndarray]) -> float:
     from ssr.energy.counter import count_model
     from ssr.energy.profiles import PROFILES
 
+    if model.server_side_macs():  # as energy-report: a fused item table is server work, built before counting
+        with torch.no_grad():
+            model.item_embeddings()
     if model.deployment is not None and model.deployment.whole_graph:  # as energy-report: the graph's work
         from ssr.energy.graph_count import count_model_graph
 

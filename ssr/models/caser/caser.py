@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ssr.config import Checked
+from ssr.config import ModelConfig
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, normal_init, spike_encoding_init
@@ -31,7 +31,7 @@ from ssr.spiking.lif import LIF, SpikingConfig
 
 
 @dataclass(frozen=True)
-class CaserConfig(Checked):
+class CaserConfig(ModelConfig):
     hidden: int = 64
     window: int = 5  # L, the most recent items in the image
     vertical_filters: int = 4  # n_v

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ssr.config import Checked
+from ssr.config import ModelConfig
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FrequencyFilter, normal_init, run_blocks
 
 
 @dataclass(frozen=True)
-class FMLPConfig(Checked):
+class FMLPConfig(ModelConfig):
     hidden: int = 64  # embedding width (the paper's 64)
     blocks: int = 2
     dropout: float = 0.5  # FMLP-Rec's default hidden dropout

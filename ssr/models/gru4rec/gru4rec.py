@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ssr.config import Checked
+from ssr.config import ModelConfig
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, normal_init, spike_encoding_init
@@ -36,7 +36,7 @@ from ssr.spiking.surrogate import heaviside
 
 
 @dataclass(frozen=True)
-class GRU4RecConfig(Checked):
+class GRU4RecConfig(ModelConfig):
     hidden: int = 64
     dropout: float = 0.3  # RecBole's default dropout_prob for GRU4Rec
     init_std: float = 0.02

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssr.config import Checked
+from ssr.config import ModelConfig
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FeatureBatchNorm, TimeSharedDropout, normal_init
@@ -44,7 +44,7 @@ from ssr.spiking.lif import LIF, SpikingConfig
 
 
 @dataclass(frozen=True)
-class SASRecConfig(Checked):
+class SASRecConfig(ModelConfig):
     hidden: int = 64
     blocks: int = 2
     heads: int = 2

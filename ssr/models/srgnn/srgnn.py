@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ssr.config import Checked
+from ssr.config import ModelConfig
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FeatureBatchNorm, normal_init, spike_encoding_init
@@ -102,7 +102,7 @@ class AttentionReadout(nn.Module):
 
 
 @dataclass(frozen=True)
-class SRGNNConfig(Checked):
+class SRGNNConfig(ModelConfig):
     hidden: int = 64
     steps: int = 1  # GNN propagation steps (RecBole's default)
     dropout: float = 0.0

@@ -37,13 +37,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssr.config import Checked
+from ssr.config import ModelConfig
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout
 
 
 @dataclass(frozen=True)
-class TiM4RecConfig(Checked):
+class TiM4RecConfig(ModelConfig):
     hidden: int = 64
     layers: int = 2
     dropout: float = 0.2  # config4movie_64d: dropout_prob 0.2 (Beauty: 0.4)
