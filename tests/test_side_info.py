@@ -119,3 +119,16 @@ def test_train_evaluate_and_export_with_side_information(featured_data: Path, ca
     assert main(["train", "--model", "fmlp", "--data", str(root / "plain.h5"), "--model-config", "side_info=text",
                  "--quiet", "--out", str(root / "nofeatures")]) == 1
     assert "prepare it with --item-features text=FILE.npy" in capsys.readouterr().err
+
+
+def test_the_fused_table_is_built_once_in_eval_and_again_after_training() -> None:
+    model = build_model("fmlp", ITEMS, LENGTH, {"hidden": 4, "side_info": "text"}, features()).eval()
+    model.item_embedding.weight  # built (and kept) on first use
+    first = model.item_embedding.weight
+    model.eval()  # switching to eval again keeps the table (energy-report counts after building it)
+    assert model.item_embedding.weight is first
+    model.train()
+    with torch.no_grad():
+        model.item_embedding.project["text"].weight.add_(1.0)
+    model.eval()
+    assert not torch.equal(model.item_embedding.weight, first)  # rebuilt from the trained maps

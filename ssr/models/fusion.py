@@ -69,7 +69,8 @@ class FusedItemEmbedding(nn.Module):
         return F.embedding(ids, self.weight, padding_idx=self.padding_idx)
 
     def train(self, mode: bool = True):
-        self._cached = None  # the weights may change from here on
+        if mode:
+            self._cached = None  # training: the weights change from here on
         return super().train(mode)
 
     def _load_from_state_dict(self, *args, **kwargs):
