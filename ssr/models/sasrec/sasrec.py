@@ -43,6 +43,12 @@ from ssr.models.layers import Dropout, FeatureBatchNorm, TimeSharedDropout, norm
 from ssr.spiking.lif import LIF, SpikingConfig
 
 
+def heads_divide_hidden(config) -> None:
+    """Both attention configs: the hidden width splits evenly over the heads."""
+    if config.hidden % config.heads:
+        raise ValueError(f"{type(config).__name__}.hidden ({config.hidden}) must be a multiple of heads ({config.heads})")
+
+
 @dataclass(frozen=True)
 class SASRecConfig(ModelConfig):
     hidden: int = 64
@@ -53,9 +59,7 @@ class SASRecConfig(ModelConfig):
     attention_dropout: float = 0.5  # RecBole's attn_dropout_prob
     init_std: float = 0.02
 
-    def check(self) -> None:
-        if self.hidden % self.heads:
-            raise ValueError(f"{type(self).__name__}.hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+    check = heads_divide_hidden
 
 
 class SASRecBlock(nn.Module):
@@ -139,9 +143,7 @@ class SFSRecConfig(SpikingConfig):
     attention_threshold: float = 0.5  # Spikformer's attn_lif threshold
     init_std: float = 0.02
 
-    def check(self) -> None:
-        if self.hidden % self.heads:
-            raise ValueError(f"{type(self).__name__}.hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+    check = heads_divide_hidden
 
 
 class SpikingSelfAttentionBlock(nn.Module):
