@@ -219,17 +219,16 @@ def energy_and_firing(run_dir: Path, data: Path) -> dict:
     and every spiking layer's firing rate (spikes per neuron per step), so a silent path shows."""
     from ssr.checkpoint import read_checkpoint
     from ssr.convert.export import export
-    from ssr.deploy import deployment_of
     from ssr.energy.profiles import load_profile
     from ssr.energy.report import analyse_run
 
     model = read_checkpoint(run_dir / "model.pt")["model"]
     if model in MODELS and MODELS[model].deployment and MODELS[model].deployment.whole_graph:
         if not (run_dir / "model.nir").is_file():  # costed from its exported graph, as energy-report does
-            deployment_of(model)
             export(run_dir / "model.pt")
     entry = analyse_run(run_dir, load_profile("45nm-fp32"), 256, None, str(data))
     return {"energy_pj_per_inference": float(entry["energy_pj"]),
+            "server_side_energy_pj": float(entry["server_side_energy_pj"]),
             "firing_rates": {row["name"]: row["firing_rate"] for row in entry["layers"] if row["firing_rate"] is not None}}
 
 
@@ -280,9 +279,10 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
                          "change": change, "per_seed": per_seed}
         print(variant, {k: per_seed[0][k] for k in ("NDCG@10", "final_train_loss")})
     earlier = RESULTS / f"{name}.json"  # variants measured before (another day, another load) stay
-    kept = json.loads(earlier.read_text())["variants"] if earlier.is_file() and merge else {}
+    previous = json.loads(earlier.read_text()) if earlier.is_file() and merge else {"variants": {}}
+    kept = previous["variants"]
     for variant in kept:
-        kept[variant].setdefault("measured", json.loads(earlier.read_text())["date"])
+        kept[variant].setdefault("measured", previous["date"])
     save_result(name, {"dataset": "ml-100k", "split": split, "max_len": 50, "epochs_max": 15, "patience": 5,
                        "variants": {**kept, **{v: {**row, "measured": time.strftime("%Y-%m-%d")}
                                                for v, row in rows.items()}}})
