@@ -24,8 +24,8 @@ def main(datasets: dict[str, list[Path]], sequences: int = 256, lava: dict[str, 
             report = build_report(runs, profile, sequences=sequences, lava_path=(lava or {}).get(dataset))
             if profile.name == "45nm-fp32":
                 write_report(report, RESULTS.parent / "work" / "energy" / dataset)
-            by_name = {m["name"]: m for m in report["models"]}
-            for pair in report["pairs"]:
+            by_name = {m["name"]: m for m in report.models}
+            for pair in report.pairs:
                 ann, snn = by_name[pair["ann"]], by_name[pair["snn"]]
                 rows.append({"dataset": dataset, "profile": profile.name, "ann": ann["model"], "snn": snn["model"],
                              "ann_run": ann["run"], "snn_run": snn["run"],

@@ -19,7 +19,7 @@ def main(runs: list[Path], data: Path, device: str | None = None, repeats: int =
     results = []
     for run in runs:
         result = run_gpu(run / "model.pt", data, batch_sizes=(1, 32, 256), device=device, compile=compile, half=True,
-                         repeats=repeats)
+                         repeats=repeats).to_dict()
         results.append(result)
         for row in result["rows"]:
             print(result["model"], row["mode"], row["batch_size"], row.get("latency_ms_p50"), row.get("error", ""))

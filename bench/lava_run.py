@@ -20,7 +20,6 @@ from ssr.checkpoint import load_checkpoint, model_from_checkpoint
 from ssr.convert.export import export
 from ssr.data.dataset import read_dataset
 from ssr.evaluate import evaluate
-from ssr.io import write_json
 from ssr.metrics import mean_overlap, top_k
 from ssr.targets.loihi_sim.run import run_lava
 from ssr.train.trainer import TrainConfig, train
@@ -29,8 +28,9 @@ KEYS = ("HR@10", "top10_exact_agreement", "mean_top10_overlap", "spike_counts_id
 
 
 def lava(graph: Path, data: Path, precision: str, sequences: int) -> dict:
-    result = run_lava(graph, data, limit=sequences, precision=precision, progress=False)
-    write_json(graph.parent / f"lava_{precision}.json", result)  # for the energy benchmark
+    run = run_lava(graph, data, limit=sequences, precision=precision, progress=False)
+    run.write(graph.parent / f"lava_{precision}.json")  # for the energy benchmark
+    result = run.to_dict()
     result.pop("per_sequence")
     print(graph.parent.parent.name, precision, {k: result[k] for k in KEYS})
     return result

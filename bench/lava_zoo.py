@@ -16,7 +16,7 @@ def main(runs: list[Path], data: Path, sequences: int = 100, chunk: int = 100) -
     for run in runs:
         graph = run / "export" / "model.nir"
         export(run / "model.pt", out=graph)
-        result = run_lava(graph, data, limit=sequences, chunk=chunk, progress=False)
+        result = run_lava(graph, data, limit=sequences, chunk=chunk, progress=False).to_dict()
         result.pop("per_sequence")
         rows.append({"run": str(run), **result})
         print(run.name, result["top10_exact_agreement"], result["spike_counts_identical"],

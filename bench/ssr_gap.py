@@ -114,6 +114,8 @@ VARIANTS = {
                                     "distillation, lr 3e-3 and no dropout together"),
     "ssr-teacher-w0.9": ("ssr", {}, {"teacher": "fmlp", "teacher_weight": 0.9},
                          "distillation with most of the loss on the teacher's soft targets (w 0.9)"),
+    "ssr-teacher-lr3e-3-w0.9": ("ssr", {}, {"teacher": "fmlp", "lr": 3e-3, "teacher_weight": 0.9},
+                                "the two best levers together: distillation at w 0.9 and lr 3e-3"),
     # the zoo: the same distillation from each spiking model's ANN original
     "gru4rec": ("gru4rec", {}, {}, "the ANN original of sgru4rec (teacher and reference)"),
     "sgru4rec": ("sgru4rec", {}, {}, "the spiking GRU4Rec as shipped (reference)"),
@@ -241,10 +243,12 @@ def effective_rank(rows: torch.Tensor) -> float:
     return float(torch.exp(-(share * share.clamp_min(1e-300).log()).sum()))
 
 
-def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", threads: int = 1,
-         merge: bool = False) -> dict:
+def main(variants: list[str], seeds: int | list[int], work: Path, name: str = "ssr_gap", threads: int = 1,
+         merge: bool = False, train_only: bool = False) -> dict:
     """Train what is missing, diagnose every variant in `variants`, write bench/results/NAME.json;
-    `merge` keeps the rows of variants already in that file and not named here."""
+    `seeds` is a count (seeds 0..seeds-1) or a list of seeds; `merge` keeps the rows of variants already
+    in that file and not named here; `train_only` trains the missing runs and stops (one process per
+    core can then train different seeds, and a last call without it diagnoses them all)."""
     reader, raw, split = KNOWN_DATASETS["ml-100k"]
     data = work / f"ml-100k_{split}.h5"
     prepare(PrepareConfig(dataset=reader, split=split, max_len=50), SHARED_DATA / raw, data)
@@ -253,7 +257,7 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
     for variant in variants:
         model_name, model_config, overrides, change = VARIANTS[variant]
         per_seed = []
-        for seed in range(seeds):
+        for seed in (range(seeds) if isinstance(seeds, int) else seeds):
             run_dir = work / "runs" / f"ml-100k_{variant}_seed{seed}"
             if "teacher" in overrides:
                 teacher = work / "runs" / f"ml-100k_{overrides['teacher']}_seed{seed}" / "model.pt"
@@ -263,6 +267,8 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
             if not (run_dir / "model.pt").exists():
                 train(model_name, data, run_dir, TrainConfig(epochs=15, patience=5, seed=seed, threads=threads,
                                                              **overrides), model_config, progress=False)
+            if train_only:
+                continue
             metrics = json.loads((run_dir / "metrics.json").read_text())
             model, _ = load_checkpoint(run_dir / "model.pt")
             history = epoch_history(run_dir)
@@ -275,9 +281,13 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
                 with torch.no_grad():
                     row["item_table_firing_rate"] = float(model.spike_table()[:, 1:].mean())
             per_seed.append(row)
+        if train_only:
+            continue
         rows[variant] = {"model": model_name, "model_config": model_config, "train_overrides": overrides,
                          "change": change, "per_seed": per_seed}
         print(variant, {k: per_seed[0][k] for k in ("NDCG@10", "final_train_loss")})
+    if train_only:
+        return rows
     earlier = RESULTS / f"{name}.json"  # variants measured before (another day, another load) stay
     previous = json.loads(earlier.read_text()) if earlier.is_file() and merge else {"variants": {}}
     kept = previous["variants"]
@@ -292,7 +302,10 @@ def main(variants: list[str], seeds: int, work: Path, name: str = "ssr_gap", thr
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
-    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=1, help="seeds 0..SEEDS-1")
+    parser.add_argument("--seed", type=int, action="append", help="only this seed (repeatable); overrides --seeds")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train the missing runs and stop: no diagnosis, no result file")
     parser.add_argument("--work", default=str(RESULTS.parent / "work"), help="datasets and runs (git-ignored)")
     parser.add_argument("--name", default="ssr_gap", help="result file name under bench/results/")
     parser.add_argument("--threads", type=int, default=1)
@@ -301,4 +314,5 @@ if __name__ == "__main__":
     unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    main(args.variants.split(","), args.seeds, Path(args.work), args.name, args.threads, args.merge)
+    main(args.variants.split(","), args.seed or args.seeds, Path(args.work), args.name, args.threads, args.merge,
+         args.train_only)

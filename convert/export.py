@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ssr import __version__
-from ssr.artefacts import MANIFEST
+from ssr.artefacts import Manifest
 from ssr.checkpoint import model_from_checkpoint, read_checkpoint
 from ssr.deploy import deployment_of
 from ssr.io import atomic_paths, file_sha256, refuse_overwriting_inputs
@@ -78,29 +78,28 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
             handle.attrs["model"] = name
             for key, array in exported.host_arrays.items():
                 handle.create_dataset(key, data=array, compression="gzip")
-        manifest = {
-            **MANIFEST.stamp(),
-            "model": name, "kind": payload["kind"], "config": payload["config"],
-            "num_items": payload["num_items"], "max_len": payload["max_len"],
-            "time_steps": payload["config"]["time_steps"], "dt": 1.0,
-            "graph_file": out.name, "graph_sha256": file_sha256(graph_temp),
-            "host_file": host_path(out).name, "host_sha256": file_sha256(host_temp),
-            "inputs": exported.inputs, "outputs": exported.outputs,
-            **({"input": exported.inputs[0]} if len(exported.inputs) == 1 else {}),
-            **({"output": exported.outputs[0]} if len(exported.outputs) == 1 else {}),
-            "pre_processing": exported.pre_processing,
-            "post_processing": exported.post_processing,
-            "partition": exported.partition,
-            "nodes": {node_name: {"type": type(node).__name__, "layer": exported.layers.get(node_name),
-                                  "input_shape": _shape(node, "input_type"),
-                                  "output_shape": _shape(node, "output_type")}
-                      for node_name, node in exported.nodes.items()},
-            "provenance": {"checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(Path(checkpoint)),
-                           "dataset": payload.get("dataset", {}), "ssr_version": __version__,
-                           "nir_version": _nir_version(),
-                           "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
-        }
-        manifest_temp.write_text(json.dumps(manifest, indent=2) + "\n")
+        manifest = Manifest(
+            model=name, kind=payload["kind"], config=payload["config"],
+            num_items=payload["num_items"], max_len=payload["max_len"],
+            time_steps=payload["config"]["time_steps"], dt=1.0,
+            graph_file=out.name, graph_sha256=file_sha256(graph_temp),
+            host_file=host_path(out).name, host_sha256=file_sha256(host_temp),
+            inputs=exported.inputs, outputs=exported.outputs,
+            input=exported.inputs[0] if len(exported.inputs) == 1 else None,
+            output=exported.outputs[0] if len(exported.outputs) == 1 else None,
+            pre_processing=exported.pre_processing,
+            post_processing=exported.post_processing,
+            partition=exported.partition,
+            nodes={node_name: {"type": type(node).__name__, "layer": exported.layers.get(node_name),
+                               "input_shape": _shape(node, "input_type"),
+                               "output_shape": _shape(node, "output_type")}
+                   for node_name, node in exported.nodes.items()},
+            provenance={"checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(Path(checkpoint)),
+                        "dataset": payload.get("dataset", {}), "ssr_version": __version__,
+                        "nir_version": _nir_version(),
+                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
+        )
+        manifest_temp.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
     return out
 
 
@@ -111,7 +110,7 @@ def _nir_version() -> str:
 
 
 class ExportedFiles:
-    """An exported graph read back: `graph` (nir.read), `manifest` (dict), `host_arrays` (host file)."""
+    """An exported graph read back: `graph` (nir.read), `manifest` (ssr.artefacts.Manifest), `host_arrays` (host file)."""
 
     def __init__(self, graph_path: str | Path) -> None:
         import h5py
@@ -122,7 +121,7 @@ class ExportedFiles:
                            (host_path(graph_path), "host file")):
             if not path.is_file():
                 raise FileNotFoundError(f"{what} {path} not found; export with `ssr-export RUN_DIR/model.pt --to nir`")
-        self.manifest = MANIFEST.read(manifest_path(graph_path))  # format and schema checked
+        self.manifest = Manifest.read(manifest_path(graph_path))  # format, schema and fields checked
         try:
             self.graph = nir.read(graph_path)
             with h5py.File(host_path(graph_path), "r") as handle:
@@ -133,9 +132,9 @@ class ExportedFiles:
         # provenance is checked, not only recorded: a graph or host file that is not the one the
         # manifest describes (edited, swapped, a foreign graph beside a copied manifest) is refused
         self.graph_sha256, self.host_sha256 = file_sha256(graph_path), file_sha256(host_path(graph_path))
-        for path, actual, key in ((graph_path, self.graph_sha256, "graph_sha256"),
-                                  (host_path(graph_path), self.host_sha256, "host_sha256")):
-            if actual != self.manifest.get(key):
+        for path, actual, expected in ((graph_path, self.graph_sha256, self.manifest.graph_sha256),
+                                       (host_path(graph_path), self.host_sha256, self.manifest.host_sha256)):
+            if actual != expected:
                 raise ValueError(f"{path} is not the file {manifest_path(graph_path).name} describes (sha256 "
-                                 f"{actual[:12]}... != {str(self.manifest.get(key))[:12]}...): it was changed or "
+                                 f"{actual[:12]}... != {expected[:12]}...): it was changed or "
                                  "replaced after export; export it again")

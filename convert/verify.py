@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ssr.artefacts import Manifest
 from ssr.deploy import deployment_of
 
 @dataclass
@@ -71,12 +72,12 @@ TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 @torch.no_grad()
-def torch_forward(model, manifest: dict[str, Any], host_arrays: dict[str, np.ndarray], item_seq: np.ndarray,
+def torch_forward(model, manifest: Manifest, host_arrays: dict[str, np.ndarray], item_seq: np.ndarray,
                   dtype: str = "float32") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The PyTorch model in `dtype` on `item_seq` (B, N): scores (B, items + 1) and the spikes of
     every LIF layer the manifest names, keyed by node, laid out as the graph's (T, B, C, n)."""
-    deployment = deployment_of(manifest["model"])
-    lif_nodes = {name: info["layer"] for name, info in manifest["nodes"].items() if info["type"] == "LIF"}
+    deployment = deployment_of(manifest.model)
+    lif_nodes = manifest.lif_layers()
     twin = copy.deepcopy(model).to(TORCH_DTYPES[dtype]).eval()
     captured: dict[str, list[torch.Tensor]] = {}  # layer -> its outputs, one per call
     handles = [twin.get_submodule(layer).register_forward_hook(
@@ -95,7 +96,7 @@ def torch_forward(model, manifest: dict[str, Any], host_arrays: dict[str, np.nda
 
 
 @torch.no_grad()
-def verify(model, graph, manifest: dict[str, Any], host_arrays: dict[str, np.ndarray], item_seq: np.ndarray,
+def verify(model, graph, manifest: Manifest, host_arrays: dict[str, np.ndarray], item_seq: np.ndarray,
            dtype: str = "float64", score_tolerance: float = 1e-5) -> VerifyReport:
     """Compare `model` with its exported `graph` on the sequences `item_seq` (B, N).
 
@@ -105,9 +106,9 @@ def verify(model, graph, manifest: dict[str, Any], host_arrays: dict[str, np.nda
     from ssr.convert.executor import NIRExecutor
 
     torch_scores, captured = torch_forward(model, manifest, host_arrays, item_seq, dtype)
-    lif_nodes = {name: info["layer"] for name, info in manifest["nodes"].items() if info["type"] == "LIF"}
+    lif_nodes = manifest.lif_layers()
     twin = copy.deepcopy(model).to(TORCH_DTYPES[dtype]).eval()
-    graph_scores, traces = deployment_of(manifest["model"]).implementation().run(
+    graph_scores, traces = deployment_of(manifest.model).implementation().run(
         twin, graph, host_arrays, item_seq, np.dtype(dtype), list(lif_nodes), NIRExecutor)
 
     report = VerifyReport(sequences=len(item_seq), dtype=dtype, score_tolerance=score_tolerance)

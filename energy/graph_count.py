@@ -10,11 +10,11 @@ executor (identical to the PyTorch model's, `ssr-export --verify`), or from Lava
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 import torch
 
+from ssr.artefacts import LavaRun
 from ssr.energy.counter import LayerCount
 
 
@@ -47,9 +47,9 @@ def count_export(files, item_seq: np.ndarray) -> tuple[dict[str, LayerCount], di
     from ssr.deploy import deployment_of
 
     manifest = files.manifest
-    feed = deployment_of(manifest["model"]).implementation().feed
-    return count_graph(files.graph, list(manifest["nodes"]), {n: info["layer"] for n, info in manifest["nodes"].items()},
-                       manifest["time_steps"], files.host_arrays, feed, item_seq)
+    feed = deployment_of(manifest.model).implementation().feed
+    return count_graph(files.graph, list(manifest.nodes), {n: info["layer"] for n, info in manifest.nodes.items()},
+                       manifest.time_steps, files.host_arrays, feed, item_seq)
 
 
 def count_model_graph(model, item_seq: np.ndarray) -> tuple[dict[str, LayerCount], dict[str, str]]:
@@ -80,11 +80,11 @@ def _counts_from_spikes(plan, spikes: dict[str, np.ndarray], sequences: int) -> 
     return layers
 
 
-def count_from_lava(lava: dict[str, Any]) -> dict[str, LayerCount]:
+def count_from_lava(lava: LavaRun) -> dict[str, LayerCount]:
     """Per-node counts (totals) measured in Lava's simulator, from a `lava.json`."""
-    sequences, steps = lava["sequences"], lava["time_steps_per_sequence"]
+    sequences, steps = lava.sequences, lava.time_steps_per_sequence
     layers: dict[str, LayerCount] = {}
-    for row in lava["layers"]:
+    for row in lava.layers:
         layer = layers.setdefault(row["node"], LayerCount(row["node"]))
         if row["kind"] == "LIF":
             layer.neuron_updates += row["neurons"] * steps * sequences

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ssr import __version__
-from ssr.artefacts import ENERGY_REPORT, GPU_RUN, LAVA_RUN
+from ssr.artefacts import EnergyReport, GpuRun, LavaRun
 from ssr.energy.counter import LayerCount, count_model
 from ssr.energy.profiles import Profile
 
@@ -57,7 +57,7 @@ def exported_files(run_dir: Path):
         raise FileNotFoundError(f"{graph} not found: a whole-graph model is costed from its exported graph; "
                                 f"run `ssr-export {run_dir / 'model.pt'} --to nir` first")
     files = ExportedFiles(graph)
-    if files.manifest["provenance"]["checkpoint_sha256"] != file_sha256(run_dir / "model.pt"):
+    if files.manifest.provenance["checkpoint_sha256"] != file_sha256(run_dir / "model.pt"):
         raise ValueError(f"{graph} was exported from another checkpoint than {run_dir / 'model.pt'}; "
                          f"export it again: `ssr-export {run_dir / 'model.pt'} --to nir`")
     return files
@@ -91,7 +91,7 @@ def _totals(rows: list[dict[str, Any]]) -> dict[str, float]:
             for key in ("macs", "float_adds", "acs", "neuron_updates", "energy_pj")}
 
 
-def analyse_run(run_dir: Path, profile: Profile, sequences: int, lava: dict[str, Any] | None,
+def analyse_run(run_dir: Path, profile: Profile, sequences: int, lava: LavaRun | None,
                 data: str | None = None) -> dict[str, Any]:
     """One model's entry of report.json."""
     from ssr.checkpoint import load_checkpoint
@@ -130,8 +130,8 @@ def analyse_run(run_dir: Path, profile: Profile, sequences: int, lava: dict[str,
         entry["layers"] = _layer_rows(layers, count, profile, {}, names)
         if lava is not None:
             lava_layers = count_from_lava(lava)
-            entry["layers_lava"] = _layer_rows(lava_layers, lava["sequences"], profile, {}, names)
-            entry["lava"] = {"sequences": lava["sequences"], "precision": lava["precision"],
+            entry["layers_lava"] = _layer_rows(lava_layers, lava.sequences, profile, {}, names)
+            entry["lava"] = {"sequences": lava.sequences, "precision": lava.precision,
                              **_totals(entry["layers_lava"])}
     else:
         counted = count_model(model, *(torch.from_numpy(a) for a in inputs))
@@ -168,9 +168,9 @@ def pairs(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 256,
                  lava_path: str | Path | None = None, data: str | None = None,
-                 gpu_paths: list[str | Path] = ()) -> dict[str, Any]:
-    lava = LAVA_RUN.read(lava_path) if lava_path else None
-    gpu_runs = [GPU_RUN.read(path) for path in gpu_paths]
+                 gpu_paths: list[str | Path] = ()) -> EnergyReport:
+    lava = LavaRun.read(lava_path) if lava_path else None
+    gpu_runs = [GpuRun.read(path) for path in gpu_paths]
     models = []
     matched = False
     for run_dir in run_dirs:
@@ -181,14 +181,14 @@ def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 
         if measured:
             models[-1]["gpu"] = [_gpu_summary(gpu) for gpu in measured]
     if lava is not None and not matched:
-        raise ValueError(f"{lava_path} was measured on {lava['provenance']['checkpoint']}, which is none of the "
+        raise ValueError(f"{lava_path} was measured on {lava.provenance['checkpoint']}, which is none of the "
                          "runs given (checkpoint sha256 differs); pass the run it was measured on")
     for path, gpu in zip(gpu_paths, gpu_runs):
         if not any(_same_model(gpu, run_dir) for run_dir in run_dirs):
-            raise ValueError(f"{path} was measured on {gpu['provenance']['checkpoint']}, which is none of the runs "
+            raise ValueError(f"{path} was measured on {gpu.provenance['checkpoint']}, which is none of the runs "
                              "given (checkpoint sha256 differs); pass the run it was measured on")
-    return {
-        **ENERGY_REPORT.stamp(),
+    return EnergyReport.from_dict({
+        **EnergyReport.stamp(),
         "profile": profile.name,
         "profile_values_pj": {"mac": profile.mac, "add": profile.add, "ac": profile.ac,
                               "neuron_update": profile.neuron_update,
@@ -200,26 +200,26 @@ def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 
                        "gpu": [str(p) for p in gpu_paths],
                        "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
-    }
+    }, "energy-report's result")
 
 
-def _gpu_summary(gpu: dict[str, Any]) -> dict[str, Any]:
+def _gpu_summary(gpu: GpuRun) -> dict[str, Any]:
     """What the report shows of a gpu.json: device, and each timed row."""
-    return {"device": gpu["device"]["name"], "device_type": gpu["device"]["type"], "device_note": gpu["device_note"],
+    return {"device": gpu.device["name"], "device_type": gpu.device["type"], "device_note": gpu.device_note,
             "rows": [{key: row.get(key) for key in ("mode", "batch_size", "latency_ms_p50", "latency_ms_p95",
                                                      "throughput_sequences_per_second",
                                                      "board_energy_mj_per_inference", "error")}
-                     for row in gpu["rows"]]}
+                     for row in gpu.rows]}
 
 
-def _same_model(lava: dict[str, Any], run_dir) -> bool:
+def _same_model(lava: LavaRun | GpuRun, run_dir) -> bool:
     """Whether `lava` (a lava.json or gpu.json) was measured on the model in `run_dir` (same checkpoint bytes)."""
     from ssr.io import file_sha256
 
     checkpoint = Path(run_dir) / "model.pt"
     if not checkpoint.is_file():
         return False
-    return file_sha256(checkpoint) == lava["provenance"].get("checkpoint_sha256")
+    return file_sha256(checkpoint) == lava.provenance.get("checkpoint_sha256")
 
 
 # --- rendering --------------------------------------------------------------------------------------
@@ -237,10 +237,10 @@ def _bytes(count: float) -> str:
     return f"{count / 2 ** 20:.2f} MiB" if count >= 2 ** 20 else f"{count / 2 ** 10:.1f} KiB"
 
 
-def headline_rows(report: dict[str, Any]) -> list[list[str]]:
-    by_name = {m["name"]: m for m in report["models"]}
+def headline_rows(report: EnergyReport) -> list[list[str]]:
+    by_name = {m["name"]: m for m in report.models}
     rows = []
-    for pair in report["pairs"]:
+    for pair in report.pairs:
         ann, snn = by_name[pair["ann"]], by_name[pair["snn"]]
         rows.append([f"{ann['name']} vs {snn['name']}",
                      f"{ann['HR@10']:.4f} / {ann['NDCG@10']:.4f}", f"{snn['HR@10']:.4f} / {snn['NDCG@10']:.4f}",
@@ -268,7 +268,7 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def figures(report: dict[str, Any]) -> dict[str, bytes]:
+def figures(report: EnergyReport) -> dict[str, bytes]:
     """The three PNGs, as bytes."""
     import matplotlib
 
@@ -281,11 +281,11 @@ def figures(report: dict[str, Any]) -> dict[str, bytes]:
         plt.close(fig)
         return buffer.getvalue()
 
-    by_name = {m["name"]: m for m in report["models"]}
-    pair_list = [(p["ann"], p["snn"]) for p in report["pairs"]] or [(m["name"],) for m in report["models"]]
+    by_name = {m["name"]: m for m in report.models}
+    pair_list = [(p["ann"], p["snn"]) for p in report.pairs] or [(m["name"],) for m in report.models]
     fig, axes = plt.subplots(len(pair_list), 2, figsize=(11, 0.25 * max(
         len(by_name[n]["layers"]) for pair in pair_list for n in pair) * len(pair_list) + 1.5), squeeze=False)
-    top = max(r["energy_pj"] for m in report["models"] for r in m["layers"]) / 1e6
+    top = max(r["energy_pj"] for m in report.models for r in m["layers"]) / 1e6
     for row, pair in zip(axes, pair_list):  # ANN left, SNN right, each with its own layers
         for axis, name, colour in zip(row, pair, ("tab:blue", "tab:orange")):
             layers = by_name[name]["layers"]
@@ -294,25 +294,25 @@ def figures(report: dict[str, Any]) -> dict[str, bytes]:
             axis.invert_yaxis()
             axis.set_xlim(0, top * 1.05)
             axis.set_title(f"{name}: {_energy(by_name[name]['energy_pj'])} per inference", fontsize=9)
-            axis.set_xlabel(f"uJ per inference ({report['profile']})", fontsize=8)
+            axis.set_xlabel(f"uJ per inference ({report.profile})", fontsize=8)
         for axis in row[len(pair):]:
             axis.set_visible(False)
     fig.tight_layout()
     energy_png = png(fig)
 
     fig, axis = plt.subplots(figsize=(6.5, 4.5))
-    for model in report["models"]:
+    for model in report.models:
         marker = "o" if model["kind"] == "ann" else "^"
         axis.scatter(model["energy_pj"] / 1e6, model["NDCG@10"], marker=marker, s=60)
         axis.annotate(model["name"], (model["energy_pj"] / 1e6, model["NDCG@10"]), fontsize=7,
                       xytext=(4, 4), textcoords="offset points")
     axis.set_xscale("log")
-    axis.set_xlabel(f"energy per inference (uJ, log scale), profile {report['profile']}")
+    axis.set_xlabel(f"energy per inference (uJ, log scale), profile {report.profile}")
     axis.set_ylabel("test NDCG@10")
     axis.set_title("accuracy vs energy (o ANN, ^ SNN)")
     scatter_png = png(fig)
 
-    spiking = [m for m in report["models"] if any(r["firing_rate"] is not None for r in m["layers"])]
+    spiking = [m for m in report.models if any(r["firing_rate"] is not None for r in m["layers"])]
     fig, axis = plt.subplots(figsize=(9, 3.5))
     for model in spiking:
         rates = [(r["name"], r["firing_rate"]) for r in model["layers"] if r["firing_rate"] is not None]
@@ -325,17 +325,17 @@ def figures(report: dict[str, Any]) -> dict[str, bytes]:
     return dict(zip(FIGURES, (energy_png, scatter_png, rates_png)))
 
 
-def markdown(report: dict[str, Any]) -> str:
-    parts = [f"# Energy report — profile `{report['profile']}`", "",
-             f"Per inference (one sequence scored against every item). E_MAC = {report['profile_values_pj']['mac']} pJ, "
-             f"float add = {report['profile_values_pj']['add']} pJ, "
-             f"E_AC = {report['profile_values_pj']['ac']} pJ, neuron update = "
-             f"{report['profile_values_pj']['neuron_update']} pJ, SRAM read = {report['profile_values_pj']['sram_byte']} "
-             "pJ/byte.", "", f"Sources: {report['profile_source']}.", "", "## Headline", "",
-             _markdown_table(HEADLINE, headline_rows(report)) if report["pairs"] else "(no ANN/SNN pair among these runs)",
+def markdown(report: EnergyReport) -> str:
+    parts = [f"# Energy report — profile `{report.profile}`", "",
+             f"Per inference (one sequence scored against every item). E_MAC = {report.profile_values_pj['mac']} pJ, "
+             f"float add = {report.profile_values_pj['add']} pJ, "
+             f"E_AC = {report.profile_values_pj['ac']} pJ, neuron update = "
+             f"{report.profile_values_pj['neuron_update']} pJ, SRAM read = {report.profile_values_pj['sram_byte']} "
+             "pJ/byte.", "", f"Sources: {report.profile_source}.", "", "## Headline", "",
+             _markdown_table(HEADLINE, headline_rows(report)) if report.pairs else "(no ANN/SNN pair among these runs)",
              "", "![energy per layer](energy_per_layer.png)", "", "![accuracy vs energy](accuracy_vs_energy.png)", "",
              "![firing rates](firing_rates.png)", "", "## Models", ""]
-    for model in report["models"]:
+    for model in report.models:
         parts += [f"### {model['name']} — {model['kind'].upper()}", "",
                   f"Run `{model['run']}`; counted on {model['sequences_counted']} test sequences by "
                   f"{model['counting']}. Total per inference: {model['macs']:,.0f} MACs, {model['float_adds']:,.0f} "
@@ -372,7 +372,7 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def page(report: dict[str, Any], pngs: dict[str, bytes]) -> str:
+def page(report: EnergyReport, pngs: dict[str, bytes]) -> str:
     """One self-contained HTML page: the markdown's content, tables as tables, figures inlined."""
     def table(header, rows):
         head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
@@ -382,15 +382,15 @@ def page(report: dict[str, Any], pngs: dict[str, bytes]) -> str:
     def image(name):
         return f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(pngs[name]).decode()}">'
 
-    values = report["profile_values_pj"]
-    sections = [f"<h1>Energy report — profile <code>{html.escape(report['profile'])}</code></h1>",
+    values = report.profile_values_pj
+    sections = [f"<h1>Energy report — profile <code>{html.escape(report.profile)}</code></h1>",
                 f"<p>Per inference. E_MAC = {values['mac']} pJ, float add = {values['add']} pJ, "
                 f"E_AC = {values['ac']} pJ, neuron update = "
                 f"{values['neuron_update']} pJ, SRAM read = {values['sram_byte']} pJ/byte.</p>",
-                f"<p class=source>Sources: {html.escape(report['profile_source'])}</p>", "<h2>Headline</h2>",
-                table(HEADLINE, headline_rows(report)) if report["pairs"] else "<p>No ANN/SNN pair among these runs.</p>",
+                f"<p class=source>Sources: {html.escape(report.profile_source)}</p>", "<h2>Headline</h2>",
+                table(HEADLINE, headline_rows(report)) if report.pairs else "<p>No ANN/SNN pair among these runs.</p>",
                 "<div class=figs>" + "".join(image(n) for n in FIGURES) + "</div>", "<h2>Models</h2>"]
-    for model in report["models"]:
+    for model in report.models:
         sections += [f"<h3>{html.escape(model['name'])} — {model['kind'].upper()}: {_energy(model['energy_pj'])} per inference</h3>",
                      f"<p>{html.escape(model['counting'])}; {model['sequences_counted']} test sequences; "
                      f"parameters {_bytes(model['memory_bytes'])}.</p>", table(LAYER_HEADER, _layer_table(model))]
@@ -415,7 +415,7 @@ def page(report: dict[str, Any], pngs: dict[str, bytes]) -> str:
             f"<style>{style}</style></head><body>{''.join(sections)}</body></html>\n")
 
 
-def write_report(report: dict[str, Any], out: str | Path) -> Path:
+def write_report(report: EnergyReport, out: str | Path) -> Path:
     """DIR/report.json, report.md, report.html and the PNGs, together (all of them or none)."""
     import json
 
@@ -423,7 +423,7 @@ def write_report(report: dict[str, Any], out: str | Path) -> Path:
 
     out = Path(out)
     contents = {**figures(report), "report.md": markdown(report).encode(),
-                "report.json": (json.dumps(report, indent=2) + "\n").encode()}
+                "report.json": (json.dumps(report.to_dict(), indent=2) + "\n").encode()}
     contents["report.html"] = page(report, {name: contents[name] for name in FIGURES if name in contents}).encode()
     names = list(contents)
     with atomic_paths([out / name for name in names]) as temps:

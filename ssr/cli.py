@@ -196,7 +196,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_run_lava(args: argparse.Namespace) -> None:
     from ssr.convert.export import host_path, manifest_path
-    from ssr.io import refuse_overwriting_inputs, write_json
+    from ssr.io import refuse_overwriting_inputs
     from ssr.targets.loihi_sim.run import run_lava
 
     refuse_overwriting_inputs([args.out], [args.graph, manifest_path(args.graph), host_path(args.graph), args.data,
@@ -204,14 +204,14 @@ def cmd_run_lava(args: argparse.Namespace) -> None:
 
     result = run_lava(args.graph, args.data, split=args.split, limit=args.limit, precision=args.precision,
                       checkpoint=args.checkpoint, chunk=args.chunk, progress=not args.quiet)
-    write_json(args.out, result)
-    agree = "identical" if result["spike_counts_identical"] else "DIFFERENT"
-    print(f"{result['sequences']} sequences on Lava ({result['precision']}): HR@10 {result['HR@10']:.4f} "
-          f"NDCG@10 {result['NDCG@10']:.4f} MRR@10 {result['MRR@10']:.4f} (PyTorch: HR@10 "
-          f"{result['pytorch']['HR@10']:.4f} NDCG@10 {result['pytorch']['NDCG@10']:.4f}); top-10 identical to "
-          f"PyTorch for {result['top10_exact_agreement']:.1%}, mean overlap {result['mean_top10_overlap']:.3f}; "
-          f"per-layer spike counts {agree}; {result['sequences_per_second']:.1f} sequences/s; wrote {args.out}")
-    quantisation = result.get("quantisation")
+    result.write(args.out)
+    agree = "identical" if result.spike_counts_identical else "DIFFERENT"
+    print(f"{result.sequences} sequences on Lava ({result.precision}): HR@10 {result.hr_at_10:.4f} "
+          f"NDCG@10 {result.ndcg_at_10:.4f} MRR@10 {result.mrr_at_10:.4f} (PyTorch: HR@10 "
+          f"{result.pytorch['HR@10']:.4f} NDCG@10 {result.pytorch['NDCG@10']:.4f}); top-10 identical to "
+          f"PyTorch for {result.top10_exact_agreement:.1%}, mean overlap {result.mean_top10_overlap:.3f}; "
+          f"per-layer spike counts {agree}; {result.sequences_per_second:.1f} sequences/s; wrote {args.out}")
+    quantisation = result.quantisation
     if quantisation:
         rounded = [name for name, q in {**quantisation["synapses"], **quantisation["lifs"]}.items()
                    if q.get("max_weight_error", 0.0) or q.get("max_bias_error", 0.0)]
@@ -245,7 +245,7 @@ def cmd_energy_report(args: argparse.Namespace) -> None:
 
 
 def cmd_run_gpu(args: argparse.Namespace) -> None:
-    from ssr.io import refuse_overwriting_inputs, write_json
+    from ssr.io import refuse_overwriting_inputs
     from ssr.targets.gpu.run import run_gpu
 
     refuse_overwriting_inputs([args.out], [args.checkpoint, args.data])
@@ -257,10 +257,10 @@ def cmd_run_gpu(args: argparse.Namespace) -> None:
     result = run_gpu(args.checkpoint, args.data, split=args.split, batch_sizes=batch_sizes, device=args.device,
                      compile=args.compile, half=args.half, warmup=args.warmup, repeats=args.repeats,
                      mask_history=args.mask_history)
-    write_json(args.out, result)
-    print(f"{result['model']} on {result['device']['name']} ({result['device_note']}): HR@10 {result['HR@10']:.4f} "
-          f"NDCG@10 {result['NDCG@10']:.4f} MRR@10 {result['MRR@10']:.4f}")
-    for row in result["rows"]:
+    result.write(args.out)
+    print(f"{result.model} on {result.device['name']} ({result.device_note}): HR@10 {result.hr_at_10:.4f} "
+          f"NDCG@10 {result.ndcg_at_10:.4f} MRR@10 {result.mrr_at_10:.4f}")
+    for row in result.rows:
         if "error" in row:
             print(f"  {row['mode']:<8} batch {row['batch_size']:>4}: {row['error']}")
             continue
@@ -268,7 +268,7 @@ def cmd_run_gpu(args: argparse.Namespace) -> None:
                   if "board_energy_mj_per_inference" in row else "")
         print(f"  {row['mode']:<8} batch {row['batch_size']:>4}: p50 {row['latency_ms_p50']:.2f} ms, p95 "
               f"{row['latency_ms_p95']:.2f} ms, {row['throughput_sequences_per_second']:,.0f} sequences/s{energy}")
-    print(f"45 nm estimate: {result['estimate_45nm_fp32_pj_per_inference'] / 1e6:.2f} uJ per inference; wrote {args.out}")
+    print(f"45 nm estimate: {result.estimate_45nm_fp32_pj_per_inference / 1e6:.2f} uJ per inference; wrote {args.out}")
 
 
 def cmd_tune(args: argparse.Namespace) -> None:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from builders import busy, prepare_synthetic, sequences
+from ssr.artefacts import ENERGY_REPORT
 from ssr.cli import main
 from ssr.energy.counter import OpCounter, count_model
 from ssr.energy.graph_count import count_model_graph
@@ -147,16 +148,16 @@ def test_energy_report_end_to_end_and_profiles_scale_it(runs, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["energy-report", str(runs / "fmlp"), str(runs / "ssr"), "--sequences", "40", "--out", str(out)]) == 0
     assert "saving" in capsys.readouterr().out
-    report = json.loads((out / "report.json").read_text())
-    assert report["profile"] == "45nm-fp32"
-    by_name = {m["model"]: m for m in report["models"]}
+    report = ENERGY_REPORT.read(out / "report.json")  # the written file is a complete report
+    assert report.profile == "45nm-fp32"
+    by_name = {m["model"]: m for m in report.models}
     ann, snn = by_name["fmlp"], by_name["ssr"]
     assert ann["kind"] == "ann" and snn["kind"] == "snn" and snn["macs"] == 0 and snn["acs"] > 0
     for model in (ann, snn):
         assert {"name", "kind", "HR@10", "NDCG@10", "macs", "acs", "energy_pj", "memory_bytes", "layers"} <= set(model)
         assert model["energy_pj"] == pytest.approx(model["macs"] * 4.6 + model["float_adds"] * 0.9
                                                    + model["acs"] * 0.9 + model["neuron_updates"] * 5.5)
-    (pair,) = report["pairs"]
+    (pair,) = report.pairs
     assert pair["ann"] == ann["name"] and pair["snn"] == snn["name"]
     assert pair["saving_percent"] == pytest.approx(100 * (1 - snn["energy_pj"] / ann["energy_pj"]))
     assert snn["item_table_bytes"] * 8 == snn["item_table_dense_fp32_bytes"]  # T = 4 bits vs 32
@@ -165,7 +166,7 @@ def test_energy_report_end_to_end_and_profiles_scale_it(runs, tmp_path, capsys):
     assert "data:image/png;base64," in (out / "report.html").read_text()
     # a cheaper profile lowers the totals in proportion to its per-operation costs
     report16 = build_report([runs / "fmlp"], PROFILES["45nm-fp16"], sequences=40)
-    assert report16["models"][0]["energy_pj"] == pytest.approx(ann["macs"] * 1.5 + ann["float_adds"] * 0.4)
+    assert report16.models[0]["energy_pj"] == pytest.approx(ann["macs"] * 1.5 + ann["float_adds"] * 0.4)
     # a TOML profile overrides exactly the figures it names
     toml = tmp_path / "chip.toml"
     toml.write_text('mac = 0.0\nac = 2.0\nneuron_update = 0.0\n')

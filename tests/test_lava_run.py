@@ -13,6 +13,7 @@ import pytest
 from scipy import sparse
 
 from builders import busy, prepare_synthetic
+from ssr.artefacts import LAVA_RUN
 from ssr.checkpoint import checkpoint_dict, save_checkpoint
 from ssr.cli import main
 from ssr.convert.export import export, manifest_path
@@ -42,16 +43,17 @@ def test_float_run_reproduces_pytorch_with_state_reset_between_sequences(exporte
     out = tmp_path / "lava.json"
     assert main(["run-lava", str(graph), "--data", str(data), "--limit", "12", "--chunk", "5", "--quiet",
                  "--out", str(out)]) == 0
-    result = json.loads(out.read_text())
-    assert all(key in result for key in LAVA_KEYS)
-    assert result["sequences"] == 12 and result["precision"] == "float"
-    assert result["top10_exact_agreement"] == 1.0 and result["mean_top10_overlap"] == 1.0
-    assert all(row["lava_top10"] == row["pytorch_top10"] for row in result["per_sequence"])
-    assert len({tuple(row["lava_top10"]) for row in result["per_sequence"]}) > 1  # sequences really differ
-    lif_rows = [row for row in result["layers"] if row["kind"] == "LIF"]
+    written = json.loads(out.read_text())
+    assert all(key in written for key in LAVA_KEYS)  # the file's keys are a contract
+    result = LAVA_RUN.read(out)
+    assert result.sequences == 12 and result.precision == "float"
+    assert result.top10_exact_agreement == 1.0 and result.mean_top10_overlap == 1.0
+    assert all(row["lava_top10"] == row["pytorch_top10"] for row in result.per_sequence)
+    assert len({tuple(row["lava_top10"]) for row in result.per_sequence}) > 1  # sequences really differ
+    lif_rows = [row for row in result.layers if row["kind"] == "LIF"]
     assert len(lif_rows) == 7 and all(row["spikes"] == row["spikes_pytorch"] > 0 for row in lif_rows)
-    assert result["HR@10"] == result["pytorch"]["HR@10"]
-    synapse_rows = [row for row in result["layers"] if "synaptic_ops" in row]
+    assert result.hr_at_10 == result.pytorch["HR@10"]
+    synapse_rows = [row for row in result.layers if "synaptic_ops" in row]
     assert all(row["synaptic_ops"] > 0 for row in synapse_rows)
     assert {row["kind"] for row in synapse_rows} == {"Sparse", "DelaySparse", "IntegratingSparse"}
 
@@ -59,15 +61,15 @@ def test_float_run_reproduces_pytorch_with_state_reset_between_sequences(exporte
 def test_fixed_point_stays_close_to_float(exported):
     data, graph = exported
     fixed = run_lava(graph, data, limit=12, precision="fixed", progress=False)
-    assert fixed["precision"] == "fixed" and fixed["sequences"] == 12
-    for row in fixed["layers"]:
+    assert fixed.precision == "fixed" and fixed.sequences == 12
+    for row in fixed.layers:
         if row["kind"] == "LIF":  # 8-bit weights move a few spikes, not many
             assert abs(row["spikes"] - row["spikes_pytorch"]) <= 0.2 * row["spikes_pytorch"], row
-    lava_total = sum(row["spikes"] for row in fixed["layers"] if row["kind"] == "LIF")
-    torch_total = sum(row["spikes_pytorch"] for row in fixed["layers"] if row["kind"] == "LIF")
+    lava_total = sum(row["spikes"] for row in fixed.layers if row["kind"] == "LIF")
+    torch_total = sum(row["spikes_pytorch"] for row in fixed.layers if row["kind"] == "LIF")
     assert abs(lava_total - torch_total) <= 0.05 * torch_total
-    assert fixed["mean_top10_overlap"] >= 0.5
-    assert all(q["vth_mant"] >= 1 and q["vth"] == q["vth_mant"] for q in fixed["quantisation"]["lifs"].values())
+    assert fixed.mean_top10_overlap >= 0.5
+    assert all(q["vth_mant"] >= 1 and q["vth"] == q["vth_mant"] for q in fixed.quantisation["lifs"].values())
 
 
 def test_fixed_point_run_of_a_quantised_model_is_exactly_pytorch(exported, tmp_path):
@@ -78,10 +80,10 @@ def test_fixed_point_run_of_a_quantised_model_is_exactly_pytorch(exported, tmp_p
     model = busy("ssr", items=dataset.num_items, length=dataset.max_len, config={"quantise_weights": True})
     save_checkpoint(tmp_path / "run" / "model.pt", checkpoint_dict(model, {"path": str(data)}, {}))
     fixed = run_lava(export(tmp_path / "run" / "model.pt"), data, limit=12, precision="fixed", progress=False)
-    assert fixed["top10_exact_agreement"] == 1.0 and fixed["spike_counts_identical"]
-    assert all(row["spikes"] == row["spikes_pytorch"] > 0 for row in fixed["layers"] if row["kind"] == "LIF")
-    assert fixed["HR@10"] == fixed["pytorch"]["HR@10"]
-    quantisation = fixed["quantisation"]
+    assert fixed.top10_exact_agreement == 1.0 and fixed.spike_counts_identical
+    assert all(row["spikes"] == row["spikes_pytorch"] > 0 for row in fixed.layers if row["kind"] == "LIF")
+    assert fixed.hr_at_10 == fixed.pytorch["HR@10"]
+    quantisation = fixed.quantisation
     assert all(q["max_weight_error"] == 0.0 for q in quantisation["synapses"].values())
     assert all(q["max_bias_error"] == 0.0 for q in quantisation["lifs"].values())
 
@@ -120,9 +122,9 @@ def test_host_in_the_loop_models_run_their_sub_graphs_on_lava(tmp_path, name):
     save_checkpoint(tmp_path / "run" / "model.pt", checkpoint_dict(model, {"path": str(tmp_path / "data.h5")}, {}))
     graph = export(tmp_path / "run" / "model.pt")
     result = run_lava(graph, tmp_path / "data.h5", limit=6, progress=False)
-    assert result["top10_exact_agreement"] == 1.0 and result["spike_counts_identical"]
-    assert all(row["spikes"] > 0 for row in result["layers"] if row["kind"] == "LIF")
-    assert any(row.get("synaptic_ops", 0) > 0 for row in result["layers"]) == (name == "ssr-hybrid")
+    assert result.top10_exact_agreement == 1.0 and result.spike_counts_identical
+    assert all(row["spikes"] > 0 for row in result.layers if row["kind"] == "LIF")
+    assert any(row.get("synaptic_ops", 0) > 0 for row in result.layers) == (name == "ssr-hybrid")
     with pytest.raises(ValueError, match="floating_pt only"):
         run_lava(graph, tmp_path / "data.h5", limit=6, precision="fixed", progress=False)
 

@@ -7,7 +7,6 @@ LIF of tests/references.py, and NIR's equations written out in the executor test
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 
 import nir
@@ -16,6 +15,7 @@ import pytest
 import torch
 
 from references import circulant_filter, numpy_lif
+from ssr.artefacts import MANIFEST
 from ssr.checkpoint import checkpoint_dict, save_checkpoint
 from ssr.cli import export_main, main
 from ssr.convert.executor import NIRExecutor
@@ -97,20 +97,20 @@ def test_ssr_hybrid_exports_its_spiking_sub_graphs(tmp_path):
                                                        "block1_ffn_in_lif", "block1_ffn_out_lif"]
     assert all(row["spikes_torch"] > 0 for row in report.layers)
     manifest = files.manifest
-    assert [i["node"] for i in manifest["inputs"]] == ["block0_current", "block0_residual", "block1_current",
+    assert [i["node"] for i in manifest.inputs] == ["block0_current", "block0_residual", "block1_current",
                                                        "block1_residual"]
-    assert manifest["inputs"][2]["shape"] == [24, 1]  # the last block: newest position only
-    where = {row["layer"]: row["where"] for row in manifest["partition"]}
+    assert manifest.inputs[2]["shape"] == [24, 1]  # the last block: newest position only
+    where = {row["layer"]: row["where"] for row in manifest.partition}
     assert where["blocks.0.filter + filter_norm"] == "host" and where["blocks.0.ffn_out + ffn_out_norm"] == "chip"
     assert where["score + top-k"] == "host"
-    assert "input" not in manifest  # several inputs: only the list
+    assert manifest.input is None and "input" not in manifest.to_dict()  # several inputs: only the list
 
 
 def test_sfmlp_exports_its_spiking_feed_forward_blocks(tmp_path):
     files, report = export_and_verify(busy("sfmlp"), tmp_path / "sfmlp")
     assert [row["node"] for row in report.layers] == ["block0_ffn_lif", "block1_ffn_lif"]
     assert all(row["spikes_torch"] > 0 for row in report.layers)
-    where = {row["layer"]: row["where"] for row in files.manifest["partition"]}
+    where = {row["layer"]: row["where"] for row in files.manifest.partition}
     assert where["blocks.0.ffn.lif"] == "chip" and where["blocks.0.filter + filter_norm"] == "host"
 
 
@@ -126,25 +126,25 @@ def test_zoo_models_export_every_lif_layer(tmp_path, name, lif_nodes):
     files, report = export_and_verify(busy(name), tmp_path / name)
     assert [row["node"] for row in report.layers] == lif_nodes
     assert all(row["spikes_torch"] > 0 for row in report.layers)
-    where = {row["layer"]: row["where"] for row in files.manifest["partition"]}
+    where = {row["layer"]: row["where"] for row in files.manifest.partition}
     assert where["score"] == "host" and "chip" in where.values()
 
 
 def test_manifest_describes_graph_host_and_partition(exported):
     model, checkpoint, graph_path = exported
-    manifest = json.loads(manifest_path(graph_path).read_text())
-    assert manifest["model"] == "ssr" and manifest["time_steps"] == 4 and manifest["dt"] == 1.0
-    assert manifest["input"] == {"node": "input", "shape": [12, LENGTH]}
-    assert manifest["output"] == {"node": "output", "shape": [ITEMS + 1, 1]}
-    where = {row["layer"]: row["where"] for row in manifest["partition"]}
+    manifest = MANIFEST.read(manifest_path(graph_path))  # the one reader: the written file is complete
+    assert manifest.model == "ssr" and manifest.time_steps == 4 and manifest.dt == 1.0
+    assert manifest.input == {"node": "input", "shape": [12, LENGTH]}
+    assert manifest.output == {"node": "output", "shape": [ITEMS + 1, 1]}
+    where = {row["layer"]: row["where"] for row in manifest.partition}
     assert where["item_embedding + item_lif"] == "host" and where["top-k"] == "host"
     assert where["blocks.1.filter + filter_norm"] == "chip" and where["densify + score"] == "chip"
-    assert all(row["why"] for row in manifest["partition"])
-    lif = [name for name, node in manifest["nodes"].items() if node["type"] == "LIF"]
+    assert all(row["why"] for row in manifest.partition)
+    lif = [name for name, node in manifest.nodes.items() if node["type"] == "LIF"]
     assert len(lif) == 7
     graph = nir.read(graph_path)
-    assert set(manifest["nodes"]) == set(graph.nodes)
-    assert manifest["graph_sha256"] == hashlib.sha256(graph_path.read_bytes()).hexdigest()
+    assert set(manifest.nodes) == set(graph.nodes)
+    assert manifest.graph_sha256 == hashlib.sha256(graph_path.read_bytes()).hexdigest()
     table = ExportedFiles(graph_path).host_arrays["spike_table"]
     np.testing.assert_array_equal(table, model.spike_table().detach().numpy().astype(np.uint8))
     umask = os.umask(0)

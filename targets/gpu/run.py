@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ssr import __version__
-from ssr.artefacts import GPU_RUN
+from ssr.artefacts import GpuRun
 from ssr.io import file_sha256
 
 MODES = ("eager", "compile", "half")
@@ -128,7 +128,7 @@ def time_batches(forward, batch: torch.Tensor | tuple[torch.Tensor, ...], device
 
 def run_gpu(checkpoint: str | Path, data: str | Path, split: str = "test", batch_sizes: tuple[int, ...] = (1, 32, 256),
             device: str | None = None, compile: bool = False, half: bool = False, warmup: int = 3,
-            repeats: int = 20, mask_history: bool = False, estimate_sequences: int = 64) -> dict[str, Any]:
+            repeats: int = 20, mask_history: bool = False, estimate_sequences: int = 64) -> GpuRun:
     """Everything `gpu.json` holds."""
     from ssr.checkpoint import load_checkpoint
     from ssr.data.dataset import read_dataset
@@ -170,8 +170,8 @@ def run_gpu(checkpoint: str | Path, data: str | Path, split: str = "test", batch
             rows.append({"mode": mode, **row})
 
     estimate = _estimate_pj(model.cpu().float(), [a[:estimate_sequences].numpy() for a in inputs])
-    return {
-        **GPU_RUN.stamp(),
+    return GpuRun.from_dict({
+        **GpuRun.stamp(),
         "model": payload["model"], "kind": payload["kind"],
         "device": {"type": run_device.type,
                    "name": torch.cuda.get_device_name(run_device) if run_device.type == "cuda" else _cpu_name(),
@@ -188,7 +188,7 @@ def run_gpu(checkpoint: str | Path, data: str | Path, split: str = "test", batch
                        "checkpoint_sha256": file_sha256(checkpoint),
                        "data": str(data), "torch": torch.__version__, "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
-    }
+    }, "run-gpu's result")
 
 
 def _forward(model, mode: str, device: torch.device):

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from ssr import __version__
-from ssr.artefacts import LAVA_RUN
+from ssr.artefacts import LavaRun
 from ssr.deploy import deployment_of
 from ssr.io import file_sha256
 from ssr.metrics import mean_overlap
@@ -222,7 +222,7 @@ def _comparison(scores: np.ndarray, torch_scores: np.ndarray, targets: np.ndarra
 
 
 def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray, chunk: int, progress: bool,
-                          provenance: dict[str, str], checkpoint_sha256: str) -> dict[str, Any]:
+                          provenance: dict[str, str], checkpoint_sha256: str) -> LavaRun:
     """Models exported as sub-graphs with host layers between them: the model's own deployment
     loop (`run` of its deployment module, ssr.deploy), each sub-graph call run on Lava's simulator
     (floating_pt) for a chunk of sequences at a time."""
@@ -232,11 +232,11 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
     from tqdm import tqdm
 
     manifest = files.manifest
-    deployment = deployment_of(manifest["model"]).implementation()
+    deployment = deployment_of(manifest.model).implementation()
     twin = copy.deepcopy(model).double().eval()
     totals: dict[str, dict[str, float]] = {}
-    count, steps = len(inputs), manifest["time_steps"]
-    scores = np.zeros((count, manifest["num_items"] + 1))
+    count, steps = len(inputs), manifest.time_steps
+    scores = np.zeros((count, manifest.num_items + 1))
     start_time = time.perf_counter()
     with tqdm(total=count, unit="seq", desc="lava", disable=not progress) as bar, torch.no_grad():
         for start in range(0, count, chunk):
@@ -247,17 +247,17 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
             bar.update(len(batch))
     run_seconds = time.perf_counter() - start_time
     torch_scores, torch_spikes = _pytorch_reference(model, files, inputs)
-    lif_nodes = [name for name, info in manifest["nodes"].items() if info["type"] == "LIF"]
+    lif_nodes = [name for name, info in manifest.nodes.items() if info["type"] == "LIF"]
     layers = []
     for name in lif_nodes:
-        neurons = int(np.prod(manifest["nodes"][name]["output_shape"]))
+        neurons = int(np.prod(manifest.nodes[name]["output_shape"]))
         spikes = int(totals.get("spikes", {}).get(name, 0))
         layers.append({"node": name, "kind": "LIF", "neurons": neurons, "spikes": spikes,
                        "spikes_pytorch": torch_spikes[name], "spike_rate": spikes / (neurons * steps * count)})
     layers += [{"node": name, "kind": "synapse", "synaptic_ops": int(ops)}
                for name, ops in totals.get("synaptic_ops", {}).items()]
-    return {
-        **LAVA_RUN.stamp(),
+    return LavaRun.from_dict({
+        **LavaRun.stamp(),
         "sequences": count, "sequences_per_second": count / run_seconds, "precision": "float",
         "mode": "host in the loop: each sub-graph call on Lava, the host layers in PyTorch (float64)",
         "layers": layers,
@@ -266,12 +266,12 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
         "provenance": {**provenance, "graph_sha256": files.graph_sha256,
                        "checkpoint_sha256": checkpoint_sha256, "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
-    }
+    }, "run-lava's result")
 
 
 def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limit: int | None = None,
              precision: str = "float", checkpoint: str | Path | None = None, chunk: int = 64,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True) -> LavaRun:
     """Run the exported graph on Lava's simulator; returns what `lava.json` holds."""
     from tqdm import tqdm
 
@@ -285,28 +285,28 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         raise ValueError(f"--chunk must be at least 1, got {chunk}")
     files = ExportedFiles(graph_path)
     manifest = files.manifest
-    deployment = deployment_of(manifest["model"])
+    deployment = deployment_of(manifest.model)
     if not deployment.whole_graph and precision != "float":
-        raise ValueError(f"{graph_path} holds {manifest['model']!r} sub-graphs with host layers between them; "
+        raise ValueError(f"{graph_path} holds {manifest.model!r} sub-graphs with host layers between them; "
                          "they run floating_pt only (--precision float): fixed_pt needs a whole-graph deployment")
-    checkpoint = Path(checkpoint or manifest["provenance"]["checkpoint"])
+    checkpoint = Path(checkpoint or manifest.provenance["checkpoint"])
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint {checkpoint} (named in the manifest) not found; pass the model "
                                 "the graph was exported from with --checkpoint")
     checkpoint_sha256 = file_sha256(checkpoint)
-    if checkpoint_sha256 != manifest["provenance"]["checkpoint_sha256"]:
+    if checkpoint_sha256 != manifest.provenance["checkpoint_sha256"]:
         raise ValueError(f"{checkpoint} is not the checkpoint {graph_path} was exported from (sha256 differs from "
                          "the manifest's); pass that one with --checkpoint, or export this one")
     dataset = read_dataset(data)
-    if dataset.num_items != manifest["num_items"] or dataset.max_len != manifest["max_len"]:
+    if dataset.num_items != manifest.num_items or dataset.max_len != manifest.max_len:
         raise ValueError(f"{data} has {dataset.num_items} items / max length {dataset.max_len}; the graph "
-                         f"{manifest['num_items']} / {manifest['max_len']}: pass the dataset it was trained on")
+                         f"{manifest.num_items} / {manifest.max_len}: pass the dataset it was trained on")
     inputs, targets = dataset.inputs_and_targets(split)
     if limit is not None:
         if limit < 1:
             raise ValueError(f"--limit must be at least 1, got {limit}")
         inputs, targets = inputs[:limit], targets[:limit]
-    count, steps = len(inputs), manifest["time_steps"]
+    count, steps = len(inputs), manifest.time_steps
     model, _ = load_checkpoint(checkpoint)
 
     from ssr.targets.loihi_sim.lava_compat import import_lava
@@ -338,7 +338,7 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         del stream
         fixed = quantise(plan) if precision == "fixed" else None
         np.lib.format.open_memmap(record_path, mode="w+", dtype=np.int64 if fixed else np.float64,
-                                  shape=(count, manifest["num_items"] + 1)).flush()
+                                  shape=(count, manifest.num_items + 1)).flush()
         compile_start = time.perf_counter()
         network = LavaNetwork(plan, count, {input_name: input_path}, {readout_name: record_path}, fixed)
         run_config = Loihi2SimCfg(select_tag=PRECISIONS[precision])
@@ -385,8 +385,8 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
                        "target": name, "neurons": int(integrator["weights"].shape[0]),
                        "synapses": int(integrator["weights"].nnz),
                        "synaptic_ops": int(synaptic_ops[integrator["synapse"]])})
-    return {
-        **LAVA_RUN.stamp(),
+    return LavaRun.from_dict({
+        **LavaRun.stamp(),
         "sequences": count,
         "sequences_per_second": count / run_seconds,
         "precision": precision,
@@ -404,4 +404,4 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
                        "split": split, "checkpoint": str(checkpoint),
                        "checkpoint_sha256": checkpoint_sha256, "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
-    }
+    }, "run-lava's result")
