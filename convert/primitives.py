@@ -4,8 +4,9 @@ Each `Primitive` owns a node type's discrete-time semantics (dt = 1, the referen
 `step`), and for synapse types the same map as a sparse matrix on C-order flattened vectors
 (`matrix`, what the Lava compiler wires and the synaptic-operation count reads). The reference
 executor (convert.executor), the Lava compiler (targets.loihi_sim.compiler) and, through the
-compiler's plan, the energy counter dispatch on `PRIMITIVES[type(node).__name__]`; adding a
-primitive is one entry here and its tests.
+compiler's plan, the energy counter dispatch on `PRIMITIVES[type(node).__name__]`; the compiler's
+Lava process for each type is its one entry in `targets.loihi_sim.compiler.LAVA_MAPPINGS`. Adding a
+primitive is one entry here (and one there to run it on Lava) and its tests.
 
 Semantics per time step t (the convention of nirtorch's executor: no delay on edges), arrays with a
 leading batch axis:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -117,3 +118,22 @@ def test_no_stage_knows_a_model_by_name() -> None:
             if re.search(r"""(\.name|\[["']model["']\])\s*[!=]=\s*["']""", text):
                 offenders.append(f"{path.relative_to(ROOT)}: a branch on a model's name")
     assert offenders == []
+
+
+def test_each_nir_primitive_has_one_handler_per_stage() -> None:
+    """The reference executor and the energy counter dispatch through ssr.convert.primitives, the Lava
+    compiler through LAVA_MAPPINGS; the two tables agree, and every synapse primitive's matrix is what
+    the compiler wires. A node type without a handler is refused by name."""
+    import nir
+
+    from ssr.convert.primitives import PRIMITIVES
+    from ssr.targets.loihi_sim.compiler import LAVA_MAPPINGS, plan_graph
+
+    assert set(LAVA_MAPPINGS) <= set(PRIMITIVES)
+    assert {name for name, p in PRIMITIVES.items() if p.matrix is not None} <= set(LAVA_MAPPINGS)
+    assert all(p.role in ("io", "synapse", "neuron") for p in PRIMITIVES.values())
+    graph = nir.NIRGraph(nodes={"input": nir.Input(np.array([3])), "li": nir.LI(np.ones(3), np.ones(3), np.zeros(3)),
+                                "output": nir.Output(np.array([3]))},
+                         edges=[("input", "li"), ("li", "output")])
+    with pytest.raises(ValueError, match=r"cannot compile NIR node\(s\) li \(LI\) to Lava \(supported: Input, "):
+        plan_graph(graph, time_steps=2)

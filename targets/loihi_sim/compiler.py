@@ -1,6 +1,6 @@
 """NIR graph -> Lava processes for the Loihi 2 CPU simulator.
 
-Every NIR node we export maps onto a Lava process:
+Every NIR node we export maps onto a Lava process, one handler per NIR type (`LAVA_MAPPINGS`):
 
 | NIR | Lava |
 | --- | --- |
@@ -31,8 +31,6 @@ from ssr.spiking.fixed_point import grid_exponent, grid_mantissas, power_of_two_
 from ssr.spiking.lif import LIFParams, to_lava
 
 SYNAPSES = tuple(name for name, p in PRIMITIVES.items() if p.matrix is not None)  # wired as Lava synapses
-NEURONS = ("LIF", "I")  # the neuron types with a Lava process here
-COMPILABLE = ("Input", "Output", *SYNAPSES, *NEURONS)
 
 
 def _flat_shape(node) -> tuple[int, int]:
@@ -89,104 +87,137 @@ def _events_x_fan_out(events: np.ndarray, weights) -> float:
     return float(np.asarray(events, dtype=np.float64) @ np.diff(sparse.csc_matrix(weights).indptr))
 
 
-def plan_graph(graph, time_steps: int) -> Plan:
-    """Check that `graph` has the shape our compiler handles and lay it out (weights, lags, delays)."""
-    unsupported = sorted({f"{name} ({type(node).__name__})" for name, node in graph.nodes.items()
-                          if type(node).__name__ not in COMPILABLE})
-    if unsupported:
-        raise ValueError(f"cannot compile NIR node(s) {', '.join(unsupported)} to Lava "
-                         f"(supported: {', '.join(COMPILABLE)})")
-    kinds = {name: type(node).__name__ for name, node in graph.nodes.items()}
-    incoming = {name: [s for s, t in graph.edges if t == name] for name in graph.nodes}
-    plan = Plan(time_steps=time_steps)
-    for name, kind in kinds.items():
-        if kind == "Input":
-            plan.inputs[name] = _flat_shape(graph.nodes[name])[1]
+@dataclass
+class _Layout:
+    """What the per-primitive mappings share while `plan_graph` walks the graph in topological order."""
 
-    def spiking_source(name: str, synapse: str) -> str:
-        sources = incoming[synapse]
-        if len(sources) != 1 or kinds[sources[0]] not in ("Input", "LIF"):
+    graph: Any
+    plan: Plan
+    kinds: dict[str, str]  # node -> NIR type name
+    incoming: dict[str, list[str]]  # node -> the nodes with an edge into it
+
+    def spiking_source(self, synapse: str) -> str:
+        """The one Input or LIF node feeding a synapse node."""
+        sources = self.incoming[synapse]
+        if len(sources) != 1 or self.kinds[sources[0]] not in ("Input", "LIF"):
             raise ValueError(f"synapse node {synapse} must take exactly one Input or LIF node as input "
                              f"(has {', '.join(sources) or 'none'})")
         return sources[0]
 
-    order = _topological(graph)
-    for name in order:
-        kind = kinds[name]
-        if kind == "LIF":
-            node = graph.nodes[name]
-            tau, r, v_leak = (np.unique(np.asarray(getattr(node, k))) for k in ("tau", "r", "v_leak"))
-            v_th, v_reset = np.unique(np.asarray(node.v_threshold)), np.unique(np.asarray(node.v_reset))
-            if any(len(v) != 1 for v in (tau, v_leak, r, v_th, v_reset)) or v_leak[0] != 0 or r[0] != 1:
-                raise ValueError(f"LIF node {name}: Lava's LIF needs one tau, threshold and reset per layer, "
-                                 "r = 1 and v_leak = 0")
-            lava = to_lava(LIFParams(tau=float(tau[0]), v_threshold=1.0, v_reset=float(v_reset[0])))
-            lava["vth"] = float(v_th[0])  # the file's threshold, as it is
-            size = int(np.prod(node.tau.shape))
-            bias = np.zeros(size)
-            lag = 0
-            pending = []
-            for source in incoming[name]:
-                source_kind = kinds[source]
-                if source_kind in SYNAPSES:
-                    origin = spiking_source(name, source)
-                    weights, synapse_bias = synapse_matrix(graph.nodes[source])
-                    bias += synapse_bias * lava["input_scale"]
-                    pending.append(Synapse(source, origin, name, weights * lava["input_scale"]))
-                    lag = max(lag, plan.lags[origin] + 1)
-                elif source_kind == "I":
-                    integrator = plan.integrators[source]
-                    integrator["weights"] = integrator["weights"] * lava["input_scale"]
-                    integrator["bias"] = integrator["bias"] * lava["input_scale"]
-                    integrator["target"] = name
-                    lag = max(lag, plan.lags[source])
-                elif source_kind in ("Input", "LIF"):  # a direct edge: an identity synapse
-                    pending.append(Synapse(f"{source}->{name}", source, name,
-                                           sparse.identity(size, format="csr") * lava["input_scale"]))
-                    lag = max(lag, plan.lags[source] + 1)
-                else:
-                    raise ValueError(f"LIF node {name} takes input from {source} ({source_kind}); "
-                                     "the Lava compiler connects LIFs to synapse, I, Input or LIF nodes only")
-            for synapse in pending:
-                synapse.delay = lag - plan.lags[synapse.source] - 1
-            for source in incoming[name]:
-                if kinds[source] == "I" and plan.lags[source] != lag:
-                    raise ValueError(f"integrator {source} reaches LIF node {name} on a shorter path than its "
-                                     "other inputs; the compiler cannot delay integrator outputs")
-            plan.synapses += pending
-            plan.lifs[name] = {"size": size, "lag": lag, "bias": bias, **lava}
-            plan.lags[name] = lag
-        elif kind == "I":
-            node = graph.nodes[name]
-            if len(incoming[name]) != 1 or kinds[incoming[name][0]] not in SYNAPSES:
-                raise ValueError(f"integrator node {name} must take exactly one Affine/Linear/Conv1d node as input")
-            synapse = incoming[name][0]
-            origin = spiking_source(name, synapse)
-            weights, bias = synapse_matrix(graph.nodes[synapse])
-            r = np.asarray(node.r, dtype=np.float64).ravel()
-            plan.integrators[name] = {"synapse": synapse, "source": origin, "weights": sparse.diags(r) @ weights,
-                                      "bias": bias * r, "input_lag": plan.lags[origin], "target": None}
-            plan.lags[name] = plan.lags[origin] + 1
-        elif kind == "Output":
-            sources = incoming[name]
-            source_kind = kinds[sources[0]] if len(sources) == 1 else None
-            if source_kind == "I":  # a readout integrator: its value at each sequence's last step
-                plan.integrators[sources[0]]["target"] = name
-                plan.lags[name] = plan.lags[sources[0]]
-            elif source_kind == "LIF":  # spikes handed to the host, every step
-                plan.spike_outputs[name] = sources[0]
-                plan.lags[name] = plan.lags[sources[0]]
-            elif source_kind in SYNAPSES:  # a synapse's output handed to the host, every step
-                origin = spiking_source(name, sources[0])
-                weights, bias = synapse_matrix(graph.nodes[sources[0]])
-                plan.step_outputs[name] = {"synapse": sources[0], "source": origin, "weights": weights,
-                                           "bias": bias, "input_lag": plan.lags[origin]}
-                plan.lags[name] = plan.lags[origin] + 1
-            else:
-                raise ValueError(f"output node {name} must be fed by one I, LIF or synapse node")
-        elif kind == "Input":
-            plan.lags[name] = 0
-    return plan
+
+def _map_input(layout: _Layout, name: str) -> None:
+    """`Input` -> a RingBuffer source the host fills, one column per step (lag 0)."""
+    layout.plan.inputs[name] = _flat_shape(layout.graph.nodes[name])[1]
+    layout.plan.lags[name] = 0
+
+
+def _map_lif(layout: _Layout, name: str) -> None:
+    """`LIF` -> CountingLIF (lava's LIFReset + spike counts) with ssr.spiking.lif.to_lava's parameters;
+    every synapse node into it becomes a Sparse (DelaySparse where its path is shorter) x 1/tau, its
+    bias the LIF's bias; a direct Input/LIF edge is an identity synapse; an integrator `I` feeds it."""
+    plan, kinds, node = layout.plan, layout.kinds, layout.graph.nodes[name]
+    tau, r, v_leak = (np.unique(np.asarray(getattr(node, k))) for k in ("tau", "r", "v_leak"))
+    v_th, v_reset = np.unique(np.asarray(node.v_threshold)), np.unique(np.asarray(node.v_reset))
+    if any(len(v) != 1 for v in (tau, v_leak, r, v_th, v_reset)) or v_leak[0] != 0 or r[0] != 1:
+        raise ValueError(f"LIF node {name}: Lava's LIF needs one tau, threshold and reset per layer, "
+                         "r = 1 and v_leak = 0")
+    lava = to_lava(LIFParams(tau=float(tau[0]), v_threshold=1.0, v_reset=float(v_reset[0])))
+    lava["vth"] = float(v_th[0])  # the file's threshold, as it is
+    size = int(np.prod(node.tau.shape))
+    bias = np.zeros(size)
+    lag = 0
+    pending = []
+    for source in layout.incoming[name]:
+        source_kind = kinds[source]
+        if source_kind in SYNAPSES:
+            origin = layout.spiking_source(source)
+            weights, synapse_bias = synapse_matrix(layout.graph.nodes[source])
+            bias += synapse_bias * lava["input_scale"]
+            pending.append(Synapse(source, origin, name, weights * lava["input_scale"]))
+            lag = max(lag, plan.lags[origin] + 1)
+        elif source_kind == "I":
+            integrator = plan.integrators[source]
+            integrator["weights"] = integrator["weights"] * lava["input_scale"]
+            integrator["bias"] = integrator["bias"] * lava["input_scale"]
+            integrator["target"] = name
+            lag = max(lag, plan.lags[source])
+        elif source_kind in ("Input", "LIF"):  # a direct edge: an identity synapse
+            pending.append(Synapse(f"{source}->{name}", source, name,
+                                   sparse.identity(size, format="csr") * lava["input_scale"]))
+            lag = max(lag, plan.lags[source] + 1)
+        else:
+            raise ValueError(f"LIF node {name} takes input from {source} ({source_kind}); "
+                             "the Lava compiler connects LIFs to synapse, I, Input or LIF nodes only")
+    for synapse in pending:
+        synapse.delay = lag - plan.lags[synapse.source] - 1
+    for source in layout.incoming[name]:
+        if kinds[source] == "I" and plan.lags[source] != lag:
+            raise ValueError(f"integrator {source} reaches LIF node {name} on a shorter path than its "
+                             "other inputs; the compiler cannot delay integrator outputs")
+    plan.synapses += pending
+    plan.lifs[name] = {"size": size, "lag": lag, "bias": bias, **lava}
+    plan.lags[name] = lag
+
+
+def _map_integrator(layout: _Layout, name: str) -> None:
+    """`I` (fed by one synapse node) -> IntegratingSparse: the synapses and the integrator in one
+    process, r folded into the weights; it feeds a LIF or records a readout."""
+    plan, incoming = layout.plan, layout.incoming
+    if len(incoming[name]) != 1 or layout.kinds[incoming[name][0]] not in SYNAPSES:
+        raise ValueError(f"integrator node {name} must take exactly one Affine/Linear/Conv1d node as input")
+    synapse = incoming[name][0]
+    origin = layout.spiking_source(synapse)
+    weights, bias = synapse_matrix(layout.graph.nodes[synapse])
+    r = np.asarray(layout.graph.nodes[name].r, dtype=np.float64).ravel()
+    plan.integrators[name] = {"synapse": synapse, "source": origin, "weights": sparse.diags(r) @ weights,
+                              "bias": bias * r, "input_lag": plan.lags[origin], "target": None}
+    plan.lags[name] = plan.lags[origin] + 1
+
+
+def _map_output(layout: _Layout, name: str) -> None:
+    """`Output` -> read back by the host: an integrator's record at each sequence's last step, a LIF's
+    spikes every step, or a synapse node's output every step."""
+    plan, kinds, sources = layout.plan, layout.kinds, layout.incoming[name]
+    source_kind = kinds[sources[0]] if len(sources) == 1 else None
+    if source_kind == "I":  # a readout integrator: its value at each sequence's last step
+        plan.integrators[sources[0]]["target"] = name
+        plan.lags[name] = plan.lags[sources[0]]
+    elif source_kind == "LIF":  # spikes handed to the host, every step
+        plan.spike_outputs[name] = sources[0]
+        plan.lags[name] = plan.lags[sources[0]]
+    elif source_kind in SYNAPSES:  # a synapse's output handed to the host, every step
+        origin = layout.spiking_source(sources[0])
+        weights, bias = synapse_matrix(layout.graph.nodes[sources[0]])
+        plan.step_outputs[name] = {"synapse": sources[0], "source": origin, "weights": weights,
+                                   "bias": bias, "input_lag": plan.lags[origin]}
+        plan.lags[name] = plan.lags[origin] + 1
+    else:
+        raise ValueError(f"output node {name} must be fed by one I, LIF or synapse node")
+
+
+def _map_synapse(layout: _Layout, name: str) -> None:
+    """Synapse primitives (those with a `matrix`) are wired by the node they feed (LIF, I or Output)."""
+
+
+# the Lava mapping of each primitive, by NIR type: one handler each (ssr.convert.primitives owns
+# their step semantics and synapse matrices); adding a primitive to Lava is one entry here
+LAVA_MAPPINGS = {"Input": _map_input, "Output": _map_output, "LIF": _map_lif, "I": _map_integrator,
+                 **{name: _map_synapse for name in SYNAPSES}}
+
+
+def plan_graph(graph, time_steps: int) -> Plan:
+    """Check that `graph` has the shape our compiler handles and lay it out (weights, lags, delays):
+    every node, in topological order, through its primitive's entry in LAVA_MAPPINGS."""
+    unsupported = sorted({f"{name} ({type(node).__name__})" for name, node in graph.nodes.items()
+                          if type(node).__name__ not in LAVA_MAPPINGS})
+    if unsupported:
+        raise ValueError(f"cannot compile NIR node(s) {', '.join(unsupported)} to Lava "
+                         f"(supported: {', '.join(LAVA_MAPPINGS)})")
+    layout = _Layout(graph, Plan(time_steps=time_steps), {name: type(node).__name__ for name, node in graph.nodes.items()},
+                     {name: [s for s, t in graph.edges if t == name] for name in graph.nodes})
+    for name in _topological(graph):
+        LAVA_MAPPINGS[layout.kinds[name]](layout, name)
+    return layout.plan
 
 
 def _topological(graph) -> list[str]:
