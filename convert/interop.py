@@ -2,9 +2,10 @@
 
 nirtorch wires the graph and maps the stateless nodes itself; neurons are left to the caller (as
 norse and snntorch supply theirs). `nirtorch_node_map()` supplies modules for the node types our
-exports use, with NIR's equations (dt = 1), and an `Affine` that keeps the bias and takes NIR's
-batched weights (nirtorch 2.6's default `Affine` assigns the bias to `weight.bias`, so the bias is
-lost, and maps the weight to a 2-D `nn.Linear`).
+exports use, each running its primitive's step (ssr.convert.primitives, NIR's equations at dt = 1),
+including an `Affine` that keeps the bias and takes NIR's batched weights (nirtorch 2.6's default
+`Affine` assigns the bias to `weight.bias`, so the bias is lost, and maps the weight to a 2-D
+`nn.Linear`).
 
     module = nirtorch.nir_to_torch(nir.read("model.nir"), nirtorch_node_map())
     state = None
@@ -19,52 +20,42 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ssr.spiking.lif import neuron_update
+from ssr.convert.primitives import PRIMITIVES, primitive
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(array, dtype=np.float64))
-
-
-class NIRAffine(torch.nn.Module):
-    """y = W x + b on the last axis, weight (..., out, in) one matrix per leading slice."""
-
-    def __init__(self, weight: np.ndarray, bias: np.ndarray | None) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(_tensor(weight), requires_grad=False)
-        self.bias = None if bias is None else torch.nn.Parameter(_tensor(bias), requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.matmul(self.weight, x.unsqueeze(-1)).squeeze(-1)
-        return y if self.bias is None else y + self.bias
-
-
-class NIRNeuron(torch.nn.Module):
-    """One Euler step (dt = 1) of NIR's I, LIF (fire on v > v_threshold, reset to v_reset)."""
+class PrimitiveModule(torch.nn.Module):
+    """A NIR node as a torch module that runs its primitive's step (ssr.convert.primitives): the
+    semantics nirtorch executes are the ones our reference executor and the Lava compiler use."""
 
     def __init__(self, node) -> None:
         super().__init__()
-        self.kind = type(node).__name__
-        for key in ("tau", "r", "v_leak", "v_threshold", "v_reset"):
-            if getattr(node, key, None) is not None:
-                self.register_buffer(key, _tensor(getattr(node, key)))
+        self.step = primitive(node).step
+        for key, value in vars(node).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
+                self.register_buffer(key, torch.from_numpy(np.asarray(value, dtype=np.float64)))
+
+    def params(self) -> dict[str, torch.Tensor]:
+        return dict(self.named_buffers())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.step(self.params(), x, None)[0]
+
+
+class PrimitiveNeuron(PrimitiveModule):
+    """A neuron node: nirtorch threads its membrane state through `state`."""
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None):
-        v = torch.zeros_like(x) if state is None else state
-        if self.kind == "I":
-            h, _, v = neuron_update(v, x, r=self.r)
-            return h, v
-        _, fired, v = neuron_update(v, x, self.tau, self.r, self.v_leak, self.v_threshold,
-                                    self.v_reset.expand_as(v), where=torch.where)
-        return fired.to(x.dtype), v
+        return self.step(self.params(), x, state)
+
+
+INTEROP_TYPES = ("Affine", "Linear", "LIF", "I")  # the types our map supplies (Conv1d: nirtorch's own)
 
 
 def nirtorch_node_map() -> dict[type, Callable]:
     import nir
 
-    return {nir.Affine: lambda node: NIRAffine(node.weight, node.bias),
-            nir.Linear: lambda node: NIRAffine(node.weight, None),
-            nir.LIF: NIRNeuron, nir.I: NIRNeuron}
+    return {getattr(nir, name): PrimitiveNeuron if PRIMITIVES[name].role == "neuron" else PrimitiveModule
+            for name in INTEROP_TYPES}
 
 
 def to_torch_module(graph, dtype: torch.dtype = torch.float64) -> torch.nn.Module:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from scipy import sparse
 
 from ssr.spiking.lif import neuron_update
@@ -49,12 +50,14 @@ def _pass(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
     return x, None
 
 
+# the io, dense-synapse and neuron steps take numpy arrays or torch tensors alike (the peer interop
+# runs them on tensors); Conv1d is numpy only
 def _linear(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
-    return np.matmul(params["weight"], x[..., None])[..., 0], None
+    return (params["weight"] @ x[..., None])[..., 0], None
 
 
 def _affine(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
-    return np.matmul(params["weight"], x[..., None])[..., 0] + params["bias"], None
+    return (params["weight"] @ x[..., None])[..., 0] + params["bias"], None
 
 
 def _scale(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
@@ -95,11 +98,12 @@ def _conv1d(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
 
 def _neuron(leaky: bool, fires: bool):
     def step(params: Params, x: np.ndarray, state):
-        v = np.zeros_like(x) if state is None else state
+        tensor = isinstance(x, torch.Tensor)
+        v = (torch.zeros_like(x) if tensor else np.zeros_like(x)) if state is None else state
         h, fired, v = neuron_update(v, x, params["tau"] if leaky else None, params["r"],
                                     params["v_leak"] if leaky else 0.0, params["v_threshold"] if fires else None,
-                                    params.get("v_reset", 0.0))
-        return (h if fired is None else fired.astype(x.dtype)), v
+                                    params.get("v_reset", 0.0), where=torch.where if tensor else np.where)
+        return (h if fired is None else fired.to(x.dtype) if tensor else fired.astype(x.dtype)), v
     return step
 
 
