@@ -75,6 +75,43 @@ def table(rows: dict) -> str:
     return "\n".join(lines)
 
 
+def figure(rows: dict, out: Path) -> Path:
+    """bench/results/side_info.png: each model's HR@10 and NDCG@10 gain over its id-only run per
+    setting (mean over the seeds it has), the paper's range for spiking models shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    models = [m for m in MODELS if m in rows and "none" in rows[m]]
+    settings = [s for s in SETTINGS[1:] if any(s in rows[m] for m in models)]
+    width = 0.8 / max(len(settings), 1)
+    for axis, metric in zip(axes, ("HR@10", "NDCG@10")):
+        low, high = PAPER[metric]
+        axis.axhspan(low, high, color="tab:green", alpha=0.12, label=f"paper, spiking models ({low}-{high}%)")
+        axis.axhline(0, color="black", linewidth=0.8)
+        for i, setting in enumerate(settings):
+            gains = [100 * (mean_row(rows[m][setting])[metric] / mean_row(rows[m]["none"])[metric] - 1)
+                     if setting in rows[m] else float("nan") for m in models]
+            seeds = [len(rows[m][setting]["seeds"]) if setting in rows[m] else 0 for m in models]
+            bars = axis.bar([x + (i - (len(settings) - 1) / 2) * width for x in range(len(models))], gains, width,
+                            label=setting)
+            for bar, n in zip(bars, seeds):
+                if n:
+                    axis.annotate(f"{n}s", (bar.get_x() + bar.get_width() / 2, 0), ha="center", va="top",
+                                  fontsize=6, xytext=(0, -2), textcoords="offset points")
+        axis.set_xticks(range(len(models)), models)
+        axis.set_title(f"{metric} gain over id-only, Scientific (test)")
+        axis.set_ylabel("% change")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=7, frameon=False)
+    fig.text(0.01, 0.01, "ns under a bar: seeds averaged", fontsize=6)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return out
+
+
 def main(models: list[str], settings: list[str], seeds: int, work: Path, threads: int = 1,
          name: str = "side_info") -> dict:
     data = prepared(work)
@@ -92,6 +129,8 @@ def main(models: list[str], settings: list[str], seeds: int, work: Path, threads
                                    "epochs_max": 30, "patience": 5, "fusion": "sum",
                                    "paper_gain_percent": PAPER, "models": rows})
     print(table(rows))
+    if rows:
+        figure(rows, RESULTS / f"{name}.png")
     return rows
 
 
@@ -102,7 +141,13 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--work", default=str(RESULTS.parent / "work"), help="datasets and runs (git-ignored)")
+    parser.add_argument("--figure-only", action="store_true",
+                        help="redraw bench/results/side_info.png from side_info.json and print the table; no training")
     args = parser.parse_args()
+    if args.figure_only:
+        recorded = json.loads((RESULTS / "side_info.json").read_text())["models"]
+        print(table(recorded))
+        raise SystemExit(print(f"wrote {figure(recorded, RESULTS / 'side_info.png')}"))
     if not SOURCE.is_dir():
         raise SystemExit(f"{SOURCE} not found: the benchmark needs ../shared/data/amazon-scientific-mm")
     main(args.models.split(","), args.settings.split(","), args.seeds, Path(args.work), args.threads)
