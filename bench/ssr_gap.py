@@ -38,7 +38,7 @@ from ssr.checkpoint import load_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.data.prepare import PrepareConfig, prepare
 from ssr.metrics import RankingMetrics, target_ranks, top_k
-from ssr.models.base import MODELS, register
+from ssr.models.base import register
 from ssr.models.fmlp.ssr import SSR
 from ssr.train.matrix import KNOWN_DATASETS
 from ssr.train.trainer import TrainConfig, train
@@ -219,16 +219,9 @@ def diagnose(model, dataset: SequenceDataset) -> dict:
 def energy_and_firing(run_dir: Path, data: Path) -> dict:
     """Energy per inference as `ssr energy-report` counts it (45nm-fp32, first 256 test sequences)
     and every spiking layer's firing rate (spikes per neuron per step), so a silent path shows."""
-    from ssr.checkpoint import read_checkpoint
-    from ssr.convert.export import export
-    from ssr.energy.profiles import load_profile
-    from ssr.energy.report import analyse_run
+    from ssr.energy.report import cost_run
 
-    model = read_checkpoint(run_dir / "model.pt")["model"]
-    if model in MODELS and MODELS[model].deployment and MODELS[model].deployment.whole_graph:
-        if not (run_dir / "model.nir").is_file():  # costed from its exported graph, as energy-report does
-            export(run_dir / "model.pt")
-    entry = analyse_run(run_dir, load_profile("45nm-fp32"), 256, None, str(data))
+    entry = cost_run(run_dir, data)
     return {"energy_pj_per_inference": float(entry["energy_pj"]),
             "server_side_energy_pj": float(entry["server_side_energy_pj"]),
             "firing_rates": {row["name"]: row["firing_rate"] for row in entry["layers"] if row["firing_rate"] is not None}}

@@ -38,14 +38,44 @@ def _integer(low: int):
 POSITIVE_INT, NON_NEGATIVE_INT = _integer(1), _integer(0)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
+def _finite(above_zero: bool):
+    """argparse type: a finite number > 0 (or >= 0)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (value > 0 if above_zero else value >= 0) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'>' if above_zero else '>='} 0, got {text}")
+        return value
+    parse.__name__ = f"number {'>' if above_zero else '>='} 0"
+    return parse
+
+
+_positive_float, _non_negative_float = _finite(True), _finite(False)
+
+
+def add_executor_options(parser: argparse.ArgumentParser, unit: str) -> None:
+    """--executor and Ray's options, shared by bench and tune."""
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help=f"local: every {unit} in this process, one after the other (default); ray: each "
+                        f"{unit} a Ray task, on this machine or the cluster at --ray-address")
+    parser.add_argument("--ray-address", help="a running cluster's address (`ray start --head` prints it; 'auto' "
+                        "finds a local one); default: start Ray on this machine")
+    parser.add_argument("--ray-cpus", type=POSITIVE_INT, help="CPUs of a Ray started here (default: all)")
+    parser.add_argument("--cpus-per-run", type=_positive_float, default=1.0,
+                        help=f"CPUs each {unit} holds (default 1; torch threads follow it unless --threads)")
+    parser.add_argument("--gpus-per-run", type=_non_negative_float, default=0.0,
+                        help=f"GPUs each {unit} holds (default 0; above 0 it trains on cuda)")
+    parser.add_argument("--max-retries", type=NON_NEGATIVE_INT, default=3,
+                        help=f"times Ray runs a {unit} again when its worker dies (default 3); the run resumes")
+
+
+def ray_options(args: argparse.Namespace):
+    from ssr.train.executor import RayOptions
+
+    return RayOptions(address=args.ray_address, cpus=args.ray_cpus, cpus_per_run=args.cpus_per_run,
+                      gpus_per_run=args.gpus_per_run, max_retries=args.max_retries)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -286,16 +316,20 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from ssr.train.matrix import prepare_datasets, resolve_models, run_matrix
+    from ssr.train.matrix import parse_sweep, prepare_datasets, resolve_models, run_matrix
     from ssr.train.trainer import TrainConfig
 
     TrainConfig(epochs=args.epochs, patience=args.patience, threads=args.threads)  # range-check before any work
     out = Path(args.out)
     models = resolve_models(args.models)
+    sweeps = [parse_sweep(spec, models) for spec in args.sweep]
+    if len({s.field for s in sweeps}) != len(sweeps):
+        raise ValueError("--sweep: each field once (give all its values in one --sweep FIELD=V1,V2,...)")
     datasets = prepare_datasets([d for d in args.datasets.split(",") if d], Path(args.data_dir), out)
     run_matrix(models, datasets, args.seeds, out, epochs=args.epochs, patience=args.patience,
                threads=args.threads, mask_history=args.mask_history,
-               tuned=Path(args.tuned) if args.tuned else None)
+               tuned=Path(args.tuned) if args.tuned else None, sweeps=sweeps, executor=args.executor,
+               ray=ray_options(args), data_dir=Path(args.data_dir), progress=not args.quiet)
     print((out / "results.md").read_text())
     print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.json'}")
 
@@ -459,7 +493,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=0)
     bench.add_argument("--mask-history", action="store_true", help="test with history masked (published protocol)")
     bench.add_argument("--tuned", help="folder of `ssr tune` results: TUNED/<dataset>/<ann model>/best.json")
-    bench.add_argument("--out", required=True, help="results folder (runs/, results.csv, results.md, results.json)")
+    bench.add_argument("--out", required=True, help="results folder (runs/, results.csv, results.md, results.json); "
+                       "on a cluster a filesystem every node shares")
+    bench.add_argument("--sweep", action="append", default=[], metavar="FIELD=V1,V2,...",
+                       help="vary one config field (training, model, or max_len), e.g. time_steps=1,2,4,8; "
+                       "repeatable; adds energy per inference and seconds per epoch, and OUT/sweep_FIELD.png")
+    add_executor_options(bench, "matrix cell")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(run=cmd_bench, resumable=True)
     gpu = commands.add_parser("run-gpu", help="timed PyTorch inference on GPU (CPU fallback)")
     gpu.add_argument("checkpoint", help="RUN_DIR/model.pt (ANN or SNN)")

@@ -15,14 +15,18 @@ read from DIR/<dataset>/<ann>/best.json; a spiking model takes its ANN original'
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import statistics
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ssr.io import atomic_path, write_json
 from ssr.models.base import MODELS
+from ssr.train.executor import RayOptions
 
 # name -> (reader, raw file under the data folder, split): the protocols the paper's tables use
 KNOWN_DATASETS = {
@@ -55,9 +59,9 @@ def ordered(names: list[str]) -> list[str]:
     return result + [s for s in snns if s not in result]
 
 
-def prepare_datasets(specs: list[str], data_dir: Path, out: Path) -> dict[str, Path]:
+def prepare_datasets(specs: list[str], data_dir: Path, out: Path, max_len: int = 50) -> dict[str, Path]:
     """name -> prepared .h5: a known name is prepared from data_dir with its protocol (reused when
-    unchanged); a path to an .h5 file is used as it is, named by its stem."""
+    unchanged; windows of `max_len` items); a path to an .h5 file is used as it is, named by its stem."""
     from ssr.data.prepare import PrepareConfig, prepare
 
     datasets = {}
@@ -72,8 +76,8 @@ def prepare_datasets(specs: list[str], data_dir: Path, out: Path) -> dict[str, P
             if not source.is_file():
                 raise FileNotFoundError(f"{source} not found (dataset {spec}); pass --data-dir with {raw} inside, "
                                         "or a prepared FILE.h5")
-            target = out / "data" / f"{spec}_{split}.h5"
-            prepare(PrepareConfig(dataset=reader, split=split, max_len=50), source, target)
+            target = out / "data" / (f"{spec}_{split}.h5" if max_len == 50 else f"{spec}_{split}_len{max_len}.h5")
+            prepare(PrepareConfig(dataset=reader, split=split, max_len=max_len), source, target)
             datasets[spec] = target
         else:
             raise ValueError(f"unknown dataset {spec!r}; known: {', '.join(KNOWN_DATASETS)}, or a prepared FILE.h5")
@@ -95,34 +99,232 @@ def tuned_params(tuned: Path | None, dataset: str, model: str) -> dict[str, Any]
     return spiking_params(model, params) if cls.kind == "snn" else params
 
 
+# --- sweeps ------------------------------------------------------------------------------------------
+
+PREPARE_FIELDS = ("max_len",)  # dataset-preparation fields a sweep may vary (known datasets only)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """`--sweep FIELD=V1,V2,...`: one config field and its values. `where` says whose field it is:
+    the dataset preparation (max_len), the training config, or the model config (a model without the
+    field runs once at its own defaults: the flat reference line, e.g. an ANN against time_steps)."""
+
+    field: str
+    values: tuple[Any, ...]
+    where: str  # "prepare" | "train" | "model"
+
+    def applies_to(self, model: str) -> bool:
+        return self.where != "model" or self.field in {f.name for f in dataclasses.fields(MODELS[model].Config)}
+
+
+def parse_sweep(spec: str, models: list[str]) -> Sweep:
+    """'FIELD=V1,V2,...' -> Sweep, the values converted to the field's type; ValueError naming the problem."""
+    from ssr.data.prepare import PrepareConfig
+    from ssr.train.trainer import TrainConfig
+
+    field, _, values = spec.partition("=")
+    field = field.strip()
+    if not field or not values:
+        raise ValueError(f"--sweep {spec!r}: expected FIELD=V1,V2,... (for example time_steps=1,2,4,8)")
+    owners = [("prepare", PrepareConfig)] if field in PREPARE_FIELDS else []
+    owners += [("train", TrainConfig)] if field in {f.name for f in dataclasses.fields(TrainConfig)} else []
+    owners += [("model", MODELS[m].Config) for m in models
+               if field in {f.name for f in dataclasses.fields(MODELS[m].Config)}]
+    if field in ("seed",) or not owners:
+        raise ValueError(f"--sweep {field}: not a field the benchmark can vary (dataset preparation: "
+                         f"{', '.join(PREPARE_FIELDS)}; training config; or a config field of {', '.join(models)})")
+    where, owner = owners[0]
+    kind = typing.get_type_hints(owner)[field]
+    parsed = tuple(_parse_value(field, v.strip(), kind) for v in values.split(",") if v.strip())
+    if not parsed or len(set(parsed)) != len(parsed):
+        raise ValueError(f"--sweep {spec!r}: give distinct values, comma-separated")
+    for value in parsed:  # the owner's range check: bad values stop here, before anything trains
+        owner(**({"dataset": KNOWN_DATASETS["ml-100k"][0]} if where == "prepare" else {}), **{field: value})
+    return Sweep(field, parsed, where)
+
+
+def _parse_value(field: str, text: str, kind: Any) -> Any:
+    options = [k for k in typing.get_args(kind) if k is not type(None)] or [kind]
+    for option in options:
+        try:
+            if option is bool:
+                if text.lower() not in ("true", "false"):
+                    raise ValueError
+                return text.lower() == "true"
+            if option in (int, float, str):
+                return option(text)
+        except ValueError:
+            continue
+    raise ValueError(f"--sweep {field}: {text!r} is not a valid {' or '.join(getattr(o, '__name__', str(o)) for o in options)}")
+
+
+# --- cells -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of the matrix: model x dataset x seed [x swept value]."""
+
+    dataset: str
+    model: str
+    seed: int
+    field: str | None = None  # the swept field, None for a plain cell
+    value: Any = None
+
+    def run_dir(self, out: Path) -> Path:
+        """OUT/runs/<dataset>/<model>[/<field>=<value>]/seed<k>."""
+        base = out / "runs" / self.dataset / self.model
+        return (base / f"{self.field}={self.value}" if self.field else base) / f"seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """Everything a worker needs to train and measure one cell (it pickles: Ray ships it)."""
+
+    cell: Cell
+    data: str  # the prepared dataset
+    run_dir: str
+    train_config: dict[str, Any]  # TrainConfig fields
+    model_config: dict[str, Any]
+    measure: bool  # also the energy per inference (sweeps)
+
+
+def finished(run_dir: Path) -> bool:
+    return (run_dir / "metrics.json").is_file() and (run_dir / "model.pt").is_file()
+
+
+def train_cell(job: CellJob) -> dict[str, Any]:
+    """Train the cell unless it is finished (an interrupted run resumes from its last.pt, so a retried
+    job goes on where its dead worker stopped) and return its test metrics, training seconds per epoch
+    and, for sweeps, the energy per inference as `ssr energy-report` counts it (45nm-fp32)."""
+    from ssr.train.trainer import TrainConfig, train
+
+    run_dir = Path(job.run_dir)
+    if not finished(run_dir):
+        # only a run that wrote model.pt but not metrics.json (killed in between) starts again
+        train(job.cell.model, job.data, run_dir, TrainConfig(**job.train_config), job.model_config,
+              progress=False, overwrite=(run_dir / "model.pt").is_file())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    result = {"test": {k: metrics["test"][k] for k in METRICS},
+              "train_seconds_per_epoch": metrics["timings"]["train_seconds"] / max(metrics["epochs_run"], 1)}
+    if job.measure:
+        from ssr.energy.report import cost_run
+
+        result["energy_pj_per_inference"] = float(cost_run(run_dir, job.data)["energy_pj"])
+    return result
+
+
+def plan_cells(models: list[str], datasets: list[str], seeds: int, sweeps: list[Sweep]) -> list[Cell]:
+    """Every cell, without duplicates: dataset, model, seed (x each sweep's values where it applies)."""
+    if not sweeps:
+        return [Cell(d, m, s) for d in datasets for m in models for s in range(seeds)]
+    cells = []
+    for sweep in sweeps:
+        for dataset in datasets:
+            for model in models:
+                if sweep.applies_to(model):
+                    cells += [Cell(dataset, model, s, sweep.field, v) for v in sweep.values for s in range(seeds)]
+                else:
+                    cells += [Cell(dataset, model, s) for s in range(seeds)]
+    return list(dict.fromkeys(cells))
+
+
 def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Path, epochs: int = 100,
                patience: int = 10, threads: int = 0, mask_history: bool = False,
-               tuned: Path | None = None) -> dict[str, Any]:
-    from ssr.train.trainer import TrainConfig, train
+               tuned: Path | None = None, sweeps: list[Sweep] = (), executor: str = "local",
+               ray: RayOptions = RayOptions(), data_dir: Path | None = None, progress: bool = False) -> dict[str, Any]:
+    """Train every missing cell through `executor` and write the results as cells finish; returns
+    the summary (results.json's content). A finished cell (metrics.json and model.pt in its run
+    folder) is read, never trained again."""
+    from ssr.train.executor import run
     from ssr.train.tune import split_params
 
-    results: dict[str, dict[str, list[dict[str, float]]]] = {}
-    for dataset, path in datasets.items():
-        for model in models:
-            train_overrides, model_config = split_params(tuned_params(tuned, dataset, model))
-            for seed in range(seeds):
-                run_dir = out / "runs" / dataset / model / f"seed{seed}"
-                if not (run_dir / "metrics.json").is_file() or not (run_dir / "model.pt").is_file():
-                    print(f"training {model} on {dataset}, seed {seed} -> {run_dir}", flush=True)
-                    config = TrainConfig(epochs=epochs, patience=patience, seed=seed, threads=threads,
-                                         mask_history=mask_history, **train_overrides)
-                    # an interrupted run resumes from its last.pt; only a run that wrote model.pt but
-                    # not metrics.json (killed in between) starts again
-                    train(model, path, run_dir, config, model_config, progress=False,
-                          overwrite=(run_dir / "model.pt").is_file())
-                metrics = json.loads((run_dir / "metrics.json").read_text())["test"]
-                results.setdefault(dataset, {}).setdefault(model, []).append({k: metrics[k] for k in METRICS})
-    return summarise(results, models, out, mask_history)
+    if executor == "ray" and threads == 0:
+        threads = max(int(ray.cpus_per_run), 1)  # torch threads = the CPUs the task holds
+    data_paths = {(name, None): path for name, path in datasets.items()}
+    for sweep in sweeps:
+        if sweep.where == "prepare":
+            specs = [name for name in datasets if name in KNOWN_DATASETS]
+            if len(specs) != len(datasets):
+                raise ValueError(f"--sweep {sweep.field} prepares each dataset again: it needs known datasets "
+                                 f"({', '.join(KNOWN_DATASETS)}), not prepared files")
+            for value in sweep.values:
+                for name, path in prepare_datasets(specs, data_dir, out, **{sweep.field: value}).items():
+                    data_paths[(name, value)] = path
+    jobs, results = [], {}
+    for cell in plan_cells(models, list(datasets), seeds, list(sweeps)):
+        sweep = next((s for s in sweeps if s.field == cell.field), None)
+        train_overrides, model_config = split_params(tuned_params(tuned, cell.dataset, cell.model))
+        config = {"epochs": epochs, "patience": patience, "seed": cell.seed, "threads": threads,
+                  "mask_history": mask_history, **train_overrides,
+                  **({"device": "cuda"} if executor == "ray" and ray.gpus_per_run > 0 else {})}
+        if sweep is not None and sweep.where == "train":
+            config[cell.field] = cell.value
+        if sweep is not None and sweep.where == "model":
+            model_config = {**model_config, cell.field: cell.value}
+        data = data_paths[(cell.dataset, cell.value if sweep is not None and sweep.where == "prepare" else None)]
+        job = CellJob(cell, str(data), str(cell.run_dir(out)), config, model_config, measure=bool(sweeps))
+        if finished(cell.run_dir(out)) and not sweeps:
+            results[cell] = train_cell(job)  # reads the finished run
+        else:
+            if not finished(cell.run_dir(out)):
+                print(f"training {cell.model} on {cell.dataset}, seed {cell.seed}"
+                      f"{f', {cell.field}={cell.value}' if cell.field else ''} -> {cell.run_dir(out)}", flush=True)
+            jobs.append(job)
+    summary = {}
+
+    def on_result(job: CellJob, result: dict[str, Any]) -> None:
+        nonlocal summary
+        results[job.cell] = result
+        summary = summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps))
+
+    summary = summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps))
+    run(jobs, train_cell, on_result, executor, ray, progress=progress, unit="cell")
+    for sweep in sweeps:
+        sweep_figure(summary["sweeps"][sweep.field], sweep.field, out / f"sweep_{sweep.field}.png")
+    return summary
+
+
+def collect(results: dict[Cell, dict[str, Any]]) -> dict[str, dict[str, list[dict[str, float]]]]:
+    """Plain cells' test metrics: dataset -> model -> one entry per seed, in seed order."""
+    table: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for cell in sorted((c for c in results if c.field is None), key=lambda c: (c.dataset, c.model, c.seed)):
+        table.setdefault(cell.dataset, {}).setdefault(cell.model, []).append(results[cell]["test"])
+    return table
+
+
+def sweep_rows(results: dict[Cell, dict[str, Any]], models: list[str], sweeps: list[Sweep]) -> dict[str, list[dict]]:
+    """Per sweep, one row per (dataset, model, value): metrics over seeds, energy, seconds per epoch;
+    a model the sweep does not apply to has one row with value None (its flat reference line)."""
+    rows: dict[str, list[dict]] = {}
+    for sweep in sweeps:
+        rows[sweep.field] = []
+        for dataset in dict.fromkeys(c.dataset for c in results):
+            for model in models:
+                values = sweep.values if sweep.applies_to(model) else (None,)
+                for value in values:
+                    found = [results[c] for c in sorted(results, key=lambda c: c.seed)
+                             if (c.dataset, c.model) == (dataset, model)
+                             and ((c.field, c.value) == (sweep.field, value) if value is not None else c.field is None)]
+                    if not found:
+                        continue
+                    row = {"dataset": dataset, "model": model, "kind": MODELS[model].kind, sweep.field: value}
+                    for metric in METRICS:
+                        seeds = [f["test"][metric] for f in found]
+                        row[metric] = {"mean": statistics.fmean(seeds),
+                                       "std": statistics.stdev(seeds) if len(seeds) > 1 else 0.0, "seeds": seeds}
+                    for key in ("energy_pj_per_inference", "train_seconds_per_epoch"):
+                        measured = [f[key] for f in found if key in f]
+                        row[key] = statistics.fmean(measured) if measured else None
+                    rows[sweep.field].append(row)
+    return rows
 
 
 def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: list[str], out: Path,
-              mask_history: bool) -> dict[str, Any]:
-    """results.json / .csv / .md from per-seed test metrics."""
+              mask_history: bool, sweeps: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """results.json / .csv / .md from per-seed test metrics (+ a table per sweep: sweep_<field>.csv
+    and a section of results.md, the swept value as a column)."""
     table: dict[str, dict[str, dict[str, Any]]] = {}
     gaps: dict[str, list[float]] = {metric: [] for metric in METRICS}
     for dataset, by_model in results.items():
@@ -143,13 +345,90 @@ def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: lis
                         gaps[metric].append(gap)
             table.setdefault(dataset, {})[model] = row
     summary = {"metrics": list(METRICS), "split": "test", "mask_history": mask_history, "results": table,
-               "mean_relative_gap_percent": {m: statistics.fmean(v) if v else None for m, v in gaps.items()}}
+               "mean_relative_gap_percent": {m: statistics.fmean(v) if v else None for m, v in gaps.items()},
+               **({"sweeps": sweeps} if sweeps else {})}
     write_json(out / "results.json", summary)
     with atomic_path(out / "results.csv") as temp:
         temp.write_text(_csv(table, models))
+    markdown = _markdown(table, models, summary["mean_relative_gap_percent"]) if table else ""
+    for field, rows in (sweeps or {}).items():
+        markdown += ("\n" if markdown else "") + _sweep_markdown(field, rows)
+        with atomic_path(out / f"sweep_{field}.csv") as temp:
+            temp.write_text(_sweep_csv(field, rows))
     with atomic_path(out / "results.md") as temp:
-        temp.write_text(_markdown(table, models, summary["mean_relative_gap_percent"]))
+        temp.write_text(markdown)
     return summary
+
+
+def _sweep_markdown(field: str, rows: list[dict[str, Any]]) -> str:
+    lines = [f"Sweep over `{field}` (test, mean ± std over seeds; a model without the field: its defaults, "
+             "'—'):", "", f"| dataset | model | kind | {field} | HR@10 | NDCG@10 | MRR@10 | energy / inference "
+             "(45nm-fp32) | train s / epoch |", "|" + " --- |" * 9]
+    for row in rows:
+        energy = row["energy_pj_per_inference"]
+        seconds = row["train_seconds_per_epoch"]
+        lines.append(f"| {row['dataset']} | {row['model']} | {row['kind']} | "
+                     f"{'—' if row[field] is None else row[field]} | "
+                     + " | ".join(_cell(row[m]) for m in METRICS)
+                     + f" | {'' if energy is None else f'{energy / 1e6:.2f} uJ'} | "
+                     f"{'' if seconds is None else f'{seconds:.1f}'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _sweep_csv(field: str, rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["dataset", "model", "kind", field, "metric", "mean", "std", "seeds", "energy_pj_per_inference",
+                     "train_seconds_per_epoch"])
+    for row in rows:
+        for metric in METRICS:
+            writer.writerow([row["dataset"], row["model"], row["kind"], "" if row[field] is None else row[field],
+                             metric, f"{row[metric]['mean']:.6f}", f"{row[metric]['std']:.6f}",
+                             " ".join(f"{v:.6f}" for v in row[metric]["seeds"]),
+                             "" if row["energy_pj_per_inference"] is None else f"{row['energy_pj_per_inference']:.1f}",
+                             "" if row["train_seconds_per_epoch"] is None else f"{row['train_seconds_per_epoch']:.3f}"])
+    return buffer.getvalue()
+
+
+def sweep_figure(rows: list[dict[str, Any]], field: str, path: Path) -> Path | None:
+    """The paper's Figures 5/6 shape, per dataset: NDCG@10, energy per inference and training seconds
+    per epoch against the swept value; a model the sweep does not vary is a flat dashed line."""
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(row["dataset"] for row in rows))
+    panels = (("NDCG@10", "test NDCG@10", 1.0), ("energy_pj_per_inference", "uJ per inference (45nm-fp32)", 1e-6),
+              ("train_seconds_per_epoch", "training s / epoch", 1.0))
+    fig, axes = plt.subplots(len(datasets), 3, figsize=(12, 3.4 * len(datasets)), squeeze=False)
+    for r, dataset in enumerate(datasets):
+        mine = [row for row in rows if row["dataset"] == dataset]
+        swept = sorted({row[field] for row in mine if row[field] is not None})
+        for c, (key, label, scale) in enumerate(panels):
+            axis = axes[r][c]
+            for model in dict.fromkeys(row["model"] for row in mine):
+                points = [row for row in mine if row["model"] == model]
+                value = (lambda row: row[key]["mean"]) if key == "NDCG@10" else (lambda row: row[key])
+                if points[0][field] is None:  # not swept: its one value across the range
+                    if value(points[0]) is not None and swept:
+                        axis.plot([swept[0], swept[-1]], [value(points[0]) * scale] * 2, "--", label=f"{model} (flat)")
+                    continue
+                xs = [row[field] for row in points if value(row) is not None]
+                axis.plot(xs, [value(row) * scale for row in points if value(row) is not None], "o-", label=model)
+            axis.set_xlabel(field)
+            axis.set_ylabel(label)
+            if swept and all(isinstance(v, (int, float)) for v in swept):
+                axis.set_xticks(swept)
+            axis.set_title(f"{dataset}: {label}", fontsize=9)
+        axes[r][0].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as temp:
+        fig.savefig(temp, dpi=120, format="png")
+    plt.close(fig)
+    return path
 
 
 def _cell(entry: dict[str, Any]) -> str:

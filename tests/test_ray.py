@@ -1,0 +1,129 @@
+"""`ssr bench --executor ray` on a real local Ray (2 CPUs, no dashboard): the same table as the
+in-process matrix bit for bit, a worker killed mid-cell is retried and resumes, an interrupted
+driver leaves its finished cells and a second call trains only the missing ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from builders import prepare_synthetic
+
+from ssr.cli import main
+
+MATRIX = ["--models", "fmlp,sfmlp", "--seeds", "2", "--epochs", "3", "--patience", "3", "--threads", "1", "--quiet"]
+RAY = ["--executor", "ray", "--ray-cpus", "2", "--cpus-per-run", "1"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ray")
+    return prepare_synthetic(root / "syn.h5", users=150, items=30)
+
+
+@pytest.fixture(scope="module")
+def reference(data, tmp_path_factory):
+    """The matrix trained in this process, one cell after the other."""
+    out = tmp_path_factory.mktemp("in_process")
+    assert main(["bench", "--datasets", str(data), *MATRIX, "--out", str(out)]) == 0
+    return out
+
+
+def results(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+def bench_process(data: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ssr.cli", "bench", "--datasets", str(data), *MATRIX, *extra,
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, process: subprocess.Popen, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"the driver ended early: {process.communicate()}"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def ray_workers_training() -> dict[int, Path | None]:
+    """Ray worker processes running a matrix cell (Ray titles them after the task): PID -> the run
+    folder whose training lock it holds (None before it has taken one)."""
+    workers = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"ray::train_cell" not in (entry / "cmdline").read_bytes():
+                    continue
+                locks = [Path(os.readlink(fd)) for fd in (entry / "fd").iterdir()]
+            except OSError:
+                continue
+            workers[int(entry.name)] = next((lock.parent for lock in locks if lock.name == ".train.lock"), None)
+    return workers
+
+
+def resumable_worker() -> int | None:
+    """A worker in the middle of a cell: it holds a run whose first epoch is saved (last.pt)."""
+    return next((pid for pid, run in ray_workers_training().items()
+                 if run is not None and (run / "last.pt").is_file() and not (run / "metrics.json").exists()), None)
+
+
+def test_ray_matrix_equals_the_in_process_one(data, reference, tmp_path, capsys):
+    out = tmp_path / "ray"
+    assert main(["bench", "--datasets", str(data), *MATRIX, *RAY, "--out", str(out)]) == 0
+    assert capsys.readouterr().out.count("training ") == 4
+    assert results(out) == results(reference)
+    assert (out / "results.md").read_text() == (reference / "results.md").read_text()
+    assert main(["bench", "--datasets", str(data), *MATRIX, *RAY, "--out", str(out)]) == 0  # all finished
+    assert "training " not in capsys.readouterr().out
+
+
+def test_a_worker_killed_mid_cell_is_retried_and_the_table_is_unchanged(data, reference, tmp_path):
+    out = tmp_path / "ray"
+    driver = bench_process(data, out, *RAY)
+    wait_for(lambda: resumable_worker() is not None, driver)
+    killed = resumable_worker()
+    run = ray_workers_training()[killed]
+    os.kill(killed, signal.SIGKILL)
+    stdout, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 0, stderr
+    assert "resuming after epoch" in (run / "train.log").read_text()  # Ray ran the cell again; it resumed
+    assert results(out) == results(reference)
+
+
+def test_an_interrupted_driver_keeps_its_cells_and_the_next_call_trains_only_the_rest(data, reference, tmp_path):
+    out = tmp_path / "ray"
+    driver = bench_process(data, out, *RAY)
+    runs = out / "runs" / "syn"
+    wait_for(lambda: any(runs.glob("*/seed*/metrics.json")), driver)
+    driver.send_signal(signal.SIGINT)
+    _, stderr = driver.communicate(timeout=120)
+    assert driver.returncode != 0 and "re-run the same command to resume" in stderr
+    done = {p.parent: p.parent.joinpath("model.pt").stat().st_mtime_ns for p in runs.glob("*/seed*/metrics.json")}
+    assert 1 <= len(done) < 4
+    assert not ray_workers_training()  # the cancelled tasks' workers are gone
+    again = bench_process(data, out)  # in-process this time: any executor reads the same folders
+    stdout, stderr = again.communicate(timeout=300)
+    assert again.returncode == 0, stderr
+    assert stdout.count("training ") == 4 - len(done)
+    assert all(run.joinpath("model.pt").stat().st_mtime_ns == mtime for run, mtime in done.items())
+    assert results(out) == results(reference)
+
+
+def test_bad_executor_options_are_one_line_errors(data, tmp_path, capsys):
+    for argv, message in ((["--executor", "spark"], "invalid choice: 'spark'"),
+                          (["--cpus-per-run", "0"], "must be a finite number > 0"),
+                          (["--sweep", "nonsense=1,2"], "--sweep nonsense: not a field the benchmark can vary"),
+                          (["--sweep", "time_steps=1,x"], "--sweep time_steps: 'x' is not a valid int"),
+                          (["--sweep", "time_steps=0"], "time_steps must be a number >= 1")):
+        assert main(["bench", "--datasets", str(data), *MATRIX, *argv, "--out", str(tmp_path / "r")]) != 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "r" / "runs").exists()
