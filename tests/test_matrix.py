@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from builders import prepare_synthetic
 
@@ -80,3 +81,30 @@ def test_bench_matrix_resumes_an_interrupted_run_from_its_last_epoch(data, tmp_p
     assert "resuming after epoch 1" in log and log.count("epoch   1 ") == 1 and "epoch   2 " in log
     assert "(1 seed)" in (out / "results.md").read_text()  # no "± 0.0000" spread from a single seed
     assert json.loads((run_dir / "metrics.json").read_text())["epochs_run"] == 2
+
+
+def test_bench_sweep_varies_one_field_and_reports_energy_and_time(data, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["bench", "--models", "fmlp,sfmlp", "--datasets", str(data), "--seeds", "1", "--epochs", "1",
+                 "--threads", "1", "--quiet", "--sweep", "time_steps=1,2", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.count("training ") == 3  # fmlp has no time_steps: trained once
+    rows = json.loads((out / "results.json").read_text())["sweeps"]["time_steps"]
+    by_value = {(row["model"], row["time_steps"]): row for row in rows}
+    assert set(by_value) == {("fmlp", None), ("sfmlp", 1), ("sfmlp", 2)}
+    for (model, steps), row in by_value.items():
+        run = out / "runs" / "syn" / model / (f"time_steps={steps}" if steps else "") / "seed0"
+        config = torch.load(run / "model.pt", weights_only=True)["config"]
+        assert config.get("time_steps") == steps  # the swept value reached the model
+        assert row["NDCG@10"]["seeds"] == [json.loads((run / "metrics.json").read_text())["test"]["NDCG@10"]]
+        assert row["energy_pj_per_inference"] > 0 and row["train_seconds_per_epoch"] > 0
+    # twice the time steps: every spiking layer runs twice as often, so the device spends more
+    assert by_value[("sfmlp", 2)]["energy_pj_per_inference"] > by_value[("sfmlp", 1)]["energy_pj_per_inference"]
+    assert "| syn | sfmlp | snn | 2 |" in (out / "results.md").read_text()
+    assert (out / "sweep_time_steps.csv").read_text().startswith("dataset,model,kind,time_steps,metric")
+    assert (out / "sweep_time_steps.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_sweep_over_max_len_needs_a_dataset_it_can_prepare_again(data, tmp_path, capsys):
+    assert main(["bench", "--models", "fmlp", "--datasets", str(data), "--seeds", "1", "--epochs", "1",
+                 "--sweep", "max_len=5,8", "--out", str(tmp_path / "r")]) == 1
+    assert "--sweep max_len prepares each dataset again: it needs known datasets" in capsys.readouterr().err
