@@ -252,14 +252,15 @@ def main(variants: list[str], seeds: int | list[int], work: Path, name: str = "s
         per_seed = []
         for seed in (range(seeds) if isinstance(seeds, int) else seeds):
             run_dir = work / "runs" / f"ml-100k_{variant}_seed{seed}"
+            seed_overrides = dict(overrides)  # the teacher is this seed's run of the variant named
             if "teacher" in overrides:
                 teacher = work / "runs" / f"ml-100k_{overrides['teacher']}_seed{seed}" / "model.pt"
                 if not teacher.is_file():
                     raise SystemExit(f"{variant} needs its teacher: run the {overrides['teacher']} variant first")
-                overrides = {**overrides, "teacher": str(teacher)}
+                seed_overrides["teacher"] = str(teacher)
             if not (run_dir / "model.pt").exists():
                 train(model_name, data, run_dir, TrainConfig(epochs=15, patience=5, seed=seed, threads=threads,
-                                                             **overrides), model_config, progress=False)
+                                                             **seed_overrides), model_config, progress=False)
             if train_only:
                 continue
             metrics = json.loads((run_dir / "metrics.json").read_text())

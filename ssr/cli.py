@@ -309,7 +309,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
     best = tune(args.model, args.data, args.out, trials=args.trials, metric=args.metric, storage=args.storage,
                 study_name=args.study_name, epochs=args.epochs, patience=args.patience, seed=args.seed,
-                threads=args.threads)
+                threads=args.threads, workers=args.workers, executor=args.executor, ray=ray_options(args))
     print(f"best valid {args.metric} {best['best_value']:.4f} after {best['trials']} trials: "
           f"{json.dumps(best['best_params'])}; wrote {Path(args.out) / 'best.json'} (study {best['study']} in "
           f"{best['storage']})")
@@ -480,6 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--threads", type=int, default=0)
     tune.add_argument("--out", required=True, help="folder for the study, trial runs and best.json")
+    tune.add_argument("--workers", type=POSITIVE_INT, default=1,
+                      help="trials at a time against the one study (with --executor ray; default 1). On a "
+                      "cluster give --storage a database every node reaches (postgresql://..., mysql://...)")
+    add_executor_options(tune, "tuning worker")
     tune.set_defaults(run=cmd_tune, resumable=True)
     bench = commands.add_parser("bench", help="train and test a model x dataset x seed matrix; results table")
     bench.add_argument("--models", default="all", help="'all' or a comma-separated list (default all)")

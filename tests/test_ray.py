@@ -127,3 +127,19 @@ def test_bad_executor_options_are_one_line_errors(data, tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "r" / "runs").exists()
+
+
+def test_tune_runs_workers_as_ray_tasks_against_one_study(data, tmp_path):
+    import optuna
+
+    out = tmp_path / "tune"
+    assert main(["tune", "--model", "fmlp", "--data", str(data), "--trials", "3", "--workers", "2", "--epochs", "1",
+                 "--threads", "1", *RAY, "--out", str(out)]) == 0
+    best = json.loads((out / "best.json").read_text())
+    study = optuna.load_study(study_name=best["study"], storage=best["storage"])
+    assert len(study.trials) == 3 and best["trials"] == 3 and best["workers"] == 2
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert best["best_value"] == max(t.value for t in study.trials)
+    for trial in study.trials:  # each trial's run, validated only: no test metrics were computed
+        metrics = json.loads((out / "trials" / f"{trial.number:04d}" / "metrics.json").read_text())
+        assert metrics["valid"]["MRR@10"] == trial.value and metrics["test"] is None

@@ -31,6 +31,7 @@ class RayOptions:
     cpus_per_run: float = 1.0
     gpus_per_run: float = 0.0
     max_retries: int = 3  # re-runs of a job whose worker died
+    worker_output: bool = False  # show what the workers print (prefixed by Ray) in the driver's output
 
 
 def run(jobs: Sequence[Any], fn: Callable[[Any], Any], on_result: Callable[[Any, Any], None],
@@ -56,7 +57,7 @@ def _run_ray(jobs, fn, on_result, options: RayOptions, bar) -> None:
 
     started = not ray.is_initialized()
     if started:
-        init = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        init = {"include_dashboard": False, "log_to_driver": options.worker_output, "configure_logging": False}
         if options.address:
             ray.init(address=options.address, **init)
         else:

@@ -264,7 +264,10 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
         if sweep is not None and sweep.where == "model":
             model_config = {**model_config, cell.field: cell.value}
         data = data_paths[(cell.dataset, cell.value if sweep is not None and sweep.where == "prepare" else None)]
-        job = CellJob(cell, str(data), str(cell.run_dir(out)), config, model_config, measure=bool(sweeps))
+        # absolute paths: a worker's working directory is not the driver's (on a cluster, --out is mounted
+        # at the same path on every node)
+        job = CellJob(cell, str(Path(data).resolve()), str(cell.run_dir(out).resolve()), config, model_config,
+                      measure=bool(sweeps))
         if finished(cell.run_dir(out)) and not sweeps:
             results[cell] = train_cell(job)  # reads the finished run
         else:
