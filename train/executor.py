@@ -11,7 +11,9 @@ Ray (`executor="ray"`): each job is a task with declared resources (`num_cpus`, 
 address Ray starts on this machine (`ray.init(num_cpus=...)`, no dashboard) and stops at the end;
 with `address` (what `ray start --head` printed, e.g. `10.0.0.1:6379`, or `auto`) it joins that
 cluster. Ctrl-C in the driver cancels every unfinished task (their workers are stopped) and
-re-raises; what already finished stays finished.
+re-raises; what already finished stays finished. A Ray started here runs its workers at normal
+priority; Ray's own default (nice 15, for nodes started with `ray start`) lets any other busy
+process on the node starve them: start cluster nodes with `RAY_worker_niceness=0 ray start ...`.
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ def _run_ray(jobs, fn, on_result, options: RayOptions, bar) -> None:
         init = {"include_dashboard": False, "log_to_driver": options.worker_output, "configure_logging": False}
         if options.address:
             ray.init(address=options.address, **init)
-        else:
-            ray.init(num_cpus=options.cpus or os.cpu_count() or 1, **init)
+        else:  # workers at normal priority (Ray's default, nice 15, starves them beside any other busy process)
+            ray.init(num_cpus=options.cpus or os.cpu_count() or 1, _system_config={"worker_niceness": 0}, **init)
     try:
         remote = ray.remote(num_cpus=options.cpus_per_run, num_gpus=options.gpus_per_run,
                             max_retries=options.max_retries, retry_exceptions=False)(fn)
