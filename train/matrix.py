@@ -21,6 +21,7 @@ import json
 import statistics
 import typing
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -216,27 +217,30 @@ def train_cell(job: CellJob) -> dict[str, Any]:
 
 
 def plan_cells(models: list[str], datasets: list[str], seeds: int, sweeps: list[Sweep]) -> list[Cell]:
-    """Every cell, without duplicates: dataset, model, seed (x each sweep's values where it applies)."""
+    """Every cell, without duplicates, seed-major (every model and dataset at seed 0 first, so a
+    matrix stopped halfway is already a whole one-seed table), x each sweep's values where it applies."""
     if not sweeps:
-        return [Cell(d, m, s) for d in datasets for m in models for s in range(seeds)]
+        return [Cell(d, m, s) for s in range(seeds) for d in datasets for m in models]
     cells = []
-    for sweep in sweeps:
-        for dataset in datasets:
-            for model in models:
-                if sweep.applies_to(model):
-                    cells += [Cell(dataset, model, s, sweep.field, v) for v in sweep.values for s in range(seeds)]
-                else:
-                    cells += [Cell(dataset, model, s) for s in range(seeds)]
+    for seed in range(seeds):
+        for sweep in sweeps:
+            for dataset in datasets:
+                for model in models:
+                    cells += ([Cell(dataset, model, seed, sweep.field, v) for v in sweep.values]
+                              if sweep.applies_to(model) else [Cell(dataset, model, seed)])
     return list(dict.fromkeys(cells))
 
 
 def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Path, epochs: int = 100,
                patience: int = 10, threads: int = 0, mask_history: bool = False,
                tuned: Path | None = None, sweeps: list[Sweep] = (), executor: str = "local",
-               ray: RayOptions = RayOptions(), data_dir: Path | None = None, progress: bool = False) -> dict[str, Any]:
+               ray: RayOptions = RayOptions(), data_dir: Path | None = None, progress: bool = False,
+               wanted: Callable[[Cell], bool] | None = None,
+               on_cell: Callable[[Cell, Path], None] | None = None) -> dict[str, Any]:
     """Train every missing cell through `executor` and write the results as cells finish; returns
     the summary (results.json's content). A finished cell (metrics.json and model.pt in its run
-    folder) is read, never trained again."""
+    folder) is read, never trained again. `wanted` leaves cells out (neither trained nor read);
+    `on_cell(cell, run_dir)` is called in this process for each cell once it is finished."""
     from ssr.train.executor import run
     from ssr.train.tune import split_params
 
@@ -254,6 +258,8 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
                     data_paths[(name, value)] = path
     jobs, results = [], {}
     for cell in plan_cells(models, list(datasets), seeds, list(sweeps)):
+        if wanted is not None and not wanted(cell):
+            continue
         sweep = next((s for s in sweeps if s.field == cell.field), None)
         train_overrides, model_config = split_params(tuned_params(tuned, cell.dataset, cell.model))
         config = {"epochs": epochs, "patience": patience, "seed": cell.seed, "threads": threads,
@@ -270,6 +276,8 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
                       measure=bool(sweeps))
         if finished(cell.run_dir(out)) and not sweeps:
             results[cell] = train_cell(job)  # reads the finished run
+            if on_cell is not None:
+                on_cell(cell, Path(job.run_dir))
         else:
             if not finished(cell.run_dir(out)):
                 print(f"training {cell.model} on {cell.dataset}, seed {cell.seed}"
@@ -280,6 +288,8 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
     def on_result(job: CellJob, result: dict[str, Any]) -> None:
         nonlocal summary
         results[job.cell] = result
+        if on_cell is not None:
+            on_cell(job.cell, Path(job.run_dir))
         summary = summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps))
 
     summary = summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps))
