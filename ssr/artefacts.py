@@ -42,6 +42,10 @@ class ArtefactFile:
 
     extra: dict[str, Any] = field(default_factory=dict)  # keys beyond the schema's, kept as read
 
+    def __init_subclass__(cls, *, format: str, file: str, command: str, schema_version: int = 1, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.format, cls.file, cls.command, cls.schema_version = format, file, command, schema_version
+
     @classmethod
     def stamp(cls) -> dict[str, Any]:
         """The keys that open every file of this kind."""
@@ -130,13 +134,17 @@ def _describe(hint: Any) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Manifest(ArtefactFile):
-    """model.manifest.json: what an exported graph is, how the host feeds it and reads it back."""
+class AtTen:
+    """Test HR/NDCG/MRR@10 at the top level of a file (lava.json: from Lava's scores)."""
 
-    format: ClassVar[str] = "ssr-nir-manifest"
-    schema_version: ClassVar[int] = 1
-    file: ClassVar[str] = "manifest"
-    command: ClassVar[str] = "ssr-export RUN_DIR/model.pt --to nir"
+    hr_at_10: float = key("HR@10")
+    ndcg_at_10: float = key("NDCG@10")
+    mrr_at_10: float = key("MRR@10")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest(ArtefactFile, format="ssr-nir-manifest", file="manifest", command="ssr-export RUN_DIR/model.pt --to nir"):
+    """model.manifest.json: what an exported graph is, how the host feeds it and reads it back."""
 
     model: str  # the registered model name
     kind: str  # "snn" | "ann" | "hybrid"...
@@ -165,21 +173,13 @@ class Manifest(ArtefactFile):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LavaRun(ArtefactFile):
+class LavaRun(AtTen, ArtefactFile, format="ssr-lava-run", file="lava.json", command="ssr run-lava"):
     """lava.json: a graph run on Lava's simulator, compared with PyTorch sequence by sequence."""
-
-    format: ClassVar[str] = "ssr-lava-run"
-    schema_version: ClassVar[int] = 1
-    file: ClassVar[str] = "lava.json"
-    command: ClassVar[str] = "ssr run-lava"
 
     sequences: int
     sequences_per_second: float
     precision: str  # "float" | "fixed"
     layers: list[dict[str, Any]]  # per LIF node its spikes (Lava's and PyTorch's), per synapse its ops
-    hr_at_10: float = key("HR@10")  # from Lava's scores
-    ndcg_at_10: float = key("NDCG@10")
-    mrr_at_10: float = key("MRR@10")
     top10_exact_agreement: float  # share of sequences whose top-10 list equals PyTorch's
     mean_top10_overlap: float
     pytorch: dict[str, float]  # HR/NDCG/MRR@10 from PyTorch's scores
@@ -196,21 +196,13 @@ class LavaRun(ArtefactFile):
 
 
 @dataclass(frozen=True, kw_only=True)
-class GpuRun(ArtefactFile):
+class GpuRun(AtTen, ArtefactFile, format="ssr-gpu-run", file="gpu.json", command="ssr run-gpu"):
     """gpu.json: a model timed (and, with NVML, metered) in PyTorch on a GPU or the CPU."""
-
-    format: ClassVar[str] = "ssr-gpu-run"
-    schema_version: ClassVar[int] = 1
-    file: ClassVar[str] = "gpu.json"
-    command: ClassVar[str] = "ssr run-gpu"
 
     model: str
     kind: str
     device: dict[str, Any]  # type, name, torch threads
     device_note: str
-    hr_at_10: float = key("HR@10")
-    ndcg_at_10: float = key("NDCG@10")
-    mrr_at_10: float = key("MRR@10")
     metrics: dict[str, float]
     mask_history: bool
     split: str
@@ -222,13 +214,8 @@ class GpuRun(ArtefactFile):
 
 
 @dataclass(frozen=True, kw_only=True)
-class EnergyReport(ArtefactFile):
+class EnergyReport(ArtefactFile, format="ssr-energy-report", file="report.json", command="ssr energy-report"):
     """report.json: every run's operations and energy per inference under one profile."""
-
-    format: ClassVar[str] = "ssr-energy-report"
-    schema_version: ClassVar[int] = 1
-    file: ClassVar[str] = "report.json"
-    command: ClassVar[str] = "ssr energy-report"
 
     profile: str
     profile_values_pj: dict[str, float]  # mac, add, ac, neuron_update, sram_byte, dram_byte
