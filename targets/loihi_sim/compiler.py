@@ -220,6 +220,35 @@ def plan_graph(graph, time_steps: int) -> Plan:
     return layout.plan
 
 
+def batch_plan(plan: Plan, copies: int) -> Plan:
+    """The plan for `copies` sequences at once: every population `copies` times side by side (copy b
+    of a neuron at index b * size + i) and every synapse block-diagonal (copy b reaches copy b only),
+    so one Lava step advances `copies` sequences and the per-step cost of the simulator's process
+    synchronisation is shared. Lags, delays, resets and parameters are the unbatched plan's."""
+    if copies == 1:
+        return plan
+
+    def weights(matrix):
+        """copies x `matrix` on the diagonal, each row's entries in the original's order (the order a
+        row's products are added in: float sums must not change)."""
+        matrix = sparse.csr_matrix(matrix)
+        rows, cols = matrix.shape
+        indptr = np.concatenate([[0], (matrix.indptr[1:][None, :] + matrix.nnz * np.arange(copies)[:, None]).ravel()])
+        indices = (matrix.indices[None, :] + cols * np.arange(copies)[:, None]).ravel()
+        return sparse.csr_matrix((np.tile(matrix.data, copies), indices, indptr), shape=(rows * copies, cols * copies))
+
+    batched = Plan(time_steps=plan.time_steps, lags=dict(plan.lags), spike_outputs=dict(plan.spike_outputs),
+                   inputs={name: size * copies for name, size in plan.inputs.items()})
+    batched.lifs = {name: {**lif, "size": lif["size"] * copies, "bias": np.tile(lif["bias"], copies)}
+                    for name, lif in plan.lifs.items()}
+    batched.synapses = [Synapse(s.name, s.source, s.target, weights(s.weights), s.delay) for s in plan.synapses]
+    batched.integrators = {name: {**i, "weights": weights(i["weights"]), "bias": np.tile(i["bias"], copies)}
+                           for name, i in plan.integrators.items()}
+    batched.step_outputs = {name: {**o, "weights": weights(o["weights"]), "bias": np.tile(o["bias"], copies)}
+                            for name, o in plan.step_outputs.items()}
+    return batched
+
+
 def _topological(graph) -> list[str]:
     from ssr.convert.executor import topological_order
 

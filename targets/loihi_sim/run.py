@@ -22,9 +22,13 @@ from ssr.artefacts import LavaRun
 from ssr.deploy import deployment_of
 from ssr.io import file_sha256
 from ssr.metrics import mean_overlap
-from ssr.targets.loihi_sim.compiler import Plan, plan_graph, quantise
+from ssr.targets.loihi_sim.compiler import Plan, batch_plan, plan_graph, quantise
 
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
+# sequences side by side in a whole-graph run: 1 until a quiet-machine benchmark says otherwise (on a
+# loaded 2-core machine, ssr on ml-100k ran 16.4 seq/s at 1, 19.7 at 4 and 13.4 at 16: Lava's CPU
+# backend pays for the data it moves each step more than for its per-step synchronisation)
+DEFAULT_BATCH = 1
 
 
 class LavaNetwork:
@@ -34,7 +38,7 @@ class LavaNetwork:
     form for fixed_pt."""
 
     def __init__(self, plan: Plan, sequences: int, inputs: dict[str, Path], records: dict[str, Path],
-                 fixed: dict[str, Any] | None = None) -> None:
+                 fixed: dict[str, Any] | None = None, counted: np.ndarray | None = None) -> None:
         from ssr.targets.loihi_sim.lava_compat import import_lava
 
         import_lava()
@@ -53,9 +57,12 @@ class LavaNetwork:
             params = ({"du": q["du_q12"], "dv": q["dv_q12"], "vth": q["vth_mant"], "bias_mant": q["bias_mant"],
                        "bias_exp": q["bias_exp"]}
                       if fixed else {"du": lif["du"], "dv": lif["dv"], "vth": lif["vth"], "bias_mant": lif["bias"]})
+            # counted (copies,): windows each copy of a batched plan counts (the last one pads with copies)
+            stop = (1 + lif["lag"] + sequences * steps if counted is None
+                    else np.repeat(1 + lif["lag"] + counted * steps, lif["size"] // len(counted)))
             self.lifs[name] = CountingLIF(
                 shape=(lif["size"],), **params, reset_interval=steps, reset_offset=(1 + lif["lag"]) % steps,
-                count_start=1 + lif["lag"], count_stop=1 + lif["lag"] + sequences * steps, name=name)
+                count_start=1 + lif["lag"], count_stop=stop, name=name)
         outputs = {**self.sources, **self.lifs}
         self.connections = []
         for synapse in plan.synapses:
@@ -271,8 +278,9 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
 
 def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limit: int | None = None,
              precision: str = "float", checkpoint: str | Path | None = None, chunk: int = 64,
-             progress: bool = True) -> LavaRun:
-    """Run the exported graph on Lava's simulator; returns what `lava.json` holds."""
+             progress: bool = True, batch: int = DEFAULT_BATCH) -> LavaRun:
+    """Run the exported graph on Lava's simulator; returns what `lava.json` holds. A whole-graph model
+    simulates `batch` sequences side by side (compiler.batch_plan); `chunk` sequences per run call."""
     from tqdm import tqdm
 
     from ssr.checkpoint import load_checkpoint
@@ -283,6 +291,8 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         raise ValueError(f"unknown precision {precision!r}; choose float or fixed")
     if chunk < 1:
         raise ValueError(f"--chunk must be at least 1, got {chunk}")
+    if batch < 1:
+        raise ValueError(f"--batch must be at least 1, got {batch}")
     files = ExportedFiles(graph_path)
     manifest = files.manifest
     deployment = deployment_of(manifest.model)
@@ -320,50 +330,62 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
                                       "checkpoint": str(checkpoint)}, checkpoint_sha256)
     feed = deployment.implementation().feed
 
+    copies = max(1, min(batch, count))  # sequences simulated side by side
+    windows = -(-count // copies)  # T-step windows streamed back to back, `copies` sequences each
+    counted = np.array([-(-(count - b) // copies) for b in range(copies)])  # windows with a real sequence
     with tempfile.TemporaryDirectory(prefix="ssr-lava-") as folder:
         plan = plan_graph(files.graph, steps)
         (input_name,) = plan.inputs
         (readout_name,) = [n for n, i in plan.integrators.items() if i["target"] not in plan.lifs]
         readout_lag = plan.integrators[readout_name]["input_lag"]
+        width = plan.inputs[input_name]
         input_path, record_path = Path(folder) / "input.npy", Path(folder) / "scores.npy"
-        stream = np.lib.format.open_memmap(input_path, mode="w+", dtype=np.uint8,
-                                           shape=(count * steps, plan.inputs[input_name]))
-        input_spike_count = np.zeros(stream.shape[1])  # per input neuron, for the synaptic operations
-        for start in range(0, count, 512):  # row s * T + t: sequence s's input spikes at step t
-            spikes = feed(files.host_arrays, inputs[start:start + 512])[input_name]  # (T, b, *input shape)
-            stream[start * steps:(start + len(spikes[0])) * steps] = (
-                spikes.reshape(steps, spikes.shape[1], -1).transpose(1, 0, 2).reshape(-1, stream.shape[1]))
-            input_spike_count += spikes.sum(axis=(0, 1)).ravel()
+        stream = np.lib.format.open_memmap(input_path, mode="w+", dtype=np.uint8, shape=(windows * steps, copies * width))
+        input_spike_count = np.zeros(width)  # per input neuron, for the synaptic operations
+        group = copies * max(1, 512 // copies)
+        for start in range(0, count, group):  # row w * T + t: copy b holds sequence w * copies + b at step t
+            spikes = feed(files.host_arrays, inputs[start:start + group])[input_name]  # (T, b, *input shape)
+            spikes = spikes.reshape(steps, spikes.shape[1], width)
+            input_spike_count += spikes.sum(axis=(0, 1))
+            padded = np.zeros((steps, -(-spikes.shape[1] // copies) * copies, width), dtype=np.uint8)
+            padded[:, :spikes.shape[1]] = spikes  # a padding copy gets no input
+            rows = padded.reshape(steps, -1, copies * width).transpose(1, 0, 2).reshape(-1, copies * width)
+            first = start // copies * steps
+            stream[first:first + len(rows)] = rows
         stream.flush()
         del stream
-        fixed = quantise(plan) if precision == "fixed" else None
+        batched = batch_plan(plan, copies)
+        fixed = quantise(batched) if precision == "fixed" else None
         np.lib.format.open_memmap(record_path, mode="w+", dtype=np.int64 if fixed else np.float64,
-                                  shape=(count, manifest.num_items + 1)).flush()
+                                  shape=(windows, copies * (manifest.num_items + 1))).flush()
         compile_start = time.perf_counter()
-        network = LavaNetwork(plan, count, {input_name: input_path}, {readout_name: record_path}, fixed)
+        network = LavaNetwork(batched, windows, {input_name: input_path}, {readout_name: record_path}, fixed,
+                              counted=counted if copies > 1 else None)
         run_config = Loihi2SimCfg(select_tag=PRECISIONS[precision])
         compile_seconds = time.perf_counter() - compile_start
 
-        total_steps = count * steps + readout_lag + 1  # the last sequence leaves the pipeline
+        total_steps = windows * steps + readout_lag + 1  # the last window leaves the pipeline
         step, done, first_call = 0, 0, None
         run_start = time.perf_counter()
         bar = tqdm(total=count, unit="seq", desc="lava", disable=not progress)
         try:
             while step < total_steps:
-                run_steps = min(chunk * steps, total_steps - step)
+                run_steps = min(max(1, chunk // copies) * steps, total_steps - step)
                 call_start = time.perf_counter()
                 network.run(run_steps, run_config)
                 first_call = time.perf_counter() - call_start if first_call is None else first_call
                 step += run_steps
-                finished = min(count, max(0, (step - readout_lag - steps) // steps + 1))
+                finished = min(count, copies * max(0, (step - readout_lag - steps) // steps + 1))
                 bar.update(finished - done)
                 done = finished
-            lava_spikes = {name: network.lifs[name].spike_count.get() for name in plan.lifs}
+            # per neuron of the model: the copies' counts added up
+            lava_spikes = {name: network.lifs[name].spike_count.get().reshape(copies, -1).sum(axis=0)
+                           for name in plan.lifs}
         finally:
             bar.close()
             network.stop()
         run_seconds = time.perf_counter() - run_start
-        scores = np.array(np.load(record_path, mmap_mode="r"), dtype=np.float64)
+        scores = np.array(np.load(record_path, mmap_mode="r"), dtype=np.float64).reshape(windows * copies, -1)[:count]
         if fixed:  # integer totals -> scores
             scores /= fixed["integrators"][readout_name]["scale"]
 
@@ -398,7 +420,8 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         # lava's own compile and the start of its process per Lava process; pytorch: the comparison
         "wall_seconds": {"compile": round(compile_seconds, 3), "run": round(run_seconds, 3),
                          "first_run_call": round(first_call, 3), "pytorch": round(pytorch_seconds, 3)},
-        "steps_per_run_call": chunk * steps,
+        "steps_per_run_call": max(1, chunk // copies) * steps,
+        "batch": copies,
         **({"quantisation": _quantisation_summary(fixed, plan)} if fixed else {}),
         "provenance": {"graph": str(graph_path), "graph_sha256": files.graph_sha256, "data": str(data),
                        "split": split, "checkpoint": str(checkpoint),

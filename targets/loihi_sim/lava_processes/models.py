@@ -34,12 +34,20 @@ from scipy.sparse import csr_matrix
 
 
 class CountingLIF(LIFReset):
-    """LIFReset that counts each neuron's spikes at time steps count_start <= step < count_stop."""
+    """LIFReset that counts each neuron's spikes at time steps count_start <= step < count_stop
+    (count_stop an int, or one per neuron: a batched run stops counting the copies it pads with)."""
 
-    def __init__(self, *, shape: tuple[int, ...], count_start: int, count_stop: int, **kwargs) -> None:
+    def __init__(self, *, shape: tuple[int, ...], count_start: int, count_stop: int | np.ndarray, **kwargs) -> None:
         super().__init__(shape=shape, **kwargs)
         self.proc_params["count_start"], self.proc_params["count_stop"] = count_start, count_stop
         self.spike_count = Var(shape=shape, init=0)
+
+
+def _count(model, spikes: np.ndarray) -> None:
+    """Add this step's spikes to the counts of the neurons inside their counting window."""
+    params = model.proc_params
+    if model.time_step >= params["count_start"]:
+        model.spike_count += spikes * (model.time_step < np.asarray(params["count_stop"]))
 
 
 @implements(proc=CountingLIF, protocol=LoihiProtocol)
@@ -64,8 +72,7 @@ class PyCountingLIFModelFloat(AbstractPyLifModelFloat):
         self.subthr_dynamics(activation_in=a_in)
         spikes = self.spiking_activation()
         self.reset_voltage(spike_vector=spikes)
-        if self.proc_params["count_start"] <= self.time_step < self.proc_params["count_stop"]:
-            self.spike_count += spikes
+        _count(self, spikes)
         self.s_out.send(spikes)
 
 
@@ -113,8 +120,7 @@ class PyCountingLIFModelBitAcc(AbstractPyLifModelFixed):
         self.subthr_dynamics(activation_in=a_in)
         spikes = self.v > np.left_shift(self.vth, self.vth_shift)
         self.reset_voltage(spike_vector=spikes)
-        if self.proc_params["count_start"] <= self.time_step < self.proc_params["count_stop"]:
-            self.spike_count += spikes
+        _count(self, spikes)
         self.s_out.send(spikes.astype(np.int32))
 
 
