@@ -53,23 +53,29 @@ def run_cell(data: Path, work: Path, model: str, setting: str, seed: int, thread
             "server_side_energy_pj": cost["server_side_energy_pj"]}
 
 
-def mean_row(cell: dict) -> dict:
-    """Mean over the seeds a (model, setting) cell holds."""
-    seeds = list(cell["seeds"].values())
+def mean_row(cell: dict, only: set[str] | None = None) -> dict:
+    """Mean over the seeds a (model, setting) cell holds (or over those of them in `only`)."""
+    seeds = [value for seed, value in cell["seeds"].items() if only is None or seed in only]
     return {key: sum(s[key] for s in seeds) / len(seeds)
             for key in ("HR@10", "NDCG@10", "MRR@10", "energy_pj_per_inference", "server_side_energy_pj")}
 
 
+def gain_percent(settings: dict, setting: str, metric: str) -> float:
+    """% change of `metric` from id-only to `setting`, over the seeds both have."""
+    shared = set(settings[setting]["seeds"]) & set(settings["none"]["seeds"])
+    return 100 * (mean_row(settings[setting], shared)[metric] / mean_row(settings["none"], shared)[metric] - 1)
+
+
 def table(rows: dict) -> str:
-    lines = ["| model | side information | HR@10 | NDCG@10 | MRR@10 | HR@10 gain | NDCG@10 gain | energy / inference | "
-             "server, once |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| model | side information | seeds | HR@10 | NDCG@10 | MRR@10 | HR@10 gain | NDCG@10 gain | "
+             "energy / inference | server, once |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for model, settings in rows.items():
-        base = mean_row(settings["none"]) if "none" in settings else None
         for setting in (s for s in SETTINGS if s in settings):
             row = mean_row(settings[setting])
-            gain = {m: f"{100 * (row[m] / base[m] - 1):+.1f}%" if base and setting != "none" else ""
-                    for m in ("HR@10", "NDCG@10")}
-            lines.append(f"| {model} | {setting} | {row['HR@10']:.4f} | {row['NDCG@10']:.4f} | {row['MRR@10']:.4f} | "
+            gain = {m: f"{gain_percent(settings, setting, m):+.1f}%" if "none" in settings and setting != "none"
+                    else "" for m in ("HR@10", "NDCG@10")}  # over the seeds both have
+            lines.append(f"| {model} | {setting} | {len(settings[setting]['seeds'])} | {row['HR@10']:.4f} | "
+                         f"{row['NDCG@10']:.4f} | {row['MRR@10']:.4f} | "
                          f"{gain['HR@10']} | {gain['NDCG@10']} | {row['energy_pj_per_inference'] / 1e6:.2f} uJ | "
                          f"{row['server_side_energy_pj'] / 1e6:.2f} uJ |")
     return "\n".join(lines)
@@ -92,8 +98,7 @@ def figure(rows: dict, out: Path) -> Path:
         axis.axhspan(low, high, color="tab:green", alpha=0.12, label=f"paper, spiking models ({low}-{high}%)")
         axis.axhline(0, color="black", linewidth=0.8)
         for i, setting in enumerate(settings):
-            gains = [100 * (mean_row(rows[m][setting])[metric] / mean_row(rows[m]["none"])[metric] - 1)
-                     if setting in rows[m] else float("nan") for m in models]
+            gains = [gain_percent(rows[m], setting, metric) if setting in rows[m] else float("nan") for m in models]
             seeds = [len(rows[m][setting]["seeds"]) if setting in rows[m] else 0 for m in models]
             bars = axis.bar([x + (i - (len(settings) - 1) / 2) * width for x in range(len(models))], gains, width,
                             label=setting)
