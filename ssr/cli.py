@@ -316,10 +316,11 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from ssr.train.matrix import parse_sweep, prepare_datasets, resolve_models, run_matrix
+    from ssr.train.matrix import Distillation, parse_sweep, prepare_datasets, resolve_models, run_matrix
     from ssr.train.trainer import TrainConfig
 
-    TrainConfig(epochs=args.epochs, patience=args.patience, threads=args.threads)  # range-check before any work
+    TrainConfig(epochs=args.epochs, patience=args.patience, threads=args.threads,  # range-check before any work
+                teacher_weight=args.teacher_weight, teacher_temperature=args.teacher_temperature)
     out = Path(args.out)
     models = resolve_models(args.models)
     sweeps = [parse_sweep(spec, models) for spec in args.sweep]
@@ -329,7 +330,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     run_matrix(models, datasets, args.seeds, out, epochs=args.epochs, patience=args.patience,
                threads=args.threads, mask_history=args.mask_history,
                tuned=Path(args.tuned) if args.tuned else None, sweeps=sweeps, executor=args.executor,
-               ray=ray_options(args), data_dir=Path(args.data_dir), progress=not args.quiet)
+               ray=ray_options(args), data_dir=Path(args.data_dir), progress=not args.quiet,
+               distil=Distillation(args.teacher_weight, args.teacher_temperature) if args.distil else None)
     print((out / "results.md").read_text())
     print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.json'}")
 
@@ -505,6 +507,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sweep", action="append", default=[], metavar="FIELD=V1,V2,...",
                        help="vary one config field (training, model, or max_len), e.g. time_steps=1,2,4,8; "
                        "repeatable; adds energy per inference and seconds per epoch, and OUT/sweep_FIELD.png")
+    bench.add_argument("--distil", action="store_true",
+                       help="train each spiking model from its ANN original's run of the same dataset and seed "
+                       "(ssr train --teacher); the ANN cells train first")
+    bench.add_argument("--teacher-weight", type=_non_negative_float, default=0.5,
+                       help="with --distil: w, the share of the loss on the teacher's soft targets (default 0.5)")
+    bench.add_argument("--teacher-temperature", type=_positive_float, default=2.0,
+                       help="with --distil: tau (default 2)")
     add_executor_options(bench, "matrix cell")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(run=cmd_bench, resumable=True)

@@ -108,3 +108,23 @@ def test_bench_sweep_over_max_len_needs_a_dataset_it_can_prepare_again(data, tmp
     assert main(["bench", "--models", "fmlp", "--datasets", str(data), "--seeds", "1", "--epochs", "1",
                  "--sweep", "max_len=5,8", "--out", str(tmp_path / "r")]) == 1
     assert "--sweep max_len prepares each dataset again: it needs known datasets" in capsys.readouterr().err
+
+
+def test_bench_distil_trains_each_spiking_model_from_its_ann_run(data, tmp_path, capsys):
+    import hashlib
+
+    out = tmp_path / "distil"
+    assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--seeds", "2", "--epochs", "1",
+                 "--threads", "1", "--quiet", "--distil", "--teacher-weight", "0.9", "--out", str(out)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training ")]
+    assert [line.split()[1] for line in lines] == ["fmlp", "fmlp", "sfmlp", "sfmlp"]  # the teachers first
+    for seed in (0, 1):
+        student = out / "runs" / "syn" / "sfmlp" / "distilled-w0.9-tau2" / f"seed{seed}"
+        teacher = out / "runs" / "syn" / "fmlp" / f"seed{seed}" / "model.pt"
+        described = json.loads((student / "metrics.json").read_text())["teacher"]
+        assert described["sha256"] == hashlib.sha256(teacher.read_bytes()).hexdigest()  # its own seed's fmlp
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["distillation"] == {"teacher_weight": 0.9, "teacher_temperature": 2.0, "teachers": {"sfmlp": "fmlp"}}
+    assert len(summary["results"]["syn"]["sfmlp"]["NDCG@10"]["seeds"]) == 2
+    assert main(["bench", "--models", "sfmlp", "--datasets", str(data), "--distil", "--out", str(tmp_path / "x")]) == 1
+    assert "--distil: sfmlp learns from its ANN original fmlp, which is not in --models" in capsys.readouterr().err

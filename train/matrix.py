@@ -172,11 +172,35 @@ class Cell:
     seed: int
     field: str | None = None  # the swept field, None for a plain cell
     value: Any = None
+    distilled: str | None = None  # "w<weight>-tau<temperature>": distilled from its ANN original's cell
 
     def run_dir(self, out: Path) -> Path:
-        """OUT/runs/<dataset>/<model>[/<field>=<value>]/seed<k>."""
+        """OUT/runs/<dataset>/<model>[/distilled-<w, tau>][/<field>=<value>]/seed<k>."""
         base = out / "runs" / self.dataset / self.model
+        base = base / f"distilled-{self.distilled}" if self.distilled else base
         return (base / f"{self.field}={self.value}" if self.field else base) / f"seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """`ssr bench --distil`: every spiking model learns from its ANN original's run of the same
+    dataset and seed (ssr train --teacher), trained first in the same matrix."""
+
+    weight: float = 0.5
+    temperature: float = 2.0
+
+    @property
+    def tag(self) -> str:
+        return f"w{self.weight:g}-tau{self.temperature:g}"
+
+    def teacher_of(self, model: str, models: list[str]) -> str | None:
+        cls = MODELS[model]
+        if cls.kind != "snn":
+            return None
+        if cls.ann_original not in models:
+            raise ValueError(f"--distil: {model} learns from its ANN original {cls.ann_original}, which is not in "
+                             f"--models; add it")
+        return cls.ann_original
 
 
 @dataclass(frozen=True)
@@ -236,11 +260,14 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
                tuned: Path | None = None, sweeps: list[Sweep] = (), executor: str = "local",
                ray: RayOptions = RayOptions(), data_dir: Path | None = None, progress: bool = False,
                wanted: Callable[[Cell], bool] | None = None,
-               on_cell: Callable[[Cell, Path], None] | None = None) -> dict[str, Any]:
+               on_cell: Callable[[Cell, Path], None] | None = None,
+               distil: Distillation | None = None) -> dict[str, Any]:
     """Train every missing cell through `executor` and write the results as cells finish; returns
     the summary (results.json's content). A finished cell (metrics.json and model.pt in its run
     folder) is read, never trained again. `wanted` leaves cells out (neither trained nor read);
-    `on_cell(cell, run_dir)` is called in this process for each cell once it is finished."""
+    `on_cell(cell, run_dir)` is called in this process for each cell once it is finished. With
+    `distil`, spiking cells train after every other cell, each distilled from its ANN original's
+    plain cell of the same dataset and seed."""
     from ssr.train.executor import run
     from ssr.train.tune import split_params
 
@@ -257,7 +284,10 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
                 for name, path in prepare_datasets(specs, data_dir, out, **{sweep.field: value}).items():
                     data_paths[(name, value)] = path
     jobs, results = [], {}
+    teachers = {m: distil.teacher_of(m, models) for m in models} if distil else {}
     for cell in plan_cells(models, list(datasets), seeds, list(sweeps)):
+        if teachers.get(cell.model):
+            cell = dataclasses.replace(cell, distilled=distil.tag)
         if wanted is not None and not wanted(cell):
             continue
         sweep = next((s for s in sweeps if s.field == cell.field), None)
@@ -267,6 +297,13 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
                   **({"device": "cuda"} if executor == "ray" and ray.gpus_per_run > 0 else {})}
         if sweep is not None and sweep.where == "train":
             config[cell.field] = cell.value
+        if cell.distilled:  # the ANN's cell of the same dataset, seed (and swept value, when it has the field)
+            ann = teachers[cell.model]
+            same_value = sweep is not None and sweep.applies_to(ann)
+            teacher = Cell(cell.dataset, ann, cell.seed, *((cell.field, cell.value) if same_value else ())
+                           ).run_dir(out) / "model.pt"
+            config.update(teacher=str(teacher.resolve()), teacher_weight=distil.weight,
+                          teacher_temperature=distil.temperature)
         if sweep is not None and sweep.where == "model":
             model_config = {**model_config, cell.field: cell.value}
         data = data_paths[(cell.dataset, cell.value if sweep is not None and sweep.where == "prepare" else None)]
@@ -279,9 +316,6 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
             if on_cell is not None:
                 on_cell(cell, Path(job.run_dir))
         else:
-            if not finished(cell.run_dir(out)):
-                print(f"training {cell.model} on {cell.dataset}, seed {cell.seed}"
-                      f"{f', {cell.field}={cell.value}' if cell.field else ''} -> {cell.run_dir(out)}", flush=True)
             jobs.append(job)
     summary = {}
 
@@ -290,10 +324,21 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
         results[job.cell] = result
         if on_cell is not None:
             on_cell(job.cell, Path(job.run_dir))
-        summary = summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps))
+        summary = summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps), notes)
 
-    summary = summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps))
-    run(jobs, train_cell, on_result, executor, ray, progress=progress, unit="cell")
+    notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
+                              "teachers": {m: t for m, t in teachers.items() if t}}} if distil else None
+    summary = summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps), notes)
+    # teachers first: a distilled cell starts once every cell it may learn from is finished
+    for phase in ([j for j in jobs if not j.cell.distilled], [j for j in jobs if j.cell.distilled]):
+        for job in phase:
+            if not finished(Path(job.run_dir)):
+                cell = job.cell
+                print(f"training {cell.model} on {cell.dataset}, seed {cell.seed}"
+                      f"{f', {cell.field}={cell.value}' if cell.field else ''}"
+                      f"{f', distilled from {teachers[cell.model]}' if cell.distilled else ''} -> {job.run_dir}",
+                      flush=True)
+        run(phase, train_cell, on_result, executor, ray, progress=progress, unit="cell")
     for sweep in sweeps:
         sweep_figure(summary["sweeps"][sweep.field], sweep.field, out / f"sweep_{sweep.field}.png")
     return summary
@@ -335,7 +380,8 @@ def sweep_rows(results: dict[Cell, dict[str, Any]], models: list[str], sweeps: l
 
 
 def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: list[str], out: Path,
-              mask_history: bool, sweeps: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+              mask_history: bool, sweeps: dict[str, list[dict[str, Any]]] | None = None,
+              notes: dict[str, Any] | None = None) -> dict[str, Any]:
     """results.json / .csv / .md from per-seed test metrics (+ a table per sweep: sweep_<field>.csv
     and a section of results.md, the swept value as a column)."""
     table: dict[str, dict[str, dict[str, Any]]] = {}
@@ -359,7 +405,7 @@ def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: lis
             table.setdefault(dataset, {})[model] = row
     summary = {"metrics": list(METRICS), "split": "test", "mask_history": mask_history, "results": table,
                "mean_relative_gap_percent": {m: statistics.fmean(v) if v else None for m, v in gaps.items()},
-               **({"sweeps": sweeps} if sweeps else {})}
+               **({"sweeps": sweeps} if sweeps else {}), **(notes or {})}
     write_json(out / "results.json", summary)
     with atomic_path(out / "results.csv") as temp:
         temp.write_text(_csv(table, models))
