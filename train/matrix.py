@@ -273,16 +273,9 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
 
     if executor == "ray" and threads == 0:
         threads = max(int(ray.cpus_per_run), 1)  # torch threads = the CPUs the task holds
-    data_paths = {(name, None): path for name, path in datasets.items()}
-    for sweep in sweeps:
-        if sweep.where == "prepare":
-            specs = [name for name in datasets if name in KNOWN_DATASETS]
-            if len(specs) != len(datasets):
-                raise ValueError(f"--sweep {sweep.field} prepares each dataset again: it needs known datasets "
-                                 f"({', '.join(KNOWN_DATASETS)}), not prepared files")
-            for value in sweep.values:
-                for name, path in prepare_datasets(specs, data_dir, out, **{sweep.field: value}).items():
-                    data_paths[(name, value)] = path
+    data_paths = swept_datasets(datasets, sweeps, data_dir, out)
+    base = {"epochs": epochs, "patience": patience, "threads": threads, "mask_history": mask_history,
+            **({"device": "cuda"} if executor == "ray" and ray.gpus_per_run > 0 else {})}
     jobs, results = [], {}
     teachers = {m: distil.teacher_of(m, models) for m in models} if distil else {}
     for cell in plan_cells(models, list(datasets), seeds, list(sweeps)):
@@ -290,27 +283,8 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
             cell = dataclasses.replace(cell, distilled=distil.tag)
         if wanted is not None and not wanted(cell):
             continue
-        sweep = next((s for s in sweeps if s.field == cell.field), None)
-        train_overrides, model_config = split_params(tuned_params(tuned, cell.dataset, cell.model))
-        config = {"epochs": epochs, "patience": patience, "seed": cell.seed, "threads": threads,
-                  "mask_history": mask_history, **train_overrides,
-                  **({"device": "cuda"} if executor == "ray" and ray.gpus_per_run > 0 else {})}
-        if sweep is not None and sweep.where == "train":
-            config[cell.field] = cell.value
-        if cell.distilled:  # the ANN's cell of the same dataset, seed (and swept value, when it has the field)
-            ann = teachers[cell.model]
-            same_value = sweep is not None and sweep.applies_to(ann)
-            teacher = Cell(cell.dataset, ann, cell.seed, *((cell.field, cell.value) if same_value else ())
-                           ).run_dir(out) / "model.pt"
-            config.update(teacher=str(teacher.resolve()), teacher_weight=distil.weight,
-                          teacher_temperature=distil.temperature)
-        if sweep is not None and sweep.where == "model":
-            model_config = {**model_config, cell.field: cell.value}
-        data = data_paths[(cell.dataset, cell.value if sweep is not None and sweep.where == "prepare" else None)]
-        # absolute paths: a worker's working directory is not the driver's (on a cluster, --out is mounted
-        # at the same path on every node)
-        job = CellJob(cell, str(Path(data).resolve()), str(cell.run_dir(out).resolve()), config, model_config,
-                      measure=bool(sweeps))
+        job = cell_job(cell, out, data_paths, base, split_params(tuned_params(tuned, cell.dataset, cell.model)),
+                       sweeps, teachers.get(cell.model), distil)
         if finished(cell.run_dir(out)) and not sweeps:
             results[cell] = train_cell(job)  # reads the finished run
             if on_cell is not None:
@@ -342,6 +316,46 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
     for sweep in sweeps:
         sweep_figure(summary["sweeps"][sweep.field], sweep.field, out / f"sweep_{sweep.field}.png")
     return summary
+
+
+def swept_datasets(datasets: dict[str, Path], sweeps: list[Sweep], data_dir: Path | None,
+                   out: Path) -> dict[tuple[str, Any], Path]:
+    """(dataset, None) -> its file, and (dataset, value) -> the file prepared again for each value of
+    a preparation sweep (max_len)."""
+    paths = {(name, None): path for name, path in datasets.items()}
+    for sweep in (s for s in sweeps if s.where == "prepare"):
+        specs = [name for name in datasets if name in KNOWN_DATASETS]
+        if len(specs) != len(datasets):
+            raise ValueError(f"--sweep {sweep.field} prepares each dataset again: it needs known datasets "
+                             f"({', '.join(KNOWN_DATASETS)}), not prepared files")
+        for value in sweep.values:
+            for name, path in prepare_datasets(specs, data_dir, out, **{sweep.field: value}).items():
+                paths[(name, value)] = path
+    return paths
+
+
+def cell_job(cell: Cell, out: Path, data_paths: dict[tuple[str, Any], Path], base: dict[str, Any],
+             tuned: tuple[dict[str, Any], dict[str, Any]], sweeps: list[Sweep], teacher_model: str | None,
+             distil: Distillation | None) -> CellJob:
+    """What a worker needs for `cell`: the matrix's training settings, tuned parameters, the swept
+    value where it belongs, and for a distilled cell its teacher (the ANN's cell of the same dataset
+    and seed, and swept value when the ANN has the field). Paths are absolute: a worker's working
+    directory is not the driver's (on a cluster, --out is mounted at the same path on every node)."""
+    train_overrides, model_config = tuned
+    config = {**base, "seed": cell.seed, **train_overrides}
+    sweep = next((s for s in sweeps if s.field == cell.field), None)
+    if sweep is not None and sweep.where == "train":
+        config[cell.field] = cell.value
+    if sweep is not None and sweep.where == "model":
+        model_config = {**model_config, cell.field: cell.value}
+    if cell.distilled:
+        swept = (cell.field, cell.value) if sweep is not None and sweep.applies_to(teacher_model) else ()
+        teacher = Cell(cell.dataset, teacher_model, cell.seed, *swept).run_dir(out) / "model.pt"
+        config.update(teacher=str(teacher.resolve()), teacher_weight=distil.weight,
+                      teacher_temperature=distil.temperature)
+    data = data_paths[(cell.dataset, cell.value if sweep is not None and sweep.where == "prepare" else None)]
+    return CellJob(cell, str(Path(data).resolve()), str(cell.run_dir(out).resolve()), config, model_config,
+                   measure=bool(sweeps))
 
 
 def collect(results: dict[Cell, dict[str, Any]]) -> dict[str, dict[str, list[dict[str, float]]]]:
