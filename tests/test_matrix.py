@@ -126,5 +126,6 @@ def test_bench_distil_trains_each_spiking_model_from_its_ann_run(data, tmp_path,
     summary = json.loads((out / "results.json").read_text())
     assert summary["distillation"] == {"teacher_weight": 0.9, "teacher_temperature": 2.0, "teachers": {"sfmlp": "fmlp"}}
     assert len(summary["results"]["syn"]["sfmlp"]["NDCG@10"]["seeds"]) == 2
+    assert (out / "results.md").read_text().startswith("Spiking models distilled from their ANN original's run")
     assert main(["bench", "--models", "sfmlp", "--datasets", str(data), "--distil", "--out", str(tmp_path / "x")]) == 1
     assert "--distil: sfmlp learns from its ANN original fmlp, which is not in --models" in capsys.readouterr().err

@@ -424,6 +424,11 @@ def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: lis
     with atomic_path(out / "results.csv") as temp:
         temp.write_text(_csv(table, models))
     markdown = _markdown(table, models, summary["mean_relative_gap_percent"]) if table else ""
+    if (notes or {}).get("distillation"):
+        distil = notes["distillation"]
+        markdown = (f"Spiking models distilled from their ANN original's run of the same dataset and seed "
+                    f"(teacher weight {distil['teacher_weight']:g}, temperature {distil['teacher_temperature']:g}).\n\n"
+                    + markdown)
     for field, rows in (sweeps or {}).items():
         markdown += ("\n" if markdown else "") + _sweep_markdown(field, rows)
         with atomic_path(out / f"sweep_{field}.csv") as temp:
