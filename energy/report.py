@@ -151,14 +151,13 @@ def analyse_run(run_dir: Path, profile: Profile, sequences: int, lava: LavaRun |
 def cost_run(run_dir: str | Path, data: str | Path, profile: str = "45nm-fp32", sequences: int = 256) -> dict[str, Any]:
     """A run's report entry as `ssr energy-report RUN_DIR` would compute it, for benchmarks: a
     whole-graph model is exported first (RUN_DIR/model.nir) when it has no export of its own yet."""
-    from ssr.checkpoint import read_checkpoint
     from ssr.convert.export import export
+    from ssr.deploy import deployable, deployment_of
     from ssr.energy.profiles import load_profile
-    from ssr.models.base import MODELS
 
     run_dir = Path(run_dir)
-    deployment = getattr(MODELS.get(read_checkpoint(run_dir / "model.pt")["model"]), "deployment", None)
-    if deployment is not None and deployment.whole_graph and not (run_dir / "model.nir").is_file():
+    name = _read_json(run_dir / "metrics.json", "metrics file")["model"]
+    if name in deployable() and deployment_of(name).whole_graph and not (run_dir / "model.nir").is_file():
         export(run_dir / "model.pt")
     return analyse_run(run_dir, load_profile(profile), sequences, None, str(data))
 

@@ -119,3 +119,8 @@ def range_of(config_cls: type, name: str) -> Range | None:
     """The range a config class applies to its field `name` (its own, else the shared one)."""
     own = getattr(config_cls, "ranges", {})
     return own[name] if name in own else FIELD_RANGES.get(name)
+
+
+def field_names(config_cls: type) -> set[str]:
+    """The names of a config dataclass's fields."""
+    return {field.name for field in dataclasses.fields(config_cls)}

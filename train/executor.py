@@ -18,8 +18,9 @@ process on the node starve them: start cluster nodes with `RAY_worker_niceness=0
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,35 @@ class RayOptions:
     gpus_per_run: float = 0.0
     max_retries: int = 3  # re-runs of a job whose worker died
     worker_output: bool = False  # show what the workers print (prefixed by Ray) in the driver's output
+
+
+def torch_threads(threads: int, executor: str, ray: RayOptions) -> int:
+    """Torch threads per job: as asked, or (0, torch's default) on Ray the CPUs each task holds."""
+    return max(int(ray.cpus_per_run), 1) if executor == "ray" and threads == 0 else threads
+
+
+@contextlib.contextmanager
+def session(executor: str, options: RayOptions) -> Iterator[None]:
+    """Ray up for the block: joined at `options.address`, or started on this machine and stopped at
+    the end; nothing for the local executor or a Ray already running, so several `run` calls inside
+    one block share one start."""
+    if executor != "ray":
+        yield
+        return
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    init = {"include_dashboard": False, "log_to_driver": options.worker_output, "configure_logging": False}
+    if options.address:
+        ray.init(address=options.address, **init)
+    else:  # workers at normal priority (Ray's default, nice 15, starves them beside any other busy process)
+        ray.init(num_cpus=options.cpus or os.cpu_count() or 1, _system_config={"worker_niceness": 0}, **init)
+    try:
+        yield
+    finally:
+        ray.shutdown()
 
 
 def run(jobs: Sequence[Any], fn: Callable[[Any], Any], on_result: Callable[[Any, Any], None],
@@ -57,14 +87,7 @@ def run(jobs: Sequence[Any], fn: Callable[[Any], Any], on_result: Callable[[Any,
 def _run_ray(jobs, fn, on_result, options: RayOptions, bar) -> None:
     import ray
 
-    started = not ray.is_initialized()
-    if started:
-        init = {"include_dashboard": False, "log_to_driver": options.worker_output, "configure_logging": False}
-        if options.address:
-            ray.init(address=options.address, **init)
-        else:  # workers at normal priority (Ray's default, nice 15, starves them beside any other busy process)
-            ray.init(num_cpus=options.cpus or os.cpu_count() or 1, _system_config={"worker_niceness": 0}, **init)
-    try:
+    with session("ray", options):
         remote = ray.remote(num_cpus=options.cpus_per_run, num_gpus=options.gpus_per_run,
                             max_retries=options.max_retries, retry_exceptions=False)(fn)
         pending = {remote.remote(job): job for job in jobs}
@@ -83,6 +106,3 @@ def _run_ray(jobs, fn, on_result, options: RayOptions, bar) -> None:
             for ref in pending:  # Ctrl-C, or another job failed: stop the rest, keep what finished
                 ray.cancel(ref, force=True)
             raise
-    finally:
-        if started:
-            ray.shutdown()

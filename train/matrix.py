@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ssr.config import field_names
 from ssr.io import atomic_path, write_json
 from ssr.models.base import MODELS
 from ssr.train.executor import RayOptions
@@ -102,6 +103,7 @@ def tuned_params(tuned: Path | None, dataset: str, model: str) -> dict[str, Any]
 
 # --- sweeps ------------------------------------------------------------------------------------------
 
+
 PREPARE_FIELDS = ("max_len",)  # dataset-preparation fields a sweep may vary (known datasets only)
 
 
@@ -116,7 +118,7 @@ class Sweep:
     where: str  # "prepare" | "train" | "model"
 
     def applies_to(self, model: str) -> bool:
-        return self.where != "model" or self.field in {f.name for f in dataclasses.fields(MODELS[model].Config)}
+        return self.where != "model" or self.field in field_names(MODELS[model].Config)
 
 
 def parse_sweep(spec: str, models: list[str]) -> Sweep:
@@ -129,10 +131,9 @@ def parse_sweep(spec: str, models: list[str]) -> Sweep:
     if not field or not values:
         raise ValueError(f"--sweep {spec!r}: expected FIELD=V1,V2,... (for example time_steps=1,2,4,8)")
     owners = [("prepare", PrepareConfig)] if field in PREPARE_FIELDS else []
-    owners += [("train", TrainConfig)] if field in {f.name for f in dataclasses.fields(TrainConfig)} else []
-    owners += [("model", MODELS[m].Config) for m in models
-               if field in {f.name for f in dataclasses.fields(MODELS[m].Config)}]
-    if field in ("seed",) or not owners:
+    owners += [("train", TrainConfig)] if field in field_names(TrainConfig) else []
+    owners += [("model", MODELS[m].Config) for m in models if field in field_names(MODELS[m].Config)]
+    if field == "seed" or not owners:
         raise ValueError(f"--sweep {field}: not a field the benchmark can vary (dataset preparation: "
                          f"{', '.join(PREPARE_FIELDS)}; training config; or a config field of {', '.join(models)})")
     where, owner = owners[0]
@@ -268,11 +269,10 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
     `on_cell(cell, run_dir)` is called in this process for each cell once it is finished. With
     `distil`, spiking cells train after every other cell, each distilled from its ANN original's
     plain cell of the same dataset and seed."""
-    from ssr.train.executor import run
+    from ssr.train.executor import run, session, torch_threads
     from ssr.train.tune import split_params
 
-    if executor == "ray" and threads == 0:
-        threads = max(int(ray.cpus_per_run), 1)  # torch threads = the CPUs the task holds
+    threads = torch_threads(threads, executor, ray)
     data_paths = swept_datasets(datasets, sweeps, data_dir, out)
     base = {"epochs": epochs, "patience": patience, "threads": threads, "mask_history": mask_history,
             **({"device": "cuda"} if executor == "ray" and ray.gpus_per_run > 0 else {})}
@@ -291,28 +291,31 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
                 on_cell(cell, Path(job.run_dir))
         else:
             jobs.append(job)
-    summary = {}
+    notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
+                              "teachers": {m: t for m, t in teachers.items() if t}}} if distil else None
+
+    def write() -> dict[str, Any]:
+        return summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps), notes)
 
     def on_result(job: CellJob, result: dict[str, Any]) -> None:
         nonlocal summary
         results[job.cell] = result
         if on_cell is not None:
             on_cell(job.cell, Path(job.run_dir))
-        summary = summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps), notes)
+        summary = write()
 
-    notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
-                              "teachers": {m: t for m, t in teachers.items() if t}}} if distil else None
-    summary = summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps), notes)
-    # teachers first: a distilled cell starts once every cell it may learn from is finished
-    for phase in ([j for j in jobs if not j.cell.distilled], [j for j in jobs if j.cell.distilled]):
-        for job in phase:
-            if not finished(Path(job.run_dir)):
-                cell = job.cell
-                print(f"training {cell.model} on {cell.dataset}, seed {cell.seed}"
-                      f"{f', {cell.field}={cell.value}' if cell.field else ''}"
-                      f"{f', distilled from {teachers[cell.model]}' if cell.distilled else ''} -> {job.run_dir}",
-                      flush=True)
-        run(phase, train_cell, on_result, executor, ray, progress=progress, unit="cell")
+    summary = write()
+    with session(executor, ray):  # one Ray start for both phases
+        # teachers first: a distilled cell starts once every cell it may learn from is finished
+        for phase in ([j for j in jobs if not j.cell.distilled], [j for j in jobs if j.cell.distilled]):
+            for job in phase:
+                if not finished(Path(job.run_dir)):
+                    cell = job.cell
+                    print(f"training {cell.model} on {cell.dataset}, seed {cell.seed}"
+                          f"{f', {cell.field}={cell.value}' if cell.field else ''}"
+                          f"{f', distilled from {teachers[cell.model]}' if cell.distilled else ''} -> {job.run_dir}",
+                          flush=True)
+            run(phase, train_cell, on_result, executor, ray, progress=progress, unit="cell")
     for sweep in sweeps:
         sweep_figure(summary["sweeps"][sweep.field], sweep.field, out / f"sweep_{sweep.field}.png")
     return summary
@@ -381,16 +384,19 @@ def sweep_rows(results: dict[Cell, dict[str, Any]], models: list[str], sweeps: l
                              and ((c.field, c.value) == (sweep.field, value) if value is not None else c.field is None)]
                     if not found:
                         continue
-                    row = {"dataset": dataset, "model": model, "kind": MODELS[model].kind, sweep.field: value}
-                    for metric in METRICS:
-                        seeds = [f["test"][metric] for f in found]
-                        row[metric] = {"mean": statistics.fmean(seeds),
-                                       "std": statistics.stdev(seeds) if len(seeds) > 1 else 0.0, "seeds": seeds}
+                    row = {"dataset": dataset, "model": model, "kind": MODELS[model].kind, sweep.field: value,
+                           **{metric: spread([f["test"][metric] for f in found]) for metric in METRICS}}
                     for key in ("energy_pj_per_inference", "train_seconds_per_epoch"):
                         measured = [f[key] for f in found if key in f]
                         row[key] = statistics.fmean(measured) if measured else None
                     rows[sweep.field].append(row)
     return rows
+
+
+def spread(seeds: list[float]) -> dict[str, Any]:
+    """A metric over seeds: mean, sample standard deviation (0 for one seed) and the values."""
+    return {"mean": statistics.fmean(seeds), "std": statistics.stdev(seeds) if len(seeds) > 1 else 0.0,
+            "seeds": seeds}
 
 
 def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: list[str], out: Path,
@@ -405,9 +411,7 @@ def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: lis
             values = by_model.get(model, [])
             if not values:
                 continue
-            row = {metric: {"mean": statistics.fmean(v[metric] for v in values),
-                            "std": statistics.stdev(v[metric] for v in values) if len(values) > 1 else 0.0,
-                            "seeds": [v[metric] for v in values]} for metric in METRICS}
+            row = {metric: spread([v[metric] for v in values]) for metric in METRICS}
             ann = MODELS[model].ann_original
             if MODELS[model].kind == "snn" and ann in table.get(dataset, {}):
                 for metric in METRICS:

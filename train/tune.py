@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ssr.config import field_names
 from ssr.io import write_json
 from ssr.models.base import MODELS
 from ssr.data.dataset import read_dataset
@@ -50,7 +51,7 @@ def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 def spiking_params(snn: str, ann_params: dict[str, Any]) -> dict[str, Any]:
     """The ANN original's tuned parameters that the spiking model `snn` has (train keys always)."""
-    fields = {f.name for f in dataclasses.fields(MODELS[snn].Config)}
+    fields = field_names(MODELS[snn].Config)
     return {k: v for k, v in ann_params.items() if k in TRAIN_KEYS or k in fields}
 
 
@@ -88,9 +89,9 @@ class TrialsJob:
     worker: int
 
 
-def run_trials(job: TrialsJob) -> int:
-    """Run `job.trials` trials against the shared study; returns how many completed. A diverged
-    trial is recorded as failed and the worker goes on."""
+def run_trials(job: TrialsJob) -> None:
+    """Run `job.trials` trials against the shared study. A diverged trial is recorded as failed and
+    the worker goes on."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -113,9 +114,7 @@ def run_trials(job: TrialsJob) -> int:
         print(f"trial {trial.number}: valid {job.metric} {value:.4f} {json.dumps(params)}", flush=True)
         return value
 
-    before = len(study.trials)
     study.optimize(objective, n_trials=job.trials, catch=(DivergedError,))
-    return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials[before:])
 
 
 def tune(model: str, data: str | Path, out: str | Path, trials: int = 20, metric: str = "MRR@10",
@@ -126,7 +125,7 @@ def tune(model: str, data: str | Path, out: str | Path, trials: int = 20, metric
     against one study; writes OUT/best.json and returns it."""
     import optuna
 
-    from ssr.train.executor import run
+    from ssr.train.executor import run, torch_threads
 
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; `ssr models` lists them")
@@ -158,12 +157,11 @@ def tune(model: str, data: str | Path, out: str | Path, trials: int = 20, metric
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         raise
-    if executor == "ray" and threads == 0:
-        threads = max(int(ray.cpus_per_run), 1)
+    threads = torch_threads(threads, executor, ray)
     shares = [trials // workers + (worker < trials % workers) for worker in range(workers)]
     jobs = [TrialsJob(model, str(Path(data).resolve()), str(out.resolve()), storage, study_name, share, metric,
                       epochs, patience, seed, threads, worker) for worker, share in enumerate(shares) if share]
-    run(jobs, run_trials, lambda job, completed: None, executor,
+    run(jobs, run_trials, lambda job, result: None, executor,
         dataclasses.replace(ray, worker_output=True), progress=False, unit="worker")
     study = _open_study(optuna, storage, study_name, seed)
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):

@@ -254,9 +254,8 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
             bar.update(len(batch))
     run_seconds = time.perf_counter() - start_time
     torch_scores, torch_spikes = _pytorch_reference(model, files, inputs)
-    lif_nodes = [name for name, info in manifest.nodes.items() if info["type"] == "LIF"]
     layers = []
-    for name in lif_nodes:
+    for name in manifest.lif_layers():
         neurons = int(np.prod(manifest.nodes[name]["output_shape"]))
         spikes = int(totals.get("spikes", {}).get(name, 0))
         layers.append({"node": name, "kind": "LIF", "neurons": neurons, "spikes": spikes,
