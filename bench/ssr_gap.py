@@ -1,7 +1,7 @@
 """Why the deployable ssr trails FMLP-Rec on ml-100k: one change at a time, same protocol.
 
-Every variant trains on ml-100k (`ufo`, max length 50) exactly as the quality benchmark's runs do (at
-most 15 epochs, patience 5 on validation MRR@10, one torch thread) and changes one thing against
+Every variant trains on ml-100k (`ufo`, max length 50; `--dataset beauty`: Amazon Beauty, `loo`) exactly as
+the quality benchmark's runs do (at most 15 epochs, patience 5 on validation MRR@10, one torch thread) and changes one thing against
 `ssr`. The quality benchmark's runs of fmlp, ssr and ssr-hybrid (WORK/runs/ml-100k_<model>_seed<k>) are reused
 when they exist. Recorded per variant: test HR/NDCG/MRR@10 (plain), the best epoch, the training
 loss at the last epoch (a model that cannot fit the data shows it there first), validation and test
@@ -237,13 +237,14 @@ def effective_rank(rows: torch.Tensor) -> float:
 
 
 def main(variants: list[str], seeds: int | list[int], work: Path, name: str = "ssr_gap", threads: int = 1,
-         merge: bool = False, train_only: bool = False) -> dict:
+         merge: bool = False, train_only: bool = False, dataset_name: str = "ml-100k") -> dict:
     """Train what is missing, diagnose every variant in `variants`, write bench/results/NAME.json;
     `seeds` is a count (seeds 0..seeds-1) or a list of seeds; `merge` keeps the rows of variants already
     in that file and not named here; `train_only` trains the missing runs and stops (one process per
-    core can then train different seeds, and a last call without it diagnoses them all)."""
-    reader, raw, split = KNOWN_DATASETS["ml-100k"]
-    data = work / f"ml-100k_{split}.h5"
+    core can then train different seeds, and a last call without it diagnoses them all); `dataset_name`
+    is one of the matrix's datasets (ml-100k, beauty)."""
+    reader, raw, split = KNOWN_DATASETS[dataset_name]
+    data = work / f"{dataset_name}_{split}.h5"
     prepare(PrepareConfig(dataset=reader, split=split, max_len=50), SHARED_DATA / raw, data)
     dataset = read_dataset(data)
     rows = {}
@@ -251,10 +252,10 @@ def main(variants: list[str], seeds: int | list[int], work: Path, name: str = "s
         model_name, model_config, overrides, change = VARIANTS[variant]
         per_seed = []
         for seed in (range(seeds) if isinstance(seeds, int) else seeds):
-            run_dir = work / "runs" / f"ml-100k_{variant}_seed{seed}"
+            run_dir = work / "runs" / f"{dataset_name}_{variant}_seed{seed}"
             seed_overrides = dict(overrides)  # the teacher is this seed's run of the variant named
             if "teacher" in overrides:
-                teacher = work / "runs" / f"ml-100k_{overrides['teacher']}_seed{seed}" / "model.pt"
+                teacher = work / "runs" / f"{dataset_name}_{overrides['teacher']}_seed{seed}" / "model.pt"
                 if not teacher.is_file():
                     raise SystemExit(f"{variant} needs its teacher: run the {overrides['teacher']} variant first")
                 seed_overrides["teacher"] = str(teacher)
@@ -287,7 +288,7 @@ def main(variants: list[str], seeds: int | list[int], work: Path, name: str = "s
     kept = previous["variants"]
     for variant in kept:
         kept[variant].setdefault("measured", previous["date"])
-    save_result(name, {"dataset": "ml-100k", "split": split, "max_len": 50, "epochs_max": 15, "patience": 5,
+    save_result(name, {"dataset": dataset_name, "split": split, "max_len": 50, "epochs_max": 15, "patience": 5,
                        "variants": {**kept, **{v: {**row, "measured": time.strftime("%Y-%m-%d")}
                                                for v, row in rows.items()}}})
     return rows
@@ -303,10 +304,12 @@ if __name__ == "__main__":
     parser.add_argument("--work", default=str(RESULTS.parent / "work"), help="datasets and runs (git-ignored)")
     parser.add_argument("--name", default="ssr_gap", help="result file name under bench/results/")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dataset", default="ml-100k", choices=sorted(KNOWN_DATASETS),
+                        help="the matrix's dataset to study (default ml-100k)")
     parser.add_argument("--merge", action="store_true", help="keep the rows of other variants already in the file")
     args = parser.parse_args()
     unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     main(args.variants.split(","), args.seed or args.seeds, Path(args.work), args.name, args.threads, args.merge,
-         args.train_only)
+         args.train_only, args.dataset)
