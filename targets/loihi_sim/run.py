@@ -35,10 +35,13 @@ class LavaNetwork:
     """The Lava processes of a `Plan`. Inputs stream from .npy files (one row per time step), the
     readout integrators write one row per sequence to .npy files: `inputs` and `records` map node
     names to those paths. `fixed` (from compiler.quantise) switches every parameter to its integer
-    form for fixed_pt."""
+    form for fixed_pt. `cyclic`: the files hold one block of `sequences` windows that every block of
+    steps reads and writes again (a network kept up between calls); the LIFs then count spikes in the
+    first window of every `count_period` steps only."""
 
     def __init__(self, plan: Plan, sequences: int, inputs: dict[str, Path], records: dict[str, Path],
-                 fixed: dict[str, Any] | None = None, counted: np.ndarray | None = None) -> None:
+                 fixed: dict[str, Any] | None = None, counted: np.ndarray | None = None,
+                 cyclic: bool = False, count_period: int | None = None) -> None:
         from ssr.targets.loihi_sim.lava_compat import import_lava
 
         import_lava()
@@ -49,7 +52,7 @@ class LavaNetwork:
 
         steps = plan.time_steps
         self.plan = plan
-        self.sources = {name: FileSource(path=inputs[name], shape=(sequences * steps, size))
+        self.sources = {name: FileSource(path=inputs[name], shape=(sequences * steps, size), cyclic=cyclic)
                         for name, size in plan.inputs.items()}
         self.lifs = {}
         for name, lif in plan.lifs.items():
@@ -57,12 +60,18 @@ class LavaNetwork:
             params = ({"du": q["du_q12"], "dv": q["dv_q12"], "vth": q["vth_mant"], "bias_mant": q["bias_mant"],
                        "bias_exp": q["bias_exp"]}
                       if fixed else {"du": lif["du"], "dv": lif["dv"], "vth": lif["vth"], "bias_mant": lif["bias"]})
-            # counted (copies,): windows each copy of a batched plan counts (the last one pads with copies)
-            stop = (1 + lif["lag"] + sequences * steps if counted is None
-                    else np.repeat(1 + lif["lag"] + counted * steps, lif["size"] // len(counted)))
+            # counted (copies,): windows each copy of a batched plan counts (the last one pads with copies);
+            # a cyclic network counts for as long as it runs, in each block's first window (count_period)
+            if cyclic:
+                stop = np.iinfo(np.int64).max
+            elif counted is None:
+                stop = 1 + lif["lag"] + sequences * steps
+            else:
+                stop = np.repeat(1 + lif["lag"] + counted * steps, lif["size"] // len(counted))
             self.lifs[name] = CountingLIF(
                 shape=(lif["size"],), **params, reset_interval=steps, reset_offset=(1 + lif["lag"]) % steps,
-                count_start=1 + lif["lag"], count_stop=stop, name=name)
+                count_start=1 + lif["lag"], count_stop=stop, name=name,
+                **({"count_period": count_period, "count_span": steps} if count_period else {}))
         outputs = {**self.sources, **self.lifs}
         self.connections = []
         for synapse in plan.synapses:
@@ -92,7 +101,7 @@ class LavaNetwork:
                 weights=weights, bias=bias, weight_exp=exponent, reset_interval=steps,
                 reset_offset=(1 + integrator["input_lag"]) % steps, record_offset=integrator["input_lag"] + steps,
                 record_path=records[name] if is_readout else None,
-                num_message_bits=24 if integrator["source"] in plan.inputs else 0)
+                num_message_bits=24 if integrator["source"] in plan.inputs else 0, cyclic=cyclic)
             outputs[integrator["source"]].s_out.connect(process.s_in)
             if not is_readout:
                 process.a_out.connect(self.lifs[integrator["target"]].a_in)
@@ -100,13 +109,13 @@ class LavaNetwork:
         self.recorders = {}
         for name, lif_name in plan.spike_outputs.items():  # spikes to the host, one row per step
             recorder = SpikeRecorder(path=records[name], shape=(sequences * steps, plan.lifs[lif_name]["size"]),
-                                     offset=plan.lifs[lif_name]["lag"])
+                                     offset=plan.lifs[lif_name]["lag"], cyclic=cyclic)
             self.lifs[lif_name].s_out.connect(recorder.s_in)
             self.recorders[name] = recorder
         for name, output in plan.step_outputs.items():  # a synapse's output to the host, every step
             process = IntegratingSparse(weights=sparse.csr_matrix(output["weights"]), bias=output["bias"],
                                         reset_interval=1, reset_offset=0, record_offset=output["input_lag"] + 1,
-                                        record_path=records[name])
+                                        record_path=records[name], cyclic=cyclic)
             outputs[output["source"]].s_out.connect(process.s_in)
             self.integrators[name] = process
         self.any_process = next(iter(self.sources.values()))
@@ -120,49 +129,93 @@ class LavaNetwork:
         self.any_process.stop()
 
 
-class LavaExecutor:
-    """A NIR (sub-)graph on Lava's simulator (floating_pt) with the reference executor's interface:
-    `run({input node: (T, B, *shape)})` -> {output node: (T, B, *shape)}. The B sequences stream back
-    to back through one compiled network; `totals` accumulates every LIF node's spikes and every
-    synapse node's operations (events x fan-out) over all the runs it sees."""
+class _KeptNetwork:
+    """One sub-graph's network for calls of `copies` sequences, kept up between calls: the copies
+    side by side (compiler.batch_plan), one window of T steps per call followed by idle windows
+    (zero input) that drain the pipeline, all read from and written to the same rows of its files."""
 
-    def __init__(self, graph, totals: dict[str, dict[str, float]]) -> None:
-        self.graph, self.totals = graph, totals
+    def __init__(self, graph, steps: int, copies: int, folder: Path) -> None:
+        self.plan = plan_graph(graph, steps)
+        self.copies, self.steps = copies, steps
+        self.windows = 1 + -(-(max(self.plan.lags.values()) + 2) // steps)  # the call's window + the drain
+        self.shapes = {name: tuple(int(v) for v in next(iter(graph.nodes[name].output_type.values())))
+                       for name in [*self.plan.spike_outputs, *self.plan.step_outputs]}
+        rows = self.windows * steps
+        self.inputs, self.records = {}, {}
+        for name, size in self.plan.inputs.items():
+            self.inputs[name] = folder / f"{name}.b{copies}.npy"
+            np.lib.format.open_memmap(self.inputs[name], mode="w+", dtype=np.float64, shape=(rows, copies * size)).flush()
+        for name, shape in self.shapes.items():
+            self.records[name] = folder / f"{name}.b{copies}.out.npy"
+            np.lib.format.open_memmap(self.records[name], mode="w+", dtype=np.float64,
+                                      shape=(rows, copies * int(np.prod(shape)))).flush()
+        self.network = LavaNetwork(batch_plan(self.plan, copies), self.windows, self.inputs, self.records,
+                                   cyclic=True, count_period=rows)
+        self.events = {name: np.zeros(size) for name, size in self.plan.inputs.items()}  # non-zero inputs
 
-    def run(self, inputs: dict[str, np.ndarray], record=()) -> dict[str, np.ndarray]:
+    def run(self, inputs: dict[str, np.ndarray], run_config) -> dict[str, np.ndarray]:
+        """{input node: (T, copies, *shape)} -> {output node: (T, copies, *shape)}."""
+        for name, value in inputs.items():  # row t: copy b's neuron i at b * size + i
+            rows = np.asarray(value, dtype=np.float64).reshape(self.steps, -1)
+            stream = np.load(self.inputs[name], mmap_mode="r+")
+            stream[:self.steps] = rows
+            stream.flush()
+            self.events[name] += (rows.reshape(self.steps, self.copies, -1) != 0).sum(axis=(0, 1))
+        self.network.run(self.windows * self.steps, run_config)
+        return {name: np.array(np.load(self.records[name], mmap_mode="r")[:self.steps]).reshape(
+                    self.steps, self.copies, *shape) for name, shape in self.shapes.items()}
+
+    def close(self, totals: dict[str, dict[str, float]]) -> None:
+        """Add its spikes and synaptic operations to `totals` and stop its processes."""
+        try:
+            spikes = {name: lif.spike_count.get().reshape(self.copies, -1).sum(axis=0)
+                      for name, lif in self.network.lifs.items()}
+        finally:
+            self.network.stop()
+        for name, count in spikes.items():
+            totals.setdefault("spikes", {}).setdefault(name, 0.0)
+            totals["spikes"][name] += float(count.sum())
+        for synapse, ops in self.plan.synaptic_ops({**self.events, **spikes}).items():
+            totals.setdefault("synaptic_ops", {}).setdefault(synapse, 0.0)
+            totals["synaptic_ops"][synapse] += ops
+
+
+class LavaSession:
+    """NIR sub-graphs on Lava's simulator (floating_pt) for a host-in-the-loop run: each sub-graph
+    starts its Lava processes once, at its first call (once more for a call of another batch size),
+    and stays up until `close`, so a call costs its simulated steps, not a Lava start-up.
+    `executor(graph, dtype)` has the reference executor's interface: `run({input node: (T, B,
+    *shape)})` -> {output node: (T, B, *shape)}. `close` adds every LIF node's spikes and every
+    synapse node's operations (events x fan-out) over all calls to `totals`."""
+
+    def __init__(self, totals: dict[str, dict[str, float]], folder: Path) -> None:
         from lava.magma.core.run_configs import Loihi2SimCfg
 
-        steps, batch = next(iter(inputs.values())).shape[:2]
-        plan = plan_graph(self.graph, steps)
-        shapes = {name: tuple(int(v) for v in next(iter(self.graph.nodes[name].output_type.values())))
-                  for name in [*plan.spike_outputs, *plan.step_outputs]}
-        with tempfile.TemporaryDirectory(prefix="ssr-lava-") as folder:
-            paths, records = {}, {}
-            for name, value in inputs.items():  # row s * T + t: sequence s at step t
-                rows = np.asarray(value, dtype=np.float64).reshape(steps, batch, -1).transpose(1, 0, 2)
-                paths[name] = Path(folder) / f"{name}.npy"
-                np.save(paths[name], np.ascontiguousarray(rows.reshape(batch * steps, -1)))
-            for name, shape in shapes.items():
-                records[name] = Path(folder) / f"{name}.out.npy"
-                np.lib.format.open_memmap(records[name], mode="w+", dtype=np.float64,
-                                          shape=(batch * steps, int(np.prod(shape)))).flush()
-            network = LavaNetwork(plan, batch, paths, records)
-            try:
-                network.run(batch * steps + max(plan.lags.values()) + 2, Loihi2SimCfg(select_tag="floating_pt"))
-                spikes = {name: network.lifs[name].spike_count.get() for name in plan.lifs}
-            finally:
-                network.stop()
-            outputs = {name: np.array(np.load(records[name])).reshape(batch, steps, *shape).swapaxes(0, 1)
-                       for name, shape in shapes.items()}
-        events = {**{name: (np.asarray(value).reshape(steps, batch, -1) != 0).sum(axis=(0, 1))
-                     for name, value in inputs.items()}, **spikes}
-        for name in plan.lifs:
-            self.totals.setdefault("spikes", {}).setdefault(name, 0.0)
-            self.totals["spikes"][name] += float(spikes[name].sum())
-        for synapse, ops in plan.synaptic_ops(events).items():
-            self.totals.setdefault("synaptic_ops", {}).setdefault(synapse, 0.0)
-            self.totals["synaptic_ops"][synapse] += ops
-        return outputs
+        self.totals, self.folder = totals, Path(folder)
+        self.networks: dict[tuple, _KeptNetwork] = {}
+        self.run_config = Loihi2SimCfg(select_tag="floating_pt")
+
+    def executor(self, graph, dtype=None) -> "LavaSession._Call":
+        return LavaSession._Call(self, graph)
+
+    class _Call:
+        def __init__(self, session: "LavaSession", graph) -> None:
+            self.session, self.graph = session, graph
+
+        def run(self, inputs: dict[str, np.ndarray], record=()) -> dict[str, np.ndarray]:
+            steps, batch = next(iter(inputs.values())).shape[:2]
+            key = (tuple(sorted(self.graph.nodes)), steps, batch)
+            networks = self.session.networks
+            if key not in networks:
+                folder = self.session.folder / f"net{len(networks)}"
+                folder.mkdir()
+                networks[key] = _KeptNetwork(self.graph, steps, batch, folder)
+            return networks[key].run(inputs, self.session.run_config)
+
+    def close(self) -> None:
+        networks, self.networks = list(self.networks.values()), {}
+        for network in networks:
+            network.close(self.totals)
 
 
 def _top_k(scores: np.ndarray, k: int = 10) -> np.ndarray:
@@ -232,7 +285,8 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
                           provenance: dict[str, str], checkpoint_sha256: str) -> LavaRun:
     """Models exported as sub-graphs with host layers between them: the model's own deployment
     loop (`run` of its deployment module, ssr.deploy), each sub-graph call run on Lava's simulator
-    (floating_pt) for a chunk of sequences at a time."""
+    (floating_pt) for a chunk of sequences at a time, side by side, on networks started once for the
+    whole run (LavaSession)."""
     import copy
 
     import torch
@@ -245,13 +299,17 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
     count, steps = len(inputs), manifest.time_steps
     scores = np.zeros((count, manifest.num_items + 1))
     start_time = time.perf_counter()
-    with tqdm(total=count, unit="seq", desc="lava", disable=not progress) as bar, torch.no_grad():
-        for start in range(0, count, chunk):
-            batch = inputs[start:start + chunk]
-            scores[start:start + len(batch)], _ = deployment.run(
-                twin, files.graph, files.host_arrays, batch, np.dtype("float64"), [],
-                lambda graph, dtype: LavaExecutor(graph, totals))
-            bar.update(len(batch))
+    with (tempfile.TemporaryDirectory(prefix="ssr-lava-") as folder,
+          tqdm(total=count, unit="seq", desc="lava", disable=not progress) as bar, torch.no_grad()):
+        session = LavaSession(totals, Path(folder))
+        try:
+            for start in range(0, count, chunk):
+                batch = inputs[start:start + chunk]
+                scores[start:start + len(batch)], _ = deployment.run(
+                    twin, files.graph, files.host_arrays, batch, np.dtype("float64"), [], session.executor)
+                bar.update(len(batch))
+        finally:
+            session.close()
     run_seconds = time.perf_counter() - start_time
     torch_scores, torch_spikes = _pytorch_reference(model, files, inputs)
     layers = []
@@ -265,7 +323,7 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
     return LavaRun.from_dict({
         **LavaRun.stamp(),
         "sequences": count, "sequences_per_second": count / run_seconds, "precision": "float",
-        "mode": "host in the loop: each sub-graph call on Lava, the host layers in PyTorch (float64)",
+        "mode": "host in the loop: each sub-graph on Lava (started once, kept up between calls, a chunk of sequences side by side per call), the host layers in PyTorch (float64)",
         "layers": layers,
         **_comparison(scores, torch_scores, targets, layers),
         "time_steps_per_sequence": steps, "wall_seconds": {"run": round(run_seconds, 3)}, "chunk": chunk,

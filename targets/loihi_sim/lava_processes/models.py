@@ -10,6 +10,9 @@
 - `FileSource`: sends row t - 1 of a .npy file (memory-mapped) at time step t, zeros after the last
   row. Streaming many sequences through lava's RingBuffer would mean refilling it with `Var.set`,
   which costs ~4 s per 3200 x 64 block here; the file costs nothing per step.
+- `cyclic` sources and records wrap around their file (row (t - 1) mod rows): a network that stays
+  up between `run` calls (host in the loop) reads each call's inputs from the same rows, which the
+  host rewrites while the network is paused, and writes each call's outputs to the same rows.
 
 Files, not Vars, carry the streams: each process model opens its file in its own OS process.
 
@@ -35,19 +38,25 @@ from scipy.sparse import csr_matrix
 
 class CountingLIF(LIFReset):
     """LIFReset that counts each neuron's spikes at time steps count_start <= step < count_stop
-    (count_stop an int, or one per neuron: a batched run stops counting the copies it pads with)."""
+    (count_stop an int, or one per neuron: a batched run stops counting the copies it pads with);
+    with `count_period` P and `count_span` S, only at the steps with (step - count_start) mod P < S
+    (a network kept up between calls counts each call's sequences, not the idle steps after them)."""
 
-    def __init__(self, *, shape: tuple[int, ...], count_start: int, count_stop: int | np.ndarray, **kwargs) -> None:
+    def __init__(self, *, shape: tuple[int, ...], count_start: int, count_stop: int | np.ndarray,
+                 count_period: int | None = None, count_span: int | None = None, **kwargs) -> None:
         super().__init__(shape=shape, **kwargs)
         self.proc_params["count_start"], self.proc_params["count_stop"] = count_start, count_stop
+        self.proc_params["count_period"], self.proc_params["count_span"] = count_period, count_span
         self.spike_count = Var(shape=shape, init=0)
 
 
 def _count(model, spikes: np.ndarray) -> None:
     """Add this step's spikes to the counts of the neurons inside their counting window."""
     params = model.proc_params
-    if model.time_step >= params["count_start"]:
-        model.spike_count += spikes * (model.time_step < np.asarray(params["count_stop"]))
+    since = model.time_step - params["count_start"]
+    if since < 0 or (params.get("count_period") and since % params["count_period"] >= params["count_span"]):
+        return
+    model.spike_count += spikes * (model.time_step < np.asarray(params["count_stop"]))
 
 
 @implements(proc=CountingLIF, protocol=LoihiProtocol)
@@ -77,11 +86,23 @@ class PyCountingLIFModelFloat(AbstractPyLifModelFloat):
 
 
 class FileSource(AbstractProcess):
-    """Sends row (time_step - 1) of the (rows, size) array in the .npy file `path`; zeros after it."""
+    """Sends row (time_step - 1) of the (rows, size) array in the .npy file `path`; zeros after it,
+    or, `cyclic`, row (time_step - 1) mod rows."""
 
-    def __init__(self, *, path: str, shape: tuple[int, int]) -> None:
-        super().__init__(path=str(path), rows=shape[0], size=shape[1])
+    def __init__(self, *, path: str, shape: tuple[int, int], cyclic: bool = False) -> None:
+        super().__init__(path=str(path), rows=shape[0], size=shape[1], cyclic=cyclic)
         self.s_out = OutPort(shape=(shape[1],))
+
+
+def _source_row(model) -> np.ndarray:
+    """The row a FileSource model sends at this step (both precisions)."""
+    params = model.proc_params
+    if not hasattr(model, "rows"):
+        model.rows = np.load(params["path"], mmap_mode="r")
+    t = model.time_step - 1
+    if params["cyclic"]:
+        return model.rows[t % params["rows"]]
+    return model.rows[t] if t < params["rows"] else np.zeros(params["size"])
 
 
 @implements(proc=FileSource, protocol=LoihiProtocol)
@@ -91,11 +112,7 @@ class PyFileSourceModelFloat(PyLoihiProcessModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
 
     def run_spk(self) -> None:
-        if not hasattr(self, "rows"):
-            self.rows = np.load(self.proc_params["path"], mmap_mode="r")
-        t = self.time_step - 1
-        row = self.rows[t] if t < self.proc_params["rows"] else np.zeros(self.proc_params["size"])
-        self.s_out.send(np.asarray(row, dtype=float))
+        self.s_out.send(np.asarray(_source_row(self), dtype=float))
 
 
 @implements(proc=CountingLIF, protocol=LoihiProtocol)
@@ -131,18 +148,15 @@ class PyFileSourceModelFixed(PyLoihiProcessModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
 
     def run_spk(self) -> None:
-        if not hasattr(self, "rows"):
-            self.rows = np.load(self.proc_params["path"], mmap_mode="r")
-        t = self.time_step - 1
-        row = self.rows[t] if t < self.proc_params["rows"] else np.zeros(self.proc_params["size"])
-        self.s_out.send(np.asarray(row, dtype=np.int32))
+        self.s_out.send(np.asarray(_source_row(self), dtype=np.int32))
 
 
 class SpikeRecorder(AbstractProcess):
-    """Writes the spikes it receives at step `offset` + 1 + r to row r of a (rows, size) .npy file."""
+    """Writes the spikes it receives at step `offset` + 1 + r to row r of a (rows, size) .npy file
+    (`cyclic`: to row r mod rows)."""
 
-    def __init__(self, *, path: str, shape: tuple[int, int], offset: int) -> None:
-        super().__init__(path=str(path), rows=shape[0], offset=offset)
+    def __init__(self, *, path: str, shape: tuple[int, int], offset: int, cyclic: bool = False) -> None:
+        super().__init__(path=str(path), rows=shape[0], offset=offset, cyclic=cyclic)
         self.s_in = InPort(shape=(shape[1],))
 
 
@@ -155,6 +169,8 @@ class PySpikeRecorderModelFloat(PyLoihiProcessModel):
     def run_spk(self) -> None:
         spikes = self.s_in.recv()
         row = self.time_step - 1 - self.proc_params["offset"]
+        if self.proc_params["cyclic"] and row >= 0:
+            row %= self.proc_params["rows"]
         if 0 <= row < self.proc_params["rows"]:
             if not hasattr(self, "record"):
                 self.record = np.load(self.proc_params["path"], mmap_mode="r+")
@@ -166,14 +182,15 @@ class IntegratingSparse(AbstractProcess):
     steps at `reset_offset`. With `record_path`, the integrator's value at steps record_offset +
     w * reset_interval (the last step of window w) is written to row w of that .npy file, for
     w < its row count. fixed_pt: integer weights and bias, the product W s shifted by `weight_exp`
-    (as lava's Sparse), the total kept in int64 (the readout is not a 24-bit neuron register)."""
+    (as lava's Sparse), the total kept in int64 (the readout is not a 24-bit neuron register).
+    `cyclic`: window w goes to row w mod rows."""
 
     def __init__(self, *, weights: csr_matrix, bias: np.ndarray, reset_interval: int, reset_offset: int,
                  record_offset: int = 0, record_path: str | None = None, num_message_bits: int = 0,
-                 weight_exp: int = 0) -> None:
+                 weight_exp: int = 0, cyclic: bool = False) -> None:
         super().__init__(reset_interval=reset_interval, reset_offset=reset_offset % reset_interval,
                          record_offset=record_offset, record_path=None if record_path is None else str(record_path),
-                         weight_exp=weight_exp)
+                         weight_exp=weight_exp, cyclic=cyclic)
         out_size, in_size = weights.shape
         self.s_in = InPort(shape=(in_size,))
         self.a_out = OutPort(shape=(out_size,))
@@ -195,6 +212,8 @@ def _record_window(model) -> None:
         if not hasattr(model, "record"):
             model.record = np.load(params["record_path"], mmap_mode="r+")
         window = since // params["reset_interval"]
+        if params["cyclic"]:
+            window %= len(model.record)
         if window < len(model.record):
             model.record[window] = model.total
 
