@@ -34,14 +34,15 @@ DEFAULT_BATCH = 1
 class LavaNetwork:
     """The Lava processes of a `Plan`. Inputs stream from .npy files (one row per time step), the
     readout integrators write one row per sequence to .npy files: `inputs` and `records` map node
-    names to those paths. `fixed` (from compiler.quantise) switches every parameter to its integer
-    form for fixed_pt. `cyclic`: the files hold one block of `sequences` windows that every block of
-    steps reads and writes again (a network kept up between calls); the LIFs then count spikes in the
-    first window of every `count_period` steps only."""
+    names to those paths; every LIF counts its spikes into a file in the folder `counts`
+    (`spike_counts`). `fixed` (from compiler.quantise) switches every parameter to its integer
+    form for fixed_pt. `block`: a network kept up between calls, whose files hold `block` rows that
+    every `block` steps read and write again: one sequence window of T steps, then idle steps that
+    drain the pipeline; states reset and spikes count once per block (`sequences` is then 1)."""
 
     def __init__(self, plan: Plan, sequences: int, inputs: dict[str, Path], records: dict[str, Path],
-                 fixed: dict[str, Any] | None = None, counted: np.ndarray | None = None,
-                 cyclic: bool = False, count_period: int | None = None) -> None:
+                 counts: Path, fixed: dict[str, Any] | None = None, counted: np.ndarray | None = None,
+                 block: int | None = None) -> None:
         from ssr.targets.loihi_sim.lava_compat import import_lava
 
         import_lava()
@@ -51,17 +52,21 @@ class LavaNetwork:
                                                                  SpikeRecorder)
 
         steps = plan.time_steps
+        rows, interval = (block, block) if block else (sequences * steps, steps)  # file rows, reset period
+        cyclic = block is not None
         self.plan = plan
-        self.sources = {name: FileSource(path=inputs[name], shape=(sequences * steps, size), cyclic=cyclic)
+        self.sources = {name: FileSource(path=inputs[name], shape=(rows, size), cyclic=cyclic)
                         for name, size in plan.inputs.items()}
-        self.lifs = {}
+        self.lifs, self.count_paths = {}, {}
         for name, lif in plan.lifs.items():
+            self.count_paths[name] = Path(counts) / f"{name}.counts.npy"
+            np.save(self.count_paths[name], np.zeros(lif["size"], dtype=np.int64))
             q = fixed["lifs"][name] if fixed else None  # Lava's LIF takes both formats under one set of names
             params = ({"du": q["du_q12"], "dv": q["dv_q12"], "vth": q["vth_mant"], "bias_mant": q["bias_mant"],
                        "bias_exp": q["bias_exp"]}
                       if fixed else {"du": lif["du"], "dv": lif["dv"], "vth": lif["vth"], "bias_mant": lif["bias"]})
             # counted (copies,): windows each copy of a batched plan counts (the last one pads with copies);
-            # a cyclic network counts for as long as it runs, in each block's first window (count_period)
+            # a network kept up counts for as long as it runs, in each block's first T steps
             if cyclic:
                 stop = np.iinfo(np.int64).max
             elif counted is None:
@@ -69,9 +74,9 @@ class LavaNetwork:
             else:
                 stop = np.repeat(1 + lif["lag"] + counted * steps, lif["size"] // len(counted))
             self.lifs[name] = CountingLIF(
-                shape=(lif["size"],), **params, reset_interval=steps, reset_offset=(1 + lif["lag"]) % steps,
-                count_start=1 + lif["lag"], count_stop=stop, name=name,
-                **({"count_period": count_period, "count_span": steps} if count_period else {}))
+                shape=(lif["size"],), **params, reset_interval=interval, reset_offset=(1 + lif["lag"]) % interval,
+                count_path=self.count_paths[name], count_start=1 + lif["lag"], count_stop=stop, name=name,
+                **({"count_period": block, "count_span": steps} if cyclic else {}))
         outputs = {**self.sources, **self.lifs}
         self.connections = []
         for synapse in plan.synapses:
@@ -98,8 +103,8 @@ class LavaNetwork:
                 weights, bias = fixed["integrators"][name]["weights"], fixed["integrators"][name]["bias"]
                 exponent = fixed["integrators"][name]["weight_exp"]
             process = IntegratingSparse(
-                weights=weights, bias=bias, weight_exp=exponent, reset_interval=steps,
-                reset_offset=(1 + integrator["input_lag"]) % steps, record_offset=integrator["input_lag"] + steps,
+                weights=weights, bias=bias, weight_exp=exponent, reset_interval=interval,
+                reset_offset=(1 + integrator["input_lag"]) % interval, record_offset=integrator["input_lag"] + steps,
                 record_path=records[name] if is_readout else None,
                 num_message_bits=24 if integrator["source"] in plan.inputs else 0, cyclic=cyclic)
             outputs[integrator["source"]].s_out.connect(process.s_in)
@@ -108,7 +113,7 @@ class LavaNetwork:
             self.integrators[name] = process
         self.recorders = {}
         for name, lif_name in plan.spike_outputs.items():  # spikes to the host, one row per step
-            recorder = SpikeRecorder(path=records[name], shape=(sequences * steps, plan.lifs[lif_name]["size"]),
+            recorder = SpikeRecorder(path=records[name], shape=(rows, plan.lifs[lif_name]["size"]),
                                      offset=plan.lifs[lif_name]["lag"], cyclic=cyclic)
             self.lifs[lif_name].s_out.connect(recorder.s_in)
             self.recorders[name] = recorder
@@ -125,22 +130,26 @@ class LavaNetwork:
 
         self.any_process.run(condition=RunSteps(num_steps=steps), run_cfg=run_config)
 
+    def spike_counts(self) -> dict[str, np.ndarray]:
+        """Every LIF node's spikes so far, per neuron (of the plan's populations)."""
+        return {name: np.load(path) for name, path in self.count_paths.items()}
+
     def stop(self) -> None:
         self.any_process.stop()
 
 
 class _KeptNetwork:
     """One sub-graph's network for calls of `copies` sequences, kept up between calls: the copies
-    side by side (compiler.batch_plan), one window of T steps per call followed by idle windows
-    (zero input) that drain the pipeline, all read from and written to the same rows of its files."""
+    side by side (compiler.batch_plan), per call one block of steps, the T steps of the sequences'
+    window and then lag + 1 idle steps (zero input) that drain the pipeline, all read from and
+    written to the same rows of its files."""
 
     def __init__(self, graph, steps: int, copies: int, folder: Path) -> None:
         self.plan = plan_graph(graph, steps)
         self.copies, self.steps = copies, steps
-        self.windows = 1 + -(-(max(self.plan.lags.values()) + 2) // steps)  # the call's window + the drain
         self.shapes = {name: tuple(int(v) for v in next(iter(graph.nodes[name].output_type.values())))
                        for name in [*self.plan.spike_outputs, *self.plan.step_outputs]}
-        rows = self.windows * steps
+        self.rows = rows = steps + max(self.plan.lags.values()) + 1  # the window, then the drain
         self.inputs, self.records = {}, {}
         for name, size in self.plan.inputs.items():
             self.inputs[name] = folder / f"{name}.b{copies}.npy"
@@ -149,8 +158,7 @@ class _KeptNetwork:
             self.records[name] = folder / f"{name}.b{copies}.out.npy"
             np.lib.format.open_memmap(self.records[name], mode="w+", dtype=np.float64,
                                       shape=(rows, copies * int(np.prod(shape)))).flush()
-        self.network = LavaNetwork(batch_plan(self.plan, copies), self.windows, self.inputs, self.records,
-                                   cyclic=True, count_period=rows)
+        self.network = LavaNetwork(batch_plan(self.plan, copies), 1, self.inputs, self.records, folder, block=rows)
         self.events = {name: np.zeros(size) for name, size in self.plan.inputs.items()}  # non-zero inputs
 
     def run(self, inputs: dict[str, np.ndarray], run_config) -> dict[str, np.ndarray]:
@@ -161,17 +169,15 @@ class _KeptNetwork:
             stream[:self.steps] = rows
             stream.flush()
             self.events[name] += (rows.reshape(self.steps, self.copies, -1) != 0).sum(axis=(0, 1))
-        self.network.run(self.windows * self.steps, run_config)
+        self.network.run(self.rows, run_config)
         return {name: np.array(np.load(self.records[name], mmap_mode="r")[:self.steps]).reshape(
                     self.steps, self.copies, *shape) for name, shape in self.shapes.items()}
 
     def close(self, totals: dict[str, dict[str, float]]) -> None:
         """Add its spikes and synaptic operations to `totals` and stop its processes."""
-        try:
-            spikes = {name: lif.spike_count.get().reshape(self.copies, -1).sum(axis=0)
-                      for name, lif in self.network.lifs.items()}
-        finally:
-            self.network.stop()
+        self.network.stop()
+        spikes = {name: count.reshape(self.copies, -1).sum(axis=0)
+                  for name, count in self.network.spike_counts().items()}
         for name, count in spikes.items():
             totals.setdefault("spikes", {}).setdefault(name, 0.0)
             totals["spikes"][name] += float(count.sum())
@@ -416,8 +422,8 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         np.lib.format.open_memmap(record_path, mode="w+", dtype=np.int64 if fixed else np.float64,
                                   shape=(windows, copies * (manifest.num_items + 1))).flush()
         compile_start = time.perf_counter()
-        network = LavaNetwork(batched, windows, {input_name: input_path}, {readout_name: record_path}, fixed,
-                              counted=counted if copies > 1 else None)
+        network = LavaNetwork(batched, windows, {input_name: input_path}, {readout_name: record_path}, Path(folder),
+                              fixed, counted=counted if copies > 1 else None)
         run_config = Loihi2SimCfg(select_tag=PRECISIONS[precision])
         compile_seconds = time.perf_counter() - compile_start
 
@@ -435,12 +441,11 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
                 finished = min(count, copies * max(0, (step - readout_lag - steps) // steps + 1))
                 bar.update(finished - done)
                 done = finished
-            # per neuron of the model: the copies' counts added up
-            lava_spikes = {name: network.lifs[name].spike_count.get().reshape(copies, -1).sum(axis=0)
-                           for name in plan.lifs}
         finally:
             bar.close()
             network.stop()
+        # per neuron of the model: the copies' counts added up
+        lava_spikes = {name: count.reshape(copies, -1).sum(axis=0) for name, count in network.spike_counts().items()}
         run_seconds = time.perf_counter() - run_start
         scores = np.array(np.load(record_path, mmap_mode="r"), dtype=np.float64).reshape(windows * copies, -1)[:count]
         if fixed:  # integer totals -> scores

@@ -1,8 +1,10 @@
 """Lava processes the NIR compiler needs beyond lava-nc's own (Sparse, DelaySparse).
 
 - `CountingLIF`: lava's `LIFReset` (state reset every `reset_interval` steps at `reset_offset`, so
-  sequences stream back to back) that also counts every neuron's spikes inside a window of steps;
-  the counts are the measured spikes the energy report reads.
+  sequences stream back to back) that also counts every neuron's spikes inside a window of steps
+  into a .npy file; the counts are the measured spikes the energy report reads. (A file, not a
+  Var: `Var.get` moves a vector through lava's channels element by element, 26 s for 200 k
+  neurons here.)
 - `IntegratingSparse`: sparse synapses feeding an integrator (NIR `Affine`/`Conv1d` -> `I`):
   out[t] = sum over k <= t of (W s[k] + b), reset with the sequence; like lava's `Sparse` it emits
   with one step of synaptic delay. It can record its value at the last step of every window (the
@@ -37,17 +39,18 @@ from scipy.sparse import csr_matrix
 
 
 class CountingLIF(LIFReset):
-    """LIFReset that counts each neuron's spikes at time steps count_start <= step < count_stop
-    (count_stop an int, or one per neuron: a batched run stops counting the copies it pads with);
-    with `count_period` P and `count_span` S, only at the steps with (step - count_start) mod P < S
-    (a network kept up between calls counts each call's sequences, not the idle steps after them)."""
+    """LIFReset that adds each neuron's spikes at time steps count_start <= step < count_stop
+    (count_stop an int, or one per neuron: a batched run stops counting the copies it pads with)
+    to the (neurons,) int64 array in the .npy file `count_path`; with `count_period` P and
+    `count_span` S, only at the steps with (step - count_start) mod P < S (a network kept up between
+    calls counts each call's sequences, not the idle steps after them)."""
 
-    def __init__(self, *, shape: tuple[int, ...], count_start: int, count_stop: int | np.ndarray,
+    def __init__(self, *, shape: tuple[int, ...], count_path: str, count_start: int, count_stop: int | np.ndarray,
                  count_period: int | None = None, count_span: int | None = None, **kwargs) -> None:
         super().__init__(shape=shape, **kwargs)
+        self.proc_params["count_path"] = str(count_path)
         self.proc_params["count_start"], self.proc_params["count_stop"] = count_start, count_stop
         self.proc_params["count_period"], self.proc_params["count_span"] = count_period, count_span
-        self.spike_count = Var(shape=shape, init=0)
 
 
 def _count(model, spikes: np.ndarray) -> None:
@@ -56,7 +59,9 @@ def _count(model, spikes: np.ndarray) -> None:
     since = model.time_step - params["count_start"]
     if since < 0 or (params.get("count_period") and since % params["count_period"] >= params["count_span"]):
         return
-    model.spike_count += spikes * (model.time_step < np.asarray(params["count_stop"]))
+    if not hasattr(model, "counts"):
+        model.counts = np.load(params["count_path"], mmap_mode="r+")
+    model.counts += spikes * (model.time_step < np.asarray(params["count_stop"]))
 
 
 @implements(proc=CountingLIF, protocol=LoihiProtocol)
@@ -67,7 +72,6 @@ class PyCountingLIFModelFloat(AbstractPyLifModelFloat):
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     vth: float = LavaPyType(float, float)
-    spike_count: np.ndarray = LavaPyType(np.ndarray, float)
 
     def spiking_activation(self) -> np.ndarray:
         return self.v > self.vth
@@ -124,7 +128,6 @@ class PyCountingLIFModelBitAcc(AbstractPyLifModelFixed):
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     vth: int = LavaPyType(int, np.int32, precision=17)
-    spike_count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
     def run_spk(self) -> None:
         a_in = self.a_in.recv()
