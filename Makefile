@@ -17,7 +17,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml requirements/base.txt requirements/nodeps.txt requirements/lock.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 12) else "ssr needs Python 3.10-3.12, found %d.%d (set PYTHON=...)" % v)'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "installing pinned dependencies into $(VENV) (torch 2.13.0 CPU, lava-nc, lava-dl, nir, norse) ..."
+	@echo "installing pinned dependencies into $(VENV) (torch 2.13.0 CPU, lava-nc, lava-dl, nir, norse, snntorch, spikingjelly) ..."
 	$(PIP) install -q torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(PIP) install -q -c requirements/lock.txt -r requirements/base.txt
 	$(PIP) install -q --no-deps --ignore-requires-python -r requirements/nodeps.txt
@@ -30,9 +30,7 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m ssr.demo --out $(DEMO_DIR)
 
-# spikingjelly is a benchmark-time dependency only (the LIF speed comparison); --no-deps keeps torch
 bench: $(STAMP)
-	$(PIP) install -q --no-deps spikingjelly==0.0.0.0.14
 	$(PY) -m bench.run_all
 
 lint: $(STAMP)

@@ -57,9 +57,13 @@ def main() -> dict:
     try:
         from spikingjelly.activation_based import neuron, surrogate
     except ImportError:
-        print("spikingjelly not installed (make bench installs it): skipping that row")
+        print("spikingjelly not installed (make install pins it): skipping that row")
     else:
-        node = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), step_mode="m", backend="torch")
+        from importlib.metadata import version
+
+        # its pure-torch multi-step node (2.0 has no `backend` argument; 0.0.0.0.14's default was "torch")
+        node = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), step_mode="m")
+        rows["spikingjelly_version"] = version("spikingjelly")
 
         def spikingjelly(inputs: torch.Tensor) -> torch.Tensor:
             node.reset()

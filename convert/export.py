@@ -23,11 +23,17 @@ import numpy as np
 from ssr import __version__
 from ssr.artefacts import Manifest
 from ssr.checkpoint import model_from_checkpoint, read_checkpoint
+from ssr.convert.portable import DT_SECONDS, PROFILES, portable_graph
 from ssr.deploy import deployment_of
 from ssr.io import atomic_paths, file_sha256, refuse_overwriting_inputs
 
 FORMATS = ("nir",)
 HOST_FORMAT = "ssr-nir-host"
+PORTABLE_PRE = ("portable profile: every population is a vector (C order of the native shape); the one Input "
+                "takes its blocks (manifest inputs[0].blocks) side by side: the native input flattened, then, "
+                f"where listed, its running sum over the steps; tau is in seconds at dt = {DT_SECONDS} s")
+PORTABLE_POST = ("portable profile: an Output with sum_over_steps gives one value per step; its sum over the T "
+                 "steps is the native output (reshape to the native shape, manifest portable.native_shapes)")
 
 
 def manifest_path(graph_path: str | Path) -> Path:
@@ -44,13 +50,16 @@ def _shape(node, key: str) -> list[int] | None:
     return None if value is None else [int(v) for v in np.asarray(value).ravel()]
 
 
-def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = None) -> Path:
-    """Export a trained spiking model; returns the graph path (manifest and host file beside it)."""
+def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = None, profile: str = "native") -> Path:
+    """Export a trained spiking model; returns the graph path (manifest and host file beside it).
+    `profile` "portable" writes the graph other NIR tools read (ssr.convert.portable)."""
     import h5py
     import nir
 
     if to not in FORMATS:
         raise ValueError(f"unknown export format {to!r}; supported: {', '.join(FORMATS)}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown export profile {profile!r}; choose {' or '.join(PROFILES)}")
     payload = read_checkpoint(checkpoint)
     name = payload["model"]
     try:
@@ -65,10 +74,26 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
     for path in outputs:
         if path.is_dir():
             raise ValueError(f"-o {out}: {path} is a directory; name the graph file, e.g. {path / 'model.nir'}")
+    if profile == "portable" and not deployment.whole_graph:
+        raise ValueError(f"{checkpoint}: {name!r} runs as sub-graphs with host layers between them; the portable "
+                         "profile is for whole-graph models (one Input node), which another NIR tool can run alone")
     model = model_from_checkpoint(payload, str(checkpoint))
     exported = deployment.implementation().export(model)
-    graph = nir.NIRGraph(nodes=exported.nodes, edges=exported.edges,
-                         metadata={"producer": f"ssr {__version__}", "model": name})
+    nodes, edges, portable, dt = exported.nodes, exported.edges, None, 1.0
+    graph_inputs, graph_outputs = exported.inputs, exported.outputs  # what the host feeds and reads
+    pre_processing, post_processing = exported.pre_processing, exported.post_processing
+    if profile == "portable":
+        converted = portable_graph(exported.nodes, exported.edges)
+        nodes, edges, portable, dt = converted.nodes, converted.edges, converted.describe(), DT_SECONDS
+        graph_inputs = [{"node": converted.input, "shape": [sum(block["size"] for block in converted.input_blocks)],
+                         "blocks": converted.input_blocks}]
+        graph_outputs = [{"node": node, "shape": [int(v) for v in nodes[node].output_type["output"]],
+                    "sum_over_steps": node in converted.sum_over_steps}
+                   for node, value in nodes.items() if type(value).__name__ == "Output"]
+        pre_processing = {**pre_processing, "portable": PORTABLE_PRE}
+        post_processing = {**post_processing, "portable": PORTABLE_POST}
+    graph = nir.NIRGraph(nodes=nodes, edges=edges,
+                         metadata={"producer": f"ssr {__version__}", "model": name, "profile": profile, "dt": dt})
 
     # the three files appear together or not at all (a failed rename puts the earlier trio back)
     with atomic_paths(outputs) as (graph_temp, manifest_temp, host_temp):
@@ -81,19 +106,19 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
         manifest = Manifest(
             model=name, kind=payload["kind"], config=payload["config"],
             num_items=payload["num_items"], max_len=payload["max_len"],
-            time_steps=payload["config"]["time_steps"], dt=1.0,
+            time_steps=payload["config"]["time_steps"], dt=dt, profile=profile, portable=portable,
             graph_file=out.name, graph_sha256=file_sha256(graph_temp),
             host_file=host_path(out).name, host_sha256=file_sha256(host_temp),
-            inputs=exported.inputs, outputs=exported.outputs,
-            input=exported.inputs[0] if len(exported.inputs) == 1 else None,
-            output=exported.outputs[0] if len(exported.outputs) == 1 else None,
-            pre_processing=exported.pre_processing,
-            post_processing=exported.post_processing,
+            inputs=graph_inputs, outputs=graph_outputs,
+            input=graph_inputs[0] if len(graph_inputs) == 1 else None,
+            output=graph_outputs[0] if len(graph_outputs) == 1 else None,
+            pre_processing=pre_processing,
+            post_processing=post_processing,
             partition=exported.partition,
             nodes={node_name: {"type": type(node).__name__, "layer": exported.layers.get(node_name),
                                "input_shape": _shape(node, "input_type"),
                                "output_shape": _shape(node, "output_type")}
-                   for node_name, node in exported.nodes.items()},
+                   for node_name, node in nodes.items()},
             provenance={"checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(Path(checkpoint)),
                         "dataset": payload.get("dataset", {}), "ssr_version": __version__,
                         "nir_version": _nir_version(),
@@ -110,9 +135,11 @@ def _nir_version() -> str:
 
 
 class ExportedFiles:
-    """An exported graph read back: `graph` (nir.read), `manifest` (ssr.artefacts.Manifest), `host_arrays` (host file)."""
+    """An exported graph read back: `graph` (nir.read), `manifest` (ssr.artefacts.Manifest), `host_arrays`
+    (host file). `profiles`: the export profiles the reader takes (run-lava and the energy report:
+    native only)."""
 
-    def __init__(self, graph_path: str | Path) -> None:
+    def __init__(self, graph_path: str | Path, profiles: tuple[str, ...] = ("native",)) -> None:
         import h5py
         import nir
 
@@ -122,6 +149,9 @@ class ExportedFiles:
             if not path.is_file():
                 raise FileNotFoundError(f"{what} {path} not found; export with `ssr-export RUN_DIR/model.pt --to nir`")
         self.manifest = Manifest.read(manifest_path(graph_path))  # format, schema and fields checked
+        if self.manifest.profile not in profiles:
+            raise ValueError(f"{graph_path} is the {self.manifest.profile} export profile, for other NIR tools; this "
+                             "command reads the native one: export again without --profile")
         try:
             self.graph = nir.read(graph_path)
             with h5py.File(host_path(graph_path), "r") as handle:

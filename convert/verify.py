@@ -104,12 +104,15 @@ def verify(model, graph, manifest: Manifest, host_arrays: dict[str, np.ndarray],
     host_arrays: the host file's arrays (e.g. a spike-wise item table).
     """
     from ssr.convert.executor import NIRExecutor
+    from ssr.convert.portable import PortableExecutor
 
     torch_scores, captured = torch_forward(model, manifest, host_arrays, item_seq, dtype)
     lif_nodes = manifest.lif_layers()
     twin = copy.deepcopy(model).to(TORCH_DTYPES[dtype]).eval()
+    executor = NIRExecutor if manifest.profile == "native" else (
+        lambda graph, dtype: PortableExecutor(graph, manifest.portable, dtype))
     graph_scores, traces = deployment_of(manifest.model).implementation().run(
-        twin, graph, host_arrays, item_seq, np.dtype(dtype), list(lif_nodes), NIRExecutor)
+        twin, graph, host_arrays, item_seq, np.dtype(dtype), list(lif_nodes), executor)
 
     report = VerifyReport(sequences=len(item_seq), dtype=dtype, score_tolerance=score_tolerance)
     for node, layer in lif_nodes.items():
@@ -153,7 +156,8 @@ def verify_export(graph_path, checkpoint, item_seq: np.ndarray, dtype: str = "fl
     checkpoint's model on `item_seq` (B, N)."""
     from ssr.checkpoint import load_checkpoint
     from ssr.convert.export import ExportedFiles
+    from ssr.convert.portable import PROFILES
 
     model, _ = load_checkpoint(checkpoint)
-    files = ExportedFiles(graph_path)
+    files = ExportedFiles(graph_path, profiles=PROFILES)
     return verify(model, files.graph, files.manifest, files.host_arrays, item_seq, dtype=dtype)

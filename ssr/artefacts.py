@@ -166,6 +166,8 @@ class Manifest(ArtefactFile, format="ssr-nir-manifest", file="manifest", command
     partition: list[dict[str, Any]]  # every model layer: on chip, on the host, or removed, and why
     nodes: dict[str, dict[str, Any]]  # node name -> type, model layer, input and output shapes
     provenance: dict[str, Any]  # checkpoint (+ sha256), dataset, versions, time
+    profile: str = "native"  # "native" (our tools: run-lava, energy-report) | "portable" (other NIR tools)
+    portable: dict[str, Any] | None = None  # the portable profile's host rules (ssr.convert.portable)
 
     def lif_layers(self) -> dict[str, str | None]:
         """LIF node name -> the model layer it exports."""

@@ -215,7 +215,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     if args.verify:  # check the data before writing anything
         item_seq = verify_inputs(args.checkpoint, args.data, args.verify_split, args.verify_sequences)
-    path = export(args.checkpoint, to=args.to, out=args.output)
+    path = export(args.checkpoint, to=args.to, out=args.output, profile=args.profile)
     print(f"wrote {path}, {manifest_path(path)}, {host_path(path)}")
     if args.verify:
         report = verify_export(path, args.checkpoint, item_seq, dtype=args.verify_dtype)
@@ -341,6 +341,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", default="nir", help="target format (nir)")
     parser.add_argument("-o", "--output", help="graph file to write (default: beside the checkpoint, .nir); "
                         "the manifest (.manifest.json) and host file (.host.h5) go beside it")
+    parser.add_argument("--profile", default="native", choices=("native", "portable"),
+                        help="native (default: what run-lava and the energy report read) or portable (for other "
+                        "NIR tools: 2-D weights, no integrators, tau in seconds; see README 'NIR in other tools')")
     parser.add_argument("--verify", action="store_true",
                         help="run the written graph on the reference NIR executor against the PyTorch model "
                         "on real sequences; exit 1 unless every LIF layer's spikes and the scores agree")
