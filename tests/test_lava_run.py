@@ -116,7 +116,8 @@ def test_lags_and_delays_align_every_path():
 def test_host_in_the_loop_models_run_their_sub_graphs_on_lava(tmp_path, name):
     """Models whose sub-graphs have host layers between them: each sub-graph call runs on Lava and the
     recommendations and spike counts equal PyTorch's, with each sub-graph's network kept up across
-    calls (7 sequences in chunks of 3: two calls of 3 and one of 1 per sub-graph)."""
+    calls (7 sequences in chunks of 3: two calls of 3 and one of 1 per sub-graph), streamed one
+    after the other or side by side (--batch 3)."""
     prepare_synthetic(tmp_path / "data.h5", users=60, items=20)
     dataset = read_dataset(tmp_path / "data.h5")
     model = busy(name, items=dataset.num_items, length=dataset.max_len)
@@ -124,6 +125,8 @@ def test_host_in_the_loop_models_run_their_sub_graphs_on_lava(tmp_path, name):
     graph = export(tmp_path / "run" / "model.pt")
     result = run_lava(graph, tmp_path / "data.h5", limit=7, chunk=3, progress=False)
     assert result.sequences == 7 and result.top10_exact_agreement == 1.0 and result.spike_counts_identical
+    side_by_side = run_lava(graph, tmp_path / "data.h5", limit=7, chunk=3, batch=3, progress=False)
+    assert side_by_side.per_sequence == result.per_sequence and side_by_side.layers == result.layers
     assert all(row["spikes"] > 0 for row in result.layers if row["kind"] == "LIF")
     assert any(row.get("synaptic_ops", 0) > 0 for row in result.layers) == (name == "ssr-hybrid")
     with pytest.raises(ValueError, match="floating_pt only"):

@@ -25,10 +25,12 @@ from ssr.metrics import mean_overlap
 from ssr.targets.loihi_sim.compiler import Plan, batch_plan, plan_graph, quantise
 
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
-# sequences side by side in a whole-graph run: 1 until a quiet-machine benchmark says otherwise (on a
-# loaded 2-core machine, ssr on ml-100k ran 16.4 seq/s at 1, 19.7 at 4 and 13.4 at 16: Lava's CPU
-# backend pays for the data it moves each step more than for its per-step synchronisation)
-DEFAULT_BATCH = 1
+# sequences side by side (whole graph, and each host-in-the-loop sub-graph call): measured on 256 test
+# sequences of a 2-core machine loaded by two trainings (2026-12-01), 8 was the fastest of those tried
+# for all three: ssr (ml-100k) 17.4 seq/s at 1, 25.0 at 8, 23.0 at 16; sfsrec (Scientific) 9.5 at 1,
+# 17.1 at 8, 12.0 at 64; sfmlp 37.8 at 1, 43.1 at 8, 23.4 at 64. Beyond that, Lava's CPU backend pays
+# more for the data it moves each step than it saves on synchronising its processes.
+DEFAULT_BATCH = 8
 
 
 class LavaNetwork:
@@ -36,9 +38,9 @@ class LavaNetwork:
     readout integrators write one row per sequence to .npy files: `inputs` and `records` map node
     names to those paths; every LIF counts its spikes into a file in the folder `counts`
     (`spike_counts`). `fixed` (from compiler.quantise) switches every parameter to its integer
-    form for fixed_pt. `block`: a network kept up between calls, whose files hold `block` rows that
-    every `block` steps read and write again: one sequence window of T steps, then idle steps that
-    drain the pipeline; states reset and spikes count once per block (`sequences` is then 1)."""
+    form for fixed_pt. `block`: a network kept up between calls, whose files hold `block` rows (a
+    multiple of T) that every `block` steps read and write again: the windows of `sequences`
+    sequences (per copy), then idle steps that drain the pipeline; spikes count in the windows only."""
 
     def __init__(self, plan: Plan, sequences: int, inputs: dict[str, Path], records: dict[str, Path],
                  counts: Path, fixed: dict[str, Any] | None = None, counted: np.ndarray | None = None,
@@ -52,8 +54,10 @@ class LavaNetwork:
                                                                  SpikeRecorder)
 
         steps = plan.time_steps
-        rows, interval = (block, block) if block else (sequences * steps, steps)  # file rows, reset period
+        rows = block or sequences * steps  # file rows
         cyclic = block is not None
+        if cyclic and block % steps:
+            raise ValueError(f"a kept network's block ({block} steps) must be a multiple of T ({steps})")
         self.plan = plan
         self.sources = {name: FileSource(path=inputs[name], shape=(rows, size), cyclic=cyclic)
                         for name, size in plan.inputs.items()}
@@ -66,7 +70,7 @@ class LavaNetwork:
                        "bias_exp": q["bias_exp"]}
                       if fixed else {"du": lif["du"], "dv": lif["dv"], "vth": lif["vth"], "bias_mant": lif["bias"]})
             # counted (copies,): windows each copy of a batched plan counts (the last one pads with copies);
-            # a network kept up counts for as long as it runs, in each block's first T steps
+            # a network kept up counts for as long as it runs, in each block's windows
             if cyclic:
                 stop = np.iinfo(np.int64).max
             elif counted is None:
@@ -74,9 +78,9 @@ class LavaNetwork:
             else:
                 stop = np.repeat(1 + lif["lag"] + counted * steps, lif["size"] // len(counted))
             self.lifs[name] = CountingLIF(
-                shape=(lif["size"],), **params, reset_interval=interval, reset_offset=(1 + lif["lag"]) % interval,
+                shape=(lif["size"],), **params, reset_interval=steps, reset_offset=(1 + lif["lag"]) % steps,
                 count_path=self.count_paths[name], count_start=1 + lif["lag"], count_stop=stop, name=name,
-                **({"count_period": block, "count_span": steps} if cyclic else {}))
+                **({"count_period": block, "count_span": sequences * steps} if cyclic else {}))
         outputs = {**self.sources, **self.lifs}
         self.connections = []
         for synapse in plan.synapses:
@@ -103,8 +107,8 @@ class LavaNetwork:
                 weights, bias = fixed["integrators"][name]["weights"], fixed["integrators"][name]["bias"]
                 exponent = fixed["integrators"][name]["weight_exp"]
             process = IntegratingSparse(
-                weights=weights, bias=bias, weight_exp=exponent, reset_interval=interval,
-                reset_offset=(1 + integrator["input_lag"]) % interval, record_offset=integrator["input_lag"] + steps,
+                weights=weights, bias=bias, weight_exp=exponent, reset_interval=steps,
+                reset_offset=(1 + integrator["input_lag"]) % steps, record_offset=integrator["input_lag"] + steps,
                 record_path=records[name] if is_readout else None,
                 num_message_bits=24 if integrator["source"] in plan.inputs else 0, cyclic=cyclic)
             outputs[integrator["source"]].s_out.connect(process.s_in)
@@ -139,39 +143,43 @@ class LavaNetwork:
 
 
 class _KeptNetwork:
-    """One sub-graph's network for calls of `copies` sequences, kept up between calls: the copies
-    side by side (compiler.batch_plan), per call one block of steps, the T steps of the sequences'
-    window and then lag + 1 idle steps (zero input) that drain the pipeline, all read from and
-    written to the same rows of its files."""
+    """One sub-graph's network for calls of `batch` sequences, kept up between calls: `copies` side by
+    side (compiler.batch_plan), each streaming batch / copies sequences back to back, T steps each,
+    then idle steps (zero input) that drain the pipeline: one block of steps per call, all read from
+    and written to the same rows of its files. Sequence w * copies + b is copy b's window w."""
 
-    def __init__(self, graph, steps: int, copies: int, folder: Path) -> None:
+    def __init__(self, graph, steps: int, batch: int, copies: int, folder: Path) -> None:
         self.plan = plan_graph(graph, steps)
-        self.copies, self.steps = copies, steps
+        self.copies, self.windows, self.steps = copies, batch // copies, steps
         self.shapes = {name: tuple(int(v) for v in next(iter(graph.nodes[name].output_type.values())))
                        for name in [*self.plan.spike_outputs, *self.plan.step_outputs]}
-        self.rows = rows = steps + max(self.plan.lags.values()) + 1  # the window, then the drain
+        drain = -(-(max(self.plan.lags.values()) + 1) // steps) * steps  # whole windows: resets stay aligned
+        self.rows = rows = self.windows * steps + drain
         self.inputs, self.records = {}, {}
         for name, size in self.plan.inputs.items():
-            self.inputs[name] = folder / f"{name}.b{copies}.npy"
+            self.inputs[name] = folder / f"{name}.b{batch}.npy"
             np.lib.format.open_memmap(self.inputs[name], mode="w+", dtype=np.float64, shape=(rows, copies * size)).flush()
         for name, shape in self.shapes.items():
-            self.records[name] = folder / f"{name}.b{copies}.out.npy"
+            self.records[name] = folder / f"{name}.b{batch}.out.npy"
             np.lib.format.open_memmap(self.records[name], mode="w+", dtype=np.float64,
                                       shape=(rows, copies * int(np.prod(shape)))).flush()
-        self.network = LavaNetwork(batch_plan(self.plan, copies), 1, self.inputs, self.records, folder, block=rows)
+        self.network = LavaNetwork(batch_plan(self.plan, copies), self.windows, self.inputs, self.records, folder,
+                                   block=rows)
         self.events = {name: np.zeros(size) for name, size in self.plan.inputs.items()}  # non-zero inputs
 
     def run(self, inputs: dict[str, np.ndarray], run_config) -> dict[str, np.ndarray]:
-        """{input node: (T, copies, *shape)} -> {output node: (T, copies, *shape)}."""
-        for name, value in inputs.items():  # row t: copy b's neuron i at b * size + i
-            rows = np.asarray(value, dtype=np.float64).reshape(self.steps, -1)
+        """{input node: (T, batch, *shape)} -> {output node: (T, batch, *shape)}."""
+        steps, windows, copies, used = self.steps, self.windows, self.copies, self.windows * self.steps
+        for name, value in inputs.items():  # row w * T + t: copy b's neuron i at b * size + i
+            value = np.asarray(value, dtype=np.float64).reshape(steps, windows, copies, -1)
             stream = np.load(self.inputs[name], mmap_mode="r+")
-            stream[:self.steps] = rows
+            stream[:used] = value.transpose(1, 0, 2, 3).reshape(used, -1)
             stream.flush()
-            self.events[name] += (rows.reshape(self.steps, self.copies, -1) != 0).sum(axis=(0, 1))
+            self.events[name] += (value != 0).sum(axis=(0, 1, 2))
         self.network.run(self.rows, run_config)
-        return {name: np.array(np.load(self.records[name], mmap_mode="r")[:self.steps]).reshape(
-                    self.steps, self.copies, *shape) for name, shape in self.shapes.items()}
+        return {name: np.array(np.load(self.records[name], mmap_mode="r")[:used])
+                .reshape(windows, steps, copies, -1).transpose(1, 0, 2, 3).reshape(steps, windows * copies, *shape)
+                for name, shape in self.shapes.items()}
 
     def close(self, totals: dict[str, dict[str, float]]) -> None:
         """Add its spikes and synaptic operations to `totals` and stop its processes."""
@@ -191,13 +199,14 @@ class LavaSession:
     starts its Lava processes once, at its first call (once more for a call of another batch size),
     and stays up until `close`, so a call costs its simulated steps, not a Lava start-up.
     `executor(graph, dtype)` has the reference executor's interface: `run({input node: (T, B,
-    *shape)})` -> {output node: (T, B, *shape)}. `close` adds every LIF node's spikes and every
-    synapse node's operations (events x fan-out) over all calls to `totals`."""
+    *shape)})` -> {output node: (T, B, *shape)}; the B sequences run as the largest divisor of B
+    up to `batch` copies side by side, each streaming the rest back to back. `close` adds every LIF
+    node's spikes and every synapse node's operations (events x fan-out) over all calls to `totals`."""
 
-    def __init__(self, totals: dict[str, dict[str, float]], folder: Path) -> None:
+    def __init__(self, totals: dict[str, dict[str, float]], folder: Path, batch: int = 1) -> None:
         from lava.magma.core.run_configs import Loihi2SimCfg
 
-        self.totals, self.folder = totals, Path(folder)
+        self.totals, self.folder, self.batch = totals, Path(folder), batch
         self.networks: dict[tuple, _KeptNetwork] = {}
         self.run_config = Loihi2SimCfg(select_tag="floating_pt")
 
@@ -215,7 +224,8 @@ class LavaSession:
             if key not in networks:
                 folder = self.session.folder / f"net{len(networks)}"
                 folder.mkdir()
-                networks[key] = _KeptNetwork(self.graph, steps, batch, folder)
+                copies = max(c for c in range(1, min(batch, self.session.batch) + 1) if batch % c == 0)
+                networks[key] = _KeptNetwork(self.graph, steps, batch, copies, folder)
             return networks[key].run(inputs, self.session.run_config)
 
     def close(self) -> None:
@@ -258,12 +268,16 @@ def _quantisation_summary(fixed: dict[str, Any], plan: Plan) -> dict[str, Any]:
 
 
 def _pytorch_reference(model, files, inputs: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
-    """The PyTorch model (float32) on `inputs`, in batches: scores and each LIF node's spike total."""
+    """The PyTorch model on `inputs`, in batches: scores and each LIF node's spike total. In float64,
+    the precision Lava's floating_pt computes in (and the host layers of a host-in-the-loop run): in
+    float32 a rounding difference now and then flips a neuron sitting at its threshold (sfmlp on
+    Scientific: 1 spike in 459,111 over 128 sequences), which is PyTorch's rounding, not Lava's."""
     from ssr.convert.verify import torch_forward
 
     scores, spikes = None, {}
     for start in range(0, len(inputs), 256):
-        batch_scores, batch_spikes = torch_forward(model, files.manifest, files.host_arrays, inputs[start:start + 256])
+        batch_scores, batch_spikes = torch_forward(model, files.manifest, files.host_arrays, inputs[start:start + 256],
+                                                   dtype="float64")
         scores = np.zeros((len(inputs), batch_scores.shape[1])) if scores is None else scores
         scores[start:start + 256] = batch_scores
         for name, value in batch_spikes.items():
@@ -288,11 +302,11 @@ def _comparison(scores: np.ndarray, torch_scores: np.ndarray, targets: np.ndarra
 
 
 def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray, chunk: int, progress: bool,
-                          provenance: dict[str, str], checkpoint_sha256: str) -> LavaRun:
+                          provenance: dict[str, str], checkpoint_sha256: str, batch: int) -> LavaRun:
     """Models exported as sub-graphs with host layers between them: the model's own deployment
     loop (`run` of its deployment module, ssr.deploy), each sub-graph call run on Lava's simulator
-    (floating_pt) for a chunk of sequences at a time, side by side, on networks started once for the
-    whole run (LavaSession)."""
+    (floating_pt) for a chunk of sequences at a time (up to `batch` of them side by side, the rest
+    back to back) on networks started once for the whole run (LavaSession)."""
     import copy
 
     import torch
@@ -307,13 +321,13 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
     start_time = time.perf_counter()
     with (tempfile.TemporaryDirectory(prefix="ssr-lava-") as folder,
           tqdm(total=count, unit="seq", desc="lava", disable=not progress) as bar, torch.no_grad()):
-        session = LavaSession(totals, Path(folder))
+        session = LavaSession(totals, Path(folder), batch)
         try:
             for start in range(0, count, chunk):
-                batch = inputs[start:start + chunk]
-                scores[start:start + len(batch)], _ = deployment.run(
-                    twin, files.graph, files.host_arrays, batch, np.dtype("float64"), [], session.executor)
-                bar.update(len(batch))
+                item_seq = inputs[start:start + chunk]
+                scores[start:start + len(item_seq)], _ = deployment.run(
+                    twin, files.graph, files.host_arrays, item_seq, np.dtype("float64"), [], session.executor)
+                bar.update(len(item_seq))
         finally:
             session.close()
     run_seconds = time.perf_counter() - start_time
@@ -329,10 +343,10 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
     return LavaRun.from_dict({
         **LavaRun.stamp(),
         "sequences": count, "sequences_per_second": count / run_seconds, "precision": "float",
-        "mode": "host in the loop: each sub-graph on Lava (started once, kept up between calls, a chunk of sequences side by side per call), the host layers in PyTorch (float64)",
+        "mode": "host in the loop: each sub-graph on Lava (started once, kept up between calls), the host layers in PyTorch (float64)",
         "layers": layers,
         **_comparison(scores, torch_scores, targets, layers),
-        "time_steps_per_sequence": steps, "wall_seconds": {"run": round(run_seconds, 3)}, "chunk": chunk,
+        "time_steps_per_sequence": steps, "wall_seconds": {"run": round(run_seconds, 3)}, "chunk": chunk, "batch": batch,
         "provenance": {**provenance, "graph_sha256": files.graph_sha256,
                        "checkpoint_sha256": checkpoint_sha256, "ssr_version": __version__,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
@@ -390,7 +404,7 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
     if not deployment.whole_graph:
         return _run_host_in_the_loop(files, model, inputs, targets, chunk, progress,
                                      {"graph": str(graph_path), "data": str(data), "split": split,
-                                      "checkpoint": str(checkpoint)}, checkpoint_sha256)
+                                      "checkpoint": str(checkpoint)}, checkpoint_sha256, batch)
     feed = deployment.implementation().feed
 
     copies = max(1, min(batch, count))  # sequences simulated side by side
