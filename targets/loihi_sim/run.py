@@ -25,11 +25,10 @@ from ssr.metrics import mean_overlap
 from ssr.targets.loihi_sim.compiler import Plan, batch_plan, plan_graph, quantise
 
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
-# sequences side by side (whole graph, and each host-in-the-loop sub-graph call): measured on 256 test
-# sequences of a 2-core machine loaded by two trainings (2026-12-01), 8 was the fastest of those tried
-# for all three: ssr (ml-100k) 17.4 seq/s at 1, 25.0 at 8, 23.0 at 16; sfsrec (Scientific) 9.5 at 1,
-# 17.1 at 8, 12.0 at 64; sfmlp 37.8 at 1, 43.1 at 8, 23.4 at 64. Beyond that, Lava's CPU backend pays
-# more for the data it moves each step than it saves on synchronising its processes.
+# sequences side by side (whole graph, and each host-in-the-loop sub-graph call): on 256 test sequences
+# of a 2-core machine loaded by two trainings (2026-12-01), 8 was the fastest of those tried for a
+# whole-graph model and two host-in-the-loop ones (bench/README.md, "Lava throughput"); beyond that
+# Lava's CPU backend pays more for the data it moves each step than it saves on synchronising.
 DEFAULT_BATCH = 8
 
 
@@ -270,8 +269,8 @@ def _quantisation_summary(fixed: dict[str, Any], plan: Plan) -> dict[str, Any]:
 def _pytorch_reference(model, files, inputs: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
     """The PyTorch model on `inputs`, in batches: scores and each LIF node's spike total. In float64,
     the precision Lava's floating_pt computes in (and the host layers of a host-in-the-loop run): in
-    float32 a rounding difference now and then flips a neuron sitting at its threshold (sfmlp on
-    Scientific: 1 spike in 459,111 over 128 sequences), which is PyTorch's rounding, not Lava's."""
+    float32 a rounding difference now and then flips a neuron sitting at its threshold (1 spike in
+    459,111 over 128 sequences of a host-in-the-loop model), PyTorch's rounding, not Lava's."""
     from ssr.convert.verify import torch_forward
 
     scores, spikes = None, {}
