@@ -88,8 +88,8 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
         graph_inputs = [{"node": converted.input, "shape": [sum(block["size"] for block in converted.input_blocks)],
                          "blocks": converted.input_blocks}]
         graph_outputs = [{"node": node, "shape": [int(v) for v in nodes[node].output_type["output"]],
-                    "sum_over_steps": node in converted.sum_over_steps}
-                   for node, value in nodes.items() if type(value).__name__ == "Output"]
+                          "sum_over_steps": node in converted.sum_over_steps}
+                         for node, value in nodes.items() if type(value).__name__ == "Output"]
         pre_processing = {**pre_processing, "portable": PORTABLE_PRE}
         post_processing = {**post_processing, "portable": PORTABLE_POST}
     graph = nir.NIRGraph(nodes=nodes, edges=edges,

@@ -194,7 +194,7 @@ class LavaRun(AtTen, ArtefactFile, format="ssr-lava-run", file="lava.json", comm
     chunk: int | None = None
     simulated_time_steps: int | None = None  # whole graph: Lava steps run in all
     steps_per_run_call: int | None = None
-    batch: int | None = None  # whole graph: sequences simulated side by side
+    batch: int | None = None  # sequences simulated side by side (host in the loop: at most, per call)
     quantisation: dict[str, Any] | None = None  # fixed point: what the compiler chose per layer
 
 

@@ -154,15 +154,18 @@ class _KeptNetwork:
                        for name in [*self.plan.spike_outputs, *self.plan.step_outputs]}
         drain = -(-(max(self.plan.lags.values()) + 1) // steps) * steps  # whole windows: resets stay aligned
         self.rows = rows = self.windows * steps + drain
-        self.inputs, self.records = {}, {}
-        for name, size in self.plan.inputs.items():
-            self.inputs[name] = folder / f"{name}.b{batch}.npy"
-            np.lib.format.open_memmap(self.inputs[name], mode="w+", dtype=np.float64, shape=(rows, copies * size)).flush()
-        for name, shape in self.shapes.items():
-            self.records[name] = folder / f"{name}.b{batch}.out.npy"
-            np.lib.format.open_memmap(self.records[name], mode="w+", dtype=np.float64,
-                                      shape=(rows, copies * int(np.prod(shape)))).flush()
-        self.network = LavaNetwork(batch_plan(self.plan, copies), self.windows, self.inputs, self.records, folder,
+        paths = {name: folder / f"{name}.b{batch}.npy" for name in self.plan.inputs}
+        record_paths = {name: folder / f"{name}.b{batch}.out.npy" for name in self.shapes}
+        # mapped once, shared with the Lava processes' own maps of the same files
+        self.streams = {name: np.lib.format.open_memmap(paths[name], mode="w+", dtype=np.float64,
+                                                        shape=(rows, copies * size))
+                        for name, size in self.plan.inputs.items()}
+        self.recorded = {name: np.lib.format.open_memmap(record_paths[name], mode="w+", dtype=np.float64,
+                                                         shape=(rows, copies * int(np.prod(shape))))
+                         for name, shape in self.shapes.items()}
+        for array in (*self.streams.values(), *self.recorded.values()):
+            array.flush()
+        self.network = LavaNetwork(batch_plan(self.plan, copies), self.windows, paths, record_paths, folder,
                                    block=rows)
         self.events = {name: np.zeros(size) for name, size in self.plan.inputs.items()}  # non-zero inputs
 
@@ -171,12 +174,11 @@ class _KeptNetwork:
         steps, windows, copies, used = self.steps, self.windows, self.copies, self.windows * self.steps
         for name, value in inputs.items():  # row w * T + t: copy b's neuron i at b * size + i
             value = np.asarray(value, dtype=np.float64).reshape(steps, windows, copies, -1)
-            stream = np.load(self.inputs[name], mmap_mode="r+")
-            stream[:used] = value.transpose(1, 0, 2, 3).reshape(used, -1)
-            stream.flush()
+            self.streams[name][:used] = value.transpose(1, 0, 2, 3).reshape(used, -1)
+            self.streams[name].flush()
             self.events[name] += (value != 0).sum(axis=(0, 1, 2))
         self.network.run(self.rows, run_config)
-        return {name: np.array(np.load(self.records[name], mmap_mode="r")[:used])
+        return {name: np.array(self.recorded[name][:used])
                 .reshape(windows, steps, copies, -1).transpose(1, 0, 2, 3).reshape(steps, windows * copies, *shape)
                 for name, shape in self.shapes.items()}
 
@@ -355,8 +357,9 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
 def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limit: int | None = None,
              precision: str = "float", checkpoint: str | Path | None = None, chunk: int = 64,
              progress: bool = True, batch: int = DEFAULT_BATCH) -> LavaRun:
-    """Run the exported graph on Lava's simulator; returns what `lava.json` holds. A whole-graph model
-    simulates `batch` sequences side by side (compiler.batch_plan); `chunk` sequences per run call."""
+    """Run the exported graph on Lava's simulator; returns what `lava.json` holds. `batch` sequences
+    are simulated side by side (compiler.batch_plan; host in the loop: at most that many per
+    sub-graph call); `chunk` sequences per run call."""
     from tqdm import tqdm
 
     from ssr.checkpoint import load_checkpoint
