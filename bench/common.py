@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,26 @@ from ssr.io import write_json
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+# Python source that makes a fresh interpreter import ssr from the checkout named by sys.argv[1], not from
+# the editable install's: it drops that install's finder (which maps ssr.targets etc. to this checkout)
+# and lays the checkout's folders out as pyproject.toml's package-dir does. For side-by-side runs of
+# an earlier commit (a git worktree) and this one.
+CHECKOUT_IMPORTS = """
+import sys
+root = sys.argv[1]
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in (getattr(f, "__module__", "") or "")
+                    and "__editable__" not in type(f).__module__]
+sys.path.insert(0, root)
+import ssr
+ssr.__path__.append(root)
+"""
+
+
+def commit(checkout: Path) -> str:
+    return subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
 
 
 def machine() -> dict[str, Any]:

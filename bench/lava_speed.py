@@ -20,19 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import save_result
+from bench.common import CHECKOUT_IMPORTS, ROOT, commit, save_result
 
-ROOT = Path(__file__).resolve().parents[1]
-# the checkout's own packages, not the editable install's: drop its finder (it maps ssr.targets etc. to
-# this checkout) and lay the checkout's folders out as pyproject.toml's package-dir does
-RUN = """
-import json, sys
-root = sys.argv[1]
-sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in (getattr(f, "__module__", "") or "")
-                    and "__editable__" not in type(f).__module__]
-sys.path.insert(0, root)
-import ssr
-ssr.__path__.append(root)
+RUN = CHECKOUT_IMPORTS + """
+import json
 import ssr.targets.loihi_sim.run as code
 r = code.run_lava(sys.argv[2], sys.argv[3], limit=int(sys.argv[4]), batch=int(sys.argv[5]), progress=False).to_dict()
 r.pop("per_sequence")
@@ -41,11 +32,6 @@ print(json.dumps(r))
 """
 KEYS = ("sequences", "sequences_per_second", "top10_exact_agreement", "spike_counts_identical", "wall_seconds",
         "mode", "batch", "chunk", "code")
-
-
-def commit(checkout: Path) -> str:
-    return subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()
 
 
 def measure(checkout: Path, graph: str, data: str, sequences: int, batch: int) -> dict:
