@@ -66,7 +66,10 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
         deployment = deployment_of(name)
     except ValueError as error:
         raise ValueError(f"{checkpoint}: {error}") from None
-    out = Path(out) if out is not None else Path(checkpoint).with_suffix(".nir")
+    # by default beside the checkpoint; the portable profile under its own name, so it never replaces the
+    # native graph that run-lava and the energy report read
+    out = Path(out) if out is not None else Path(checkpoint).with_suffix(".nir" if profile == "native" else
+                                                                          f".{profile}.nir")
     if out.suffix in (".json", ".h5") and out.with_suffix("").suffix in (".manifest", ".host"):
         raise ValueError(f"{out} would collide with the manifest/host files; name the graph e.g. model.nir")
     outputs = (out, manifest_path(out), host_path(out))

@@ -11,9 +11,9 @@ and the host computes every current and consumes every spike train. The partitio
 host layers and, for each, whether its inputs are spikes (so it could move on chip with an exporter
 of its own) or floats.
 
-The deployment loop (`graph_scores`) runs the model's PyTorch code with every LIF layer replaced by
-its sub-graph on the reference executor, so `--verify` proves those sub-graphs fire as the model's
-neurons do and the scores follow.
+The deployment loop (`run`) runs the model's PyTorch code with every LIF layer replaced by its
+sub-graph on the executor it is given: the reference executor for `--verify`, which so proves those
+sub-graphs fire as the model's neurons do and the scores follow, or Lava's simulator for run-lava.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _sub_graph(graph, name: str):
 
 
 def run(model, graph, host: dict[str, np.ndarray], item_seq: np.ndarray, dtype: np.dtype,
-                 record, executor=NIRExecutor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        record, executor=NIRExecutor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The model's PyTorch code with each LIF call replaced by its sub-graph, run by `executor`
     (the reference executor, or Lava's simulator)."""
     counts: dict[str, int] = {}

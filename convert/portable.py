@@ -31,14 +31,21 @@ from typing import Any
 
 import numpy as np
 
+from ssr.artefacts import PROFILES  # noqa: F401 (read from here by the exporter and the tests)
 from ssr.convert.primitives import PRIMITIVES
 
 DT_SECONDS = 1e-4  # the portable graph's time step: snntorch's fixed dt, spikingjelly's default
-PROFILES = ("native", "portable")
 
 
 def _shape(node, key: str) -> tuple[int, ...]:
     return tuple(int(v) for v in np.asarray(next(iter(getattr(node, key).values()))).ravel())
+
+
+def _single(names: list[str], what: str) -> str:
+    if len(names) != 1:
+        raise ValueError(f"{what} has {len(names)} inputs ({', '.join(names) or 'none'}); the portable profile "
+                         "rewrites integrators fed by exactly one synapse")
+    return names[0]
 
 
 @dataclass
@@ -88,6 +95,9 @@ def portable_graph(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> Porta
         elif PRIMITIVES.get(kind) is not None and PRIMITIVES[kind].matrix is not None:
             weights, bias = PRIMITIVES[kind].matrix(node)
             targets = outgoing[name]
+            if any(kinds[t] == "I" for t in targets) and len(targets) != 1:
+                raise ValueError(f"synapse {name} feeds an integrator and other nodes ({', '.join(targets)}); the "
+                                 "portable profile folds an integrator into its synapse, so it must be the only target")
             if len(targets) == 1 and kinds[targets[0]] == "I":  # fold the integrator's r into the synapse
                 weights = weights.multiply(np.ravel(nodes[targets[0]].r)[:, None]).tocsr()
                 bias = bias * np.ravel(nodes[targets[0]].r)
@@ -101,12 +111,12 @@ def portable_graph(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> Porta
         if kinds[source] != "I":
             out_edges.append((source, target))
             continue
-        (synapse,) = incoming[source]  # an I is fed by one synapse node (the compiler's rule too)
+        synapse = _single(incoming[source], f"integrator {source}")  # one synapse feeds an I (the compiler's rule too)
         if kinds[target] == "Output":  # per-step readout, added up by the host
             out_edges.append((synapse, target))
             summed.append(target)
             continue
-        (origin,) = incoming[synapse]
+        origin = _single(incoming[synapse], f"synapse {synapse} of integrator {source}")
         if kinds[origin] != "Input":
             raise ValueError(f"integrator {source} integrates {synapse} of {origin} ({kinds[origin]}); the portable "
                              "profile replaces integrators of host inputs only")
@@ -121,8 +131,9 @@ def portable_graph(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> Porta
     if integrating:  # the synapses of integrators read the second block, the others the first
         blocks.append({"of": source, "running_sum": True, "size": size})
         for synapse in sorted({t for s, t in out_edges if s == source}):
-            if kinds[synapse] == "LIF":
-                raise ValueError(f"the input feeds LIF node {synapse} directly, beside an integrator: no portable form")
+            if not isinstance(out_nodes[synapse], nir.Affine):
+                raise ValueError(f"the input feeds {kinds[synapse]} node {synapse} directly, beside an integrator: "
+                                 "no portable form (only synapses may read an input with a running sum)")
             weight = np.asarray(out_nodes[synapse].weight)
             wide = np.zeros((weight.shape[0], 2 * size), dtype=weight.dtype)
             offset = size if synapse in integrating else 0

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 Self = TypeVar("Self", bound="ArtefactFile")
+PROFILES = ("native", "portable")  # a Manifest's `profile`: the graphs ssr-export writes (ssr.convert.portable)
 
 
 def key(json_key: str, **kwargs) -> Any:

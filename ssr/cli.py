@@ -338,11 +338,14 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    from ssr.artefacts import PROFILES
+
     parser.add_argument("checkpoint", help="RUN_DIR/model.pt of a spiking model")
     parser.add_argument("--to", default="nir", help="target format (nir)")
-    parser.add_argument("-o", "--output", help="graph file to write (default: beside the checkpoint, .nir); "
-                        "the manifest (.manifest.json) and host file (.host.h5) go beside it")
-    parser.add_argument("--profile", default="native", choices=("native", "portable"),
+    parser.add_argument("-o", "--output", help="graph file to write (default: beside the checkpoint, .nir, or "
+                        ".portable.nir with --profile portable); the manifest (.manifest.json) and host file "
+                        "(.host.h5) go beside it")
+    parser.add_argument("--profile", default="native", choices=PROFILES,
                         help="native (default: what run-lava and the energy report read) or portable (for other "
                         "NIR tools: 2-D weights, no integrators, tau in seconds; see README 'NIR in other tools')")
     parser.add_argument("--verify", action="store_true",
@@ -360,6 +363,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ssr.targets.loihi_sim import DEFAULT_BATCH  # a constant only: the package imports nothing
+
     parser = OneLineParser(prog="ssr", description="Spiking sequential recommenders: "
                                      "data, training, evaluation (see README.md).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -472,8 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "(default: the one named in the manifest)")
     lava.add_argument("--chunk", type=POSITIVE_INT, default=64, help="sequences per run call (progress bar granularity; default 64)")
     lava.add_argument("--batch", type=POSITIVE_INT,
-                      help="sequences simulated side by side, each in its own copy of the network (default 8, "
-                      "the fastest measured here); results are identical for any value")
+                      help="sequences simulated side by side, each in its own copy of the network (default "
+                      f"{DEFAULT_BATCH}, the fastest measured here); results are identical for any value")
     lava.add_argument("--quiet", action="store_true", help="no progress bar")
     lava.add_argument("--out", required=True, help="the measurements file to write (lava.json)")
     lava.set_defaults(run=cmd_run_lava)

@@ -116,16 +116,18 @@ def test_lags_and_delays_align_every_path():
 def test_host_in_the_loop_models_run_their_sub_graphs_on_lava(tmp_path, name):
     """Models whose sub-graphs have host layers between them: each sub-graph call runs on Lava and the
     recommendations and spike counts equal PyTorch's, with each sub-graph's network kept up across
-    calls (7 sequences in chunks of 3: two calls of 3 and one of 1 per sub-graph), streamed one
-    after the other or side by side (--batch 3)."""
+    calls: 7 sequences in chunks of 3 streamed one after the other (--batch 1: calls of 3, 3 and 1
+    windows), and in chunks of 4 two copies side by side (--batch 2: a call of 2 copies x 2 windows,
+    then 3 windows of one copy)."""
     prepare_synthetic(tmp_path / "data.h5", users=60, items=20)
     dataset = read_dataset(tmp_path / "data.h5")
     model = busy(name, items=dataset.num_items, length=dataset.max_len)
     save_checkpoint(tmp_path / "run" / "model.pt", checkpoint_dict(model, {"path": str(tmp_path / "data.h5")}, {}))
     graph = export(tmp_path / "run" / "model.pt")
-    result = run_lava(graph, tmp_path / "data.h5", limit=7, chunk=3, progress=False)
+    result = run_lava(graph, tmp_path / "data.h5", limit=7, chunk=3, batch=1, progress=False)
     assert result.sequences == 7 and result.top10_exact_agreement == 1.0 and result.spike_counts_identical
-    side_by_side = run_lava(graph, tmp_path / "data.h5", limit=7, chunk=3, batch=3, progress=False)
+    side_by_side = run_lava(graph, tmp_path / "data.h5", limit=7, chunk=4, batch=2, progress=False)
+    assert side_by_side.top10_exact_agreement == 1.0 and side_by_side.spike_counts_identical
     assert side_by_side.per_sequence == result.per_sequence and side_by_side.layers == result.layers
     assert all(row["spikes"] > 0 for row in result.layers if row["kind"] == "LIF")
     assert any(row.get("synaptic_ops", 0) > 0 for row in result.layers) == (name == "ssr-hybrid")

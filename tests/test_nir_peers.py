@@ -22,7 +22,7 @@ from ssr.checkpoint import checkpoint_dict, save_checkpoint
 from ssr.cli import export_main
 from ssr.convert.executor import NIRExecutor
 from ssr.convert.export import ExportedFiles, export
-from ssr.convert.portable import DT_SECONDS, PROFILES, portable_input
+from ssr.convert.portable import DT_SECONDS, PROFILES, portable_graph, portable_input
 from ssr.convert.verify import verify_export
 from ssr.models.fmlp.ssr_deploy import feed
 
@@ -102,6 +102,15 @@ def test_peer_fires_every_spike_and_scores_as_our_executor(exports, peer):
                           np.argsort(-reference[:, 1:], kind="stable")[:, :10])
 
 
+def test_portable_export_goes_beside_the_native_one_by_default(exports):
+    checkpoint, native, _ = exports
+    before = native.read_bytes()
+    assert export_main([str(checkpoint), "--profile", "portable"]) == 0
+    portable = checkpoint.with_suffix(".portable.nir")
+    assert ExportedFiles(portable, profiles=PROFILES).manifest.profile == "portable"
+    assert native.read_bytes() == before  # run-lava's file is left alone
+
+
 def test_portable_profile_refusals(exports, tmp_path, capsys):
     from ssr.targets.loihi_sim.run import run_lava
 
@@ -115,3 +124,26 @@ def test_portable_profile_refusals(exports, tmp_path, capsys):
     assert export_main([str(checkpoint), "--profile", "portable"]) != 0
     assert "one Input node" in capsys.readouterr().err
     assert not checkpoint.with_suffix(".nir").exists()
+
+
+def _affine(size: int) -> nir.Affine:
+    return nir.Affine(weight=np.eye(size), bias=np.zeros(size))
+
+
+@pytest.mark.parametrize("case", ["integrator beside another target", "integrator of two synapses"])
+def test_portable_profile_refuses_integrators_it_cannot_fold(case):
+    size = np.array([3])
+    nodes = {"input": nir.Input(input_type=size), "a": _affine(3), "i": nir.I(r=np.ones(3)),
+             "out": nir.Output(output_type=size)}
+    edges = [("input", "a"), ("a", "i"), ("i", "out")]
+    if case == "integrator beside another target":  # a's current would reach the LIF without its r folded in
+        nodes.update(lif=nir.LIF(tau=np.full(3, 2.0), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3),
+                                 v_reset=np.zeros(3)), out2=nir.Output(output_type=size))
+        edges += [("a", "lif"), ("lif", "out2")]
+        message = "synapse a feeds an integrator and other nodes"
+    else:
+        nodes["b"] = _affine(3)
+        edges += [("input", "b"), ("b", "i")]
+        message = "integrator i has 2 inputs"
+    with pytest.raises(ValueError, match=message):
+        portable_graph(nodes, edges)

@@ -1,9 +1,13 @@
 """`ssr run-lava model.nir --data data.h5 --out lava.json`: recommendations on the Loihi 2 CPU simulator.
 
-Compiles the exported graph once (targets.loihi_sim.compiler), streams the split's sequences through
-it back to back (input spikes from a memory-mapped file, one row per time step; neurons reset at
-every sequence's first step), reads each sequence's scores from the readout integrator, and compares
-them with the PyTorch model the graph was exported from (its checkpoint, named in the manifest).
+A whole-graph model (one Input): compiles the exported graph once (targets.loihi_sim.compiler), runs
+up to `--batch` copies of it side by side, each streaming its share of the split's sequences back to
+back (input spikes from a memory-mapped file, one row per time step; neurons reset at every
+sequence's first step), and reads each sequence's scores from the readout integrator. A model whose
+sub-graphs need the host between them runs its own PyTorch code with each sub-graph call on Lava
+(`LavaSession`: each sub-graph's processes start once per run and are fed call after call). Either
+way the results are compared with the PyTorch model the graph was exported from (its checkpoint,
+named in the manifest): recommendations and every LIF layer's spike count.
 """
 
 from __future__ import annotations
@@ -22,19 +26,15 @@ from ssr.artefacts import LavaRun
 from ssr.deploy import deployment_of
 from ssr.io import file_sha256
 from ssr.metrics import mean_overlap
+from ssr.targets.loihi_sim import DEFAULT_BATCH
 from ssr.targets.loihi_sim.compiler import Plan, batch_plan, plan_graph, quantise
 
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
-# sequences side by side (whole graph, and each host-in-the-loop sub-graph call): on 256 test sequences
-# of a 2-core machine loaded by two trainings (2026-12-01), 8 was the fastest of those tried for a
-# whole-graph model and two host-in-the-loop ones (bench/README.md, "Lava throughput"); beyond that
-# Lava's CPU backend pays more for the data it moves each step than it saves on synchronising.
-DEFAULT_BATCH = 8
 
 
 class LavaNetwork:
     """The Lava processes of a `Plan`. Inputs stream from .npy files (one row per time step), the
-    readout integrators write one row per sequence to .npy files: `inputs` and `records` map node
+    readout integrators write one row per window (T steps: one sequence in each copy) to .npy files: `inputs` and `records` map node
     names to those paths; every LIF counts its spikes into a file in the folder `counts`
     (`spike_counts`). `fixed` (from compiler.quantise) switches every parameter to its integer
     form for fixed_pt. `block`: a network kept up between calls, whose files hold `block` rows (a
@@ -133,9 +133,10 @@ class LavaNetwork:
 
         self.any_process.run(condition=RunSteps(num_steps=steps), run_cfg=run_config)
 
-    def spike_counts(self) -> dict[str, np.ndarray]:
-        """Every LIF node's spikes so far, per neuron (of the plan's populations)."""
-        return {name: np.load(path) for name, path in self.count_paths.items()}
+    def spike_counts(self, copies: int = 1) -> dict[str, np.ndarray]:
+        """Every LIF node's spikes so far, per neuron of the model: the plan's populations hold
+        `copies` copies of it side by side, whose counts are added up."""
+        return {name: np.load(path).reshape(copies, -1).sum(axis=0) for name, path in self.count_paths.items()}
 
     def stop(self) -> None:
         self.any_process.stop()
@@ -171,6 +172,9 @@ class _KeptNetwork:
 
     def run(self, inputs: dict[str, np.ndarray], run_config) -> dict[str, np.ndarray]:
         """{input node: (T, batch, *shape)} -> {output node: (T, batch, *shape)}."""
+        if set(inputs) != set(self.plan.inputs):  # a missing one would replay the last call's rows
+            raise ValueError(f"a sub-graph call gives input nodes {sorted(inputs)}; its graph reads "
+                             f"{sorted(self.plan.inputs)}")
         steps, windows, copies, used = self.steps, self.windows, self.copies, self.windows * self.steps
         for name, value in inputs.items():  # row w * T + t: copy b's neuron i at b * size + i
             value = np.asarray(value, dtype=np.float64).reshape(steps, windows, copies, -1)
@@ -182,11 +186,9 @@ class _KeptNetwork:
                 .reshape(windows, steps, copies, -1).transpose(1, 0, 2, 3).reshape(steps, windows * copies, *shape)
                 for name, shape in self.shapes.items()}
 
-    def close(self, totals: dict[str, dict[str, float]]) -> None:
-        """Add its spikes and synaptic operations to `totals` and stop its processes."""
-        self.network.stop()
-        spikes = {name: count.reshape(self.copies, -1).sum(axis=0)
-                  for name, count in self.network.spike_counts().items()}
+    def add_counts(self, totals: dict[str, dict[str, float]]) -> None:
+        """Add its spikes and synaptic operations to `totals` (after `network.stop()`)."""
+        spikes = self.network.spike_counts(self.copies)
         for name, count in spikes.items():
             totals.setdefault("spikes", {}).setdefault(name, 0.0)
             totals["spikes"][name] += float(count.sum())
@@ -205,6 +207,9 @@ class LavaSession:
     node's spikes and every synapse node's operations (events x fan-out) over all calls to `totals`."""
 
     def __init__(self, totals: dict[str, dict[str, float]], folder: Path, batch: int = 1) -> None:
+        from ssr.targets.loihi_sim.lava_compat import import_lava
+
+        import_lava()
         from lava.magma.core.run_configs import Loihi2SimCfg
 
         self.totals, self.folder, self.batch = totals, Path(folder), batch
@@ -230,9 +235,19 @@ class LavaSession:
             return networks[key].run(inputs, self.session.run_config)
 
     def close(self) -> None:
+        """Stop every network, each even when another fails (a Lava process left running keeps the
+        interpreter from exiting), then add their counts; the first failure is raised after."""
         networks, self.networks = list(self.networks.values()), {}
+        failure = None
         for network in networks:
-            network.close(self.totals)
+            try:
+                network.network.stop()
+            except Exception as error:  # noqa: BLE001 (re-raised below, once all are stopped)
+                failure = failure or error
+        if failure is not None:
+            raise failure
+        for network in networks:
+            network.add_counts(self.totals)
 
 
 def _top_k(scores: np.ndarray, k: int = 10) -> np.ndarray:
@@ -460,8 +475,7 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         finally:
             bar.close()
             network.stop()
-        # per neuron of the model: the copies' counts added up
-        lava_spikes = {name: count.reshape(copies, -1).sum(axis=0) for name, count in network.spike_counts().items()}
+        lava_spikes = network.spike_counts(copies)
         run_seconds = time.perf_counter() - run_start
         scores = np.array(np.load(record_path, mmap_mode="r"), dtype=np.float64).reshape(windows * copies, -1)[:count]
         if fixed:  # integer totals -> scores
