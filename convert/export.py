@@ -18,12 +18,11 @@ import datetime
 import json
 from pathlib import Path
 
-import numpy as np
-
 from ssr import __version__
 from ssr.artefacts import Manifest
 from ssr.checkpoint import model_from_checkpoint, read_checkpoint
 from ssr.convert.portable import DT_SECONDS, PROFILES, portable_graph
+from ssr.convert.primitives import node_shape
 from ssr.deploy import deployment_of
 from ssr.io import atomic_paths, file_sha256, refuse_overwriting_inputs
 
@@ -44,10 +43,8 @@ def host_path(graph_path: str | Path) -> Path:
     return Path(graph_path).with_suffix(".host.h5")
 
 
-def _shape(node, key: str) -> list[int] | None:
-    types = getattr(node, key, None) or {}
-    value = next(iter(types.values()), None)
-    return None if value is None else [int(v) for v in np.asarray(value).ravel()]
+def _listed(shape: tuple[int, ...] | None) -> list[int] | None:
+    return None if shape is None else list(shape)
 
 
 def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = None, profile: str = "native") -> Path:
@@ -119,8 +116,8 @@ def export(checkpoint: str | Path, to: str = "nir", out: str | Path | None = Non
             post_processing=post_processing,
             partition=exported.partition,
             nodes={node_name: {"type": type(node).__name__, "layer": exported.layers.get(node_name),
-                               "input_shape": _shape(node, "input_type"),
-                               "output_shape": _shape(node, "output_type")}
+                               "input_shape": _listed(node_shape(node, "input_type")),
+                               "output_shape": _listed(node_shape(node))}
                    for node_name, node in nodes.items()},
             provenance={"checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(Path(checkpoint)),
                         "dataset": payload.get("dataset", {}), "ssr_version": __version__,

@@ -32,13 +32,9 @@ from typing import Any
 import numpy as np
 
 from ssr.artefacts import PROFILES  # noqa: F401 (read from here by the exporter and the tests)
-from ssr.convert.primitives import PRIMITIVES
+from ssr.convert.primitives import PRIMITIVES, node_shape
 
 DT_SECONDS = 1e-4  # the portable graph's time step: snntorch's fixed dt, spikingjelly's default
-
-
-def _shape(node, key: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in np.asarray(next(iter(getattr(node, key).values()))).ravel())
 
 
 def _single(names: list[str], what: str) -> str:
@@ -77,7 +73,7 @@ def portable_graph(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> Porta
                          "cannot provide")
     incoming = {name: [s for s, t in edges if t == name] for name in nodes}
     outgoing = {name: [t for s, t in edges if s == name] for name in nodes}
-    native_shapes = {name: list(_shape(node, "output_type")) for name, node in nodes.items()}
+    native_shapes = {name: list(node_shape(node)) for name, node in nodes.items()}
     out_nodes: dict[str, Any] = {}
     out_edges: list[tuple[str, str]] = []
     summed: list[str] = []

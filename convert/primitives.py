@@ -126,12 +126,18 @@ def _dense_matrix(node) -> tuple[sparse.csr_matrix, np.ndarray]:
     return _clean(matrix, bias)
 
 
+def node_shape(node, key: str = "output_type") -> tuple[int, ...] | None:
+    """A node's (first) output or input type as a shape, e.g. (channels, length); None without one."""
+    value = next(iter((getattr(node, key, None) or {}).values()), None)
+    return None if value is None else tuple(int(v) for v in np.asarray(value).ravel())
+
+
 def _conv1d_matrix(node) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Conv1d on (C_in, L_in) -> (C_out, L_out), cross-correlation with zero padding."""
     weight = np.asarray(node.weight, dtype=np.float64)
     out_channels, group_in, taps = weight.shape
-    in_channels, length = (int(v) for v in next(iter(node.input_type.values())))
-    out_length = int(next(iter(node.output_type.values()))[1])
+    in_channels, length = node_shape(node, "input_type")
+    out_length = node_shape(node)[1]
     stride, dilation, groups = int(node.stride), int(node.dilation), int(node.groups)
     padding = _padding(node.padding, dilation, taps)
     o, i, k, lo = np.meshgrid(np.arange(out_channels), np.arange(group_in), np.arange(taps),

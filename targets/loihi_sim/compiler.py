@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ssr.convert.primitives import PRIMITIVES, primitive
+from ssr.convert.primitives import PRIMITIVES, node_shape, primitive
 from ssr.spiking.fixed_point import grid_exponent, grid_mantissas, power_of_two_at_most, readout_scale
 from ssr.spiking.lif import LIFParams, to_lava
 
@@ -35,7 +35,7 @@ SYNAPSES = tuple(name for name, p in PRIMITIVES.items() if p.matrix is not None)
 
 def _flat_shape(node) -> tuple[int, int]:
     """(flattened input size, flattened output size) of a node."""
-    return (int(np.prod(next(iter(node.input_type.values())))), int(np.prod(next(iter(node.output_type.values())))))
+    return int(np.prod(node_shape(node, "input_type"))), int(np.prod(node_shape(node)))
 
 
 def synapse_matrix(node) -> tuple[sparse.csr_matrix, np.ndarray]:

@@ -27,6 +27,7 @@ from ssr.deploy import deployment_of
 from ssr.io import file_sha256
 from ssr.metrics import mean_overlap
 from ssr.targets.loihi_sim import DEFAULT_BATCH
+from ssr.convert.primitives import node_shape
 from ssr.targets.loihi_sim.compiler import Plan, batch_plan, plan_graph, quantise
 
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
@@ -151,7 +152,7 @@ class _KeptNetwork:
     def __init__(self, graph, steps: int, batch: int, copies: int, folder: Path) -> None:
         self.plan = plan_graph(graph, steps)
         self.copies, self.windows, self.steps = copies, batch // copies, steps
-        self.shapes = {name: tuple(int(v) for v in next(iter(graph.nodes[name].output_type.values())))
+        self.shapes = {name: node_shape(graph.nodes[name])
                        for name in [*self.plan.spike_outputs, *self.plan.step_outputs]}
         drain = -(-(max(self.plan.lags.values()) + 1) // steps) * steps  # whole windows: resets stay aligned
         self.rows = rows = self.windows * steps + drain
