@@ -116,13 +116,18 @@ VARIANTS = {
                          "distillation with most of the loss on the teacher's soft targets (w 0.9)"),
     "ssr-teacher-lr3e-3-w0.9": ("ssr", {}, {"teacher": "fmlp", "lr": 3e-3, "teacher_weight": 0.9},
                                 "the two best levers together: distillation at w 0.9 and lr 3e-3"),
+    "ssr-teacher-lr3e-3-w0.9-warm": ("ssr", {}, {"teacher": "fmlp", "warm_start": "fmlp", "lr": 3e-3,
+                                                 "teacher_weight": 0.9},
+                                     "the above, started from its fmlp twin's shared parameters (item table as "
+                                     "currents, filter spectra, norms): against the 15-epoch budget"),
     # the zoo: the same distillation from each spiking model's ANN original
     "gru4rec": ("gru4rec", {}, {}, "the ANN original of sgru4rec (teacher and reference)"),
     "sgru4rec": ("sgru4rec", {}, {}, "the spiking GRU4Rec as shipped (reference)"),
     "sgru4rec-teacher": ("sgru4rec", {}, {"teacher": "gru4rec"}, "distilled from the same seed's gru4rec run"),
     "sfmlp-teacher": ("sfmlp", {}, {"teacher": "fmlp"}, "distilled from the same seed's fmlp run"),
 }
-# a training override {"teacher": VARIANT} names the variant whose run (same seed) is the teacher
+# a training override {"teacher": VARIANT} or {"warm_start": VARIANT} names the variant whose run (same seed)
+# is the teacher or the starting point
 GAP_STUDY = ("fmlp", "ssr", "ssr-hybrid", "ssr-lr3e-3", "fmlp-lr3e-3", "ssr-float-readout", "ssr-float-lookup",
              "ssr-position-current")  # -> ssr_gap.json
 LEVERS = ("fmlp", "ssr-dropout0", "ssr-teacher", "ssr-teacher-lr3e-3", "ssr-teacher-w0.9", "gru4rec",
@@ -253,12 +258,13 @@ def main(variants: list[str], seeds: int | list[int], work: Path, name: str = "s
         per_seed = []
         for seed in (range(seeds) if isinstance(seeds, int) else seeds):
             run_dir = work / "runs" / f"{dataset_name}_{variant}_seed{seed}"
-            seed_overrides = dict(overrides)  # the teacher is this seed's run of the variant named
-            if "teacher" in overrides:
-                teacher = work / "runs" / f"{dataset_name}_{overrides['teacher']}_seed{seed}" / "model.pt"
-                if not teacher.is_file():
-                    raise SystemExit(f"{variant} needs its teacher: run the {overrides['teacher']} variant first")
-                seed_overrides["teacher"] = str(teacher)
+            seed_overrides = dict(overrides)  # a teacher or starting point is this seed's run of the variant named
+            for role in ("teacher", "warm_start"):
+                if role in overrides:
+                    source = work / "runs" / f"{dataset_name}_{overrides[role]}_seed{seed}" / "model.pt"
+                    if not source.is_file():
+                        raise SystemExit(f"{variant} needs its {role}: run the {overrides[role]} variant first")
+                    seed_overrides[role] = str(source)
             if not (run_dir / "model.pt").exists():
                 train(model_name, data, run_dir, TrainConfig(epochs=15, patience=5, seed=seed, threads=threads,
                                                              **seed_overrides), model_config, progress=False)

@@ -180,7 +180,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                          weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
                          device=args.device, mask_history=args.mask_history, threads=args.threads,
                          init_from=args.init, teacher=args.teacher, teacher_weight=args.teacher_weight,
-                         teacher_temperature=args.teacher_temperature)
+                         teacher_temperature=args.teacher_temperature, warm_start=args.warm_start)
     metrics = train(args.model, args.data, args.out, config, dict(args.model_config or []),
                     progress=not args.quiet, overwrite=args.overwrite)
     print(format_metrics_table({f"{args.model} valid": metrics["valid"], f"{args.model} test": metrics["test"]}))
@@ -445,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--teacher", metavar="RUN_DIR/model.pt",
                        help="distil a trained model of the same dataset (any model, e.g. the ANN twin): its scores "
                             "over all items are soft targets beside the true next item (training only)")
+    train.add_argument("--warm-start", metavar="RUN_DIR/model.pt",
+                       help="start from a trained model of the same dataset (any model, e.g. the ANN twin): every "
+                            "parameter it has under the same name and shape (ssr: its float item table becomes the "
+                            "spike table's encoding currents); training then runs as usual")
     train.add_argument("--teacher-weight", type=float, default=0.5, metavar="W",
                        help="weight w of the soft targets: (1 - w) CE + w tau^2 KL (default 0.5)")
     train.add_argument("--teacher-temperature", type=float, default=2.0, metavar="TAU",

@@ -1,5 +1,6 @@
 """`ssr train --teacher`: the distillation loss against a hand-written one, the teacher checks, and
-that the soft targets really pull the student towards the teacher."""
+that the soft targets really pull the student towards the teacher. `ssr train --warm-start`: what a
+spiking model takes from its ANN twin, and the checks on the source."""
 
 from __future__ import annotations
 
@@ -98,3 +99,47 @@ def test_teacher_weight_out_of_range_is_refused(data, tmp_path, capsys) -> None:
     code = main(["train", "--model", "ssr", "--data", str(data["a"]), "--teacher", str(data["teacher"]),
                  "--teacher-weight", "1.5", "--quiet", "--out", str(tmp_path / "run")])
     assert code == 1 and "TrainConfig.teacher_weight must be" in capsys.readouterr().err
+
+
+def test_warm_start_takes_the_twins_shared_parameters_and_its_items_as_currents(data, tmp_path) -> None:
+    """ssr from its trained fmlp twin, lr 0 so the run keeps its starting point: the filter spectra
+    are the twin's bit for bit, and the item table is the twin's embedding standardised per dimension
+    to the spread ssr's table starts with (item_init_std / item_current_scale), padding silent."""
+    from ssr.checkpoint import load_checkpoint
+
+    out = tmp_path / "warm"
+    assert main(["train", "--model", "ssr", "--data", str(data["a"]), "--warm-start", str(data["teacher"]),
+                 "--epochs", "1", "--lr", "0", "--threads", "1", "--quiet", "--out", str(out),
+                 "--model-config", "hidden=8", "--model-config", "blocks=1"]) == 0
+    student, _ = load_checkpoint(out / "model.pt")
+    twin, _ = load_checkpoint(data["teacher"])
+    assert torch.equal(student.blocks[0].filter.weight, twin.blocks[0].filter.weight)
+    embedding = twin.item_embedding.weight.detach().double().numpy()[1:]
+    expected = (embedding - embedding.mean(0)) / embedding.std(0, ddof=1) * (2.0 / 4.0)
+    table = student.item_embedding.weight.detach().double().numpy()
+    np.testing.assert_allclose(table[1:], expected, rtol=1e-5, atol=1e-6)
+    assert not table[0].any()
+    import json
+    taken = json.loads((out / "metrics.json").read_text())["warm_start"]
+    assert taken["model"] == "fmlp" and "item_embedding.weight" in taken["parameters"]
+    assert not any(name.startswith("densify") for name in taken["parameters"])  # fmlp has none
+    assert "warm start from" in (out / "train.log").read_text()
+
+
+@pytest.mark.parametrize("case, message", [("other dataset", "was trained on"), ("with --init", "pass one of them"),
+                                           ("nothing shared", "no parameter of the same name")])
+def test_a_warm_start_it_cannot_use_is_a_one_line_error(case, message, data, tmp_path, capsys) -> None:
+    source, dataset, extra = str(data["teacher"]), data["a"], []
+    if case == "other dataset":
+        dataset = data["b"]
+    elif case == "with --init":
+        extra = ["--init", source]
+    else:
+        train("pop", data["a"], tmp_path / "pop", TRAIN, progress=False)
+        source = str(tmp_path / "pop" / "model.pt")
+    out = tmp_path / "run"
+    code = main(["train", "--model", "ssr", "--data", str(dataset), "--warm-start", source, *extra,
+                 "--epochs", "1", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and message in err[0], err
+    assert not (out / "model.pt").exists()

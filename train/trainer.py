@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from ssr.config import COUNT, NON_NEGATIVE, POSITIVE, Checked, Range
-from ssr.checkpoint import checkpoint_dict, read_checkpoint, save_checkpoint
+from ssr.checkpoint import checkpoint_dict, load_checkpoint, read_checkpoint, save_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.evaluate import NonFiniteScoresError, evaluate
 from ssr.io import file_sha256, write_json
@@ -51,6 +51,7 @@ class TrainConfig(Checked):
     evaluate_test: bool = True  # False: the test split is never read (hyper-parameter tuning)
     init_from: str | None = None  # a RUN_DIR/model.pt of the same model and dataset: fine-tune it
     teacher: str | None = None  # a RUN_DIR/model.pt of any model of this dataset: distil its scores
+    warm_start: str | None = None  # a RUN_DIR/model.pt of any model of this dataset: start from its parameters
     teacher_weight: float = 0.5  # w: loss = (1 - w) CE + w tau^2 KL(teacher || student), see ssr.train.distill
     teacher_temperature: float = 2.0  # tau, softens both score distributions
 
@@ -110,6 +111,22 @@ def _initial_checkpoint(path: str, model_name: str, dataset: SequenceDataset) ->
         raise ValueError(f"--init {path} was trained on {payload['dataset']['path']}, not on this dataset "
                          "(item ids would not match); fine-tune on the dataset it was trained on")
     return {**payload, "sha256": file_sha256(path)}
+
+
+def _warm_start(model, config: TrainConfig, dataset: SequenceDataset) -> dict[str, Any]:
+    """Start `model` from the parameters of the trained model `config.warm_start` shares with it
+    (SequentialRecommender.warm_start); returns what was taken, for the run's metrics."""
+    payload = read_checkpoint(config.warm_start)
+    if payload["dataset"]["fingerprint"] != dataset.fingerprint:
+        raise ValueError(f"--warm-start {config.warm_start} was trained on {payload['dataset']['path']}, not on "
+                         f"{dataset.path} (item ids would not match); pass a model trained on this dataset")
+    source, _ = load_checkpoint(config.warm_start)
+    taken = model.warm_start(source)
+    if not taken:
+        raise ValueError(f"--warm-start {config.warm_start} ({payload['model']}) has no parameter of the same name "
+                         f"and shape as {model.name}'s; nothing to start from")
+    return {"from": config.warm_start, "model": payload["model"], "sha256": file_sha256(config.warm_start),
+            "parameters": taken}
 
 
 class DivergedError(ValueError):
@@ -194,6 +211,8 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
     if not overwrite and (run_dir / "model.pt").exists():
         raise ValueError(f"{run_dir} already holds a finished run (model.pt); "
                          "pass --overwrite or choose another --out")
+    if config.init_from and config.warm_start:
+        raise ValueError("--init and --warm-start both set a model's starting point; pass one of them")
     dataset = read_dataset(data_path)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -205,6 +224,7 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
                         dataset.item_features).to(config.device)
     if initial is not None:
         model.load_state_dict(initial["state_dict"])
+    warm = _warm_start(model, config, dataset) if config.warm_start else None
     if config.weight_decay is None:
         config = dataclasses.replace(config, weight_decay=model.train_defaults.get("weight_decay", 0.0))
     log = TrainLog(run_dir / "train.log", echo=progress)
@@ -213,6 +233,10 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
     dataset_info = {"fingerprint": dataset.fingerprint, "path": str(dataset.path), "config": dataset.config}
     if initial is not None:
         identity["init_from_sha256"] = initial["sha256"]
+    if warm is not None:
+        identity["warm_start_sha256"] = warm["sha256"]
+        if not (run_dir / "last.pt").exists():  # a resumed run continues from its own state
+            log(f"warm start from {warm['from']} ({warm['model']}): {', '.join(warm['parameters'])}")
     teacher = Teacher(config.teacher, dataset, config.device) if config.teacher else None
     if teacher is not None:
         identity["teacher_sha256"] = teacher.sha256
@@ -221,7 +245,7 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
     set_aside = _SetAside(run_dir) if overwrite else None
     try:
         return _run(model, dataset, config, run_dir, identity, dataset_info, log, progress, teacher,
-                    set_aside.commit if set_aside else lambda: None)
+                    set_aside.commit if set_aside else lambda: None, warm)
     except BaseException:
         if set_aside is not None:
             set_aside.restore()
@@ -230,8 +254,9 @@ def _train(model_name: str, data_path: str | Path, run_dir: Path, config: TrainC
 
 def _run(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path, identity: dict[str, Any],
          dataset_info: dict[str, Any], log: TrainLog, progress: bool, teacher: Teacher | None,
-         on_started: Callable[[], None]) -> dict[str, Any]:
-    """Fit (or resume), evaluate and write the run's files; `on_started()` once the first epoch is saved."""
+         on_started: Callable[[], None], warm: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fit (or resume), evaluate and write the run's files; `on_started()` once the first epoch is saved;
+    `warm`: what a warm start took (recorded in the metrics)."""
     model_name = model.name
     if model.trainable:
         state = _fit(model, dataset, config, run_dir, identity, log, progress, teacher, on_started)
@@ -249,6 +274,7 @@ def _run(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path, id
         "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
         "mask_history": config.mask_history, "dataset": dataset.fingerprint,
         **({"teacher": teacher.describe()} if teacher is not None else {}),
+        **({"warm_start": {k: warm[k] for k in ("model", "sha256", "parameters")}} if warm is not None else {}),
         "timings": {
             "train_seconds": round(state["train_seconds"], 3),
             "train_samples_per_second": round(state["train_samples"] / state["train_seconds"], 1)

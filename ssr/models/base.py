@@ -87,6 +87,19 @@ class SequentialRecommender(nn.Module):
     def fit(self, train_item_counts: torch.Tensor) -> None:
         """Non-trainable models read their statistics here; trainable ones ignore it."""
 
+    @torch.no_grad()
+    def warm_start(self, source: nn.Module) -> list[str]:
+        """Copy every parameter that `source` (a trained model of the same dataset, e.g. the ANN
+        twin) has under the same name and shape; returns their names (`ssr train --warm-start`).
+        A model whose parameters of a shared name work at another scale overrides this to rescale
+        what it takes."""
+        own = dict(self.named_parameters())
+        taken = [name for name, value in source.named_parameters()
+                 if name in own and own[name].shape == value.shape]
+        for name in taken:
+            own[name].copy_(dict(source.named_parameters())[name])
+        return taken
+
 
 def register(cls: type[SequentialRecommender]) -> type[SequentialRecommender]:
     """Class decorator adding a model to MODELS under its `name`."""

@@ -161,6 +161,19 @@ class SSR(SequentialRecommender):
             self.config.time_steps, -1, -1)
         return self.item_lif(currents)
 
+    @torch.no_grad()
+    def warm_start(self, source: nn.Module) -> list[str]:
+        """As the base class; a float item table taken over becomes encoding currents: each
+        dimension standardised to the spread this table starts with (item_init_std, ~30% of the
+        entries fire), so the items keep their order along every dimension; padding stays silent."""
+        taken = super().warm_start(source)
+        if "item_embedding.weight" in taken:
+            rows = self.item_embedding.weight[1:]
+            spread = rows.std(0).clamp_min(torch.finfo(rows.dtype).tiny)
+            rows.copy_((rows - rows.mean(0)) / spread * (self.config.item_init_std / self.config.item_current_scale))
+            self.item_embedding.weight[0].zero_()
+        return taken
+
     def item_embeddings(self) -> torch.Tensor:
         return self.spike_table().mean(0)  # (num_items + 1, D) firing rates in {0, 1/T, ..., 1}
 
