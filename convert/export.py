@@ -21,20 +21,13 @@ from pathlib import Path
 from ssr import __version__
 from ssr.artefacts import Manifest
 from ssr.checkpoint import model_from_checkpoint, read_checkpoint
-from ssr.convert.portable import DT_SECONDS, PROFILES, portable_graph
+from ssr.convert.portable import DT_SECONDS, PORTABLE_POST, PORTABLE_PRE, PROFILES, portable_graph
 from ssr.convert.primitives import node_shape
 from ssr.deploy import deployment_of
 from ssr.io import atomic_paths, file_sha256, refuse_overwriting_inputs
 
 FORMATS = ("nir",)
 HOST_FORMAT = "ssr-nir-host"
-PORTABLE_PRE = ("portable profile: every population is a vector (C order of the native shape); the one Input "
-                "takes its blocks (manifest inputs[0].blocks) side by side: the native input flattened, then, "
-                f"where listed, its running sum over the steps; tau is in seconds at dt = {DT_SECONDS} s")
-PORTABLE_POST = ("portable profile: an Output with sum_over_steps gives one value per step; its sum over the T "
-                 "steps is the native output (reshape to the native shape, manifest portable.native_shapes)")
-
-
 def manifest_path(graph_path: str | Path) -> Path:
     return Path(graph_path).with_suffix(".manifest.json")
 

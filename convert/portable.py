@@ -35,6 +35,12 @@ from ssr.artefacts import PROFILES  # noqa: F401 (read from here by the exporter
 from ssr.convert.primitives import PRIMITIVES, node_shape
 
 DT_SECONDS = 1e-4  # the portable graph's time step: snntorch's fixed dt, spikingjelly's default
+# what the host does for a portable graph, in the manifest's pre_processing / post_processing
+PORTABLE_PRE = ("portable profile: every population is a vector (C order of the native shape); the one Input "
+                "takes its blocks (manifest inputs[0].blocks) side by side: the native input flattened, then, "
+                f"where listed, its running sum over the steps; tau is in seconds at dt = {DT_SECONDS} s")
+PORTABLE_POST = ("portable profile: an Output with sum_over_steps gives one value per step; its sum over the T "
+                 "steps is the native output (reshape to the native shape, manifest portable.native_shapes)")
 
 
 def _single(names: list[str], what: str) -> str:
