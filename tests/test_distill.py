@@ -143,3 +143,15 @@ def test_a_warm_start_it_cannot_use_is_a_one_line_error(case, message, data, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and message in err[0], err
     assert not (out / "model.pt").exists()
+
+
+def test_warm_start_of_ssr_from_a_fused_item_table_is_refused() -> None:
+    from ssr.models import build_model
+
+    features = {"text": torch.randn(21, 6)}
+    twin = build_model("fmlp", 20, 8, {"hidden": 8, "blocks": 1, "side_info": "text"}, features)
+    student = build_model("ssr", 20, 8, {**SMALL, "side_info": "text"}, features)
+    before = [p.clone() for p in student.parameters()]
+    with pytest.raises(ValueError, match="side information"):
+        student.warm_start(twin)
+    assert all(torch.equal(a, b) for a, b in zip(before, student.parameters()))  # nothing taken

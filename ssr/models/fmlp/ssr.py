@@ -166,6 +166,11 @@ class SSR(SequentialRecommender):
         """As the base class; a float item table taken over becomes encoding currents: each
         dimension standardised to the spread this table starts with (item_init_std, ~30% of the
         entries fire), so the items keep their order along every dimension; padding stays silent."""
+        fused = [name for name, _ in source.named_parameters() if name.startswith("item_embedding.")
+                 and name != "item_embedding.weight"]
+        if fused:  # ids and projections of a fused table: no per-dimension spread to carry over
+            raise ValueError("--warm-start from a model with side information: its fused item table has no "
+                             "single float table to turn into encoding currents; warm-start an id-only ssr")
         taken = super().warm_start(source)
         if "item_embedding.weight" in taken:
             rows = self.item_embedding.weight[1:]
