@@ -102,14 +102,12 @@ def test_an_interrupted_driver_keeps_its_cells_and_the_next_call_trains_only_the
     out = tmp_path / "ray"
     driver = bench_process(data, out, *RAY)
     runs = out / "runs" / "syn"
-    # interrupt while the first cells train: waiting for a finished cell left so little of the matrix
-    # that on a loaded 2-core machine the driver sometimes finished it before the signal landed
-    wait_for(lambda: any("epoch" in p.read_text() for p in runs.glob("*/seed*/train.log")), driver)
+    wait_for(lambda: any(runs.glob("*/seed*/metrics.json")), driver)
     driver.send_signal(signal.SIGINT)
     _, stderr = driver.communicate(timeout=120)
     assert driver.returncode != 0 and "re-run the same command to resume" in stderr
     done = {p.parent: p.parent.joinpath("model.pt").stat().st_mtime_ns for p in runs.glob("*/seed*/metrics.json")}
-    assert len(done) < 4
+    assert 1 <= len(done) < 4
     assert not ray_workers_training()  # the cancelled tasks' workers are gone
     again = bench_process(data, out)  # in-process this time: any executor reads the same folders
     stdout, stderr = again.communicate(timeout=300)
