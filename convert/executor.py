@@ -66,17 +66,7 @@ class NIRExecutor:
                        for name, node in graph.nodes.items()}
 
     def run(self, inputs: dict[str, np.ndarray], record: Iterable[str] = ()) -> dict[str, np.ndarray]:
-        """Outputs (time, batch, *shape) of every `Output` node and of every node named in `record`.
-        Its matrix products use as many BLAS threads as torch has (`--threads`), no more: OpenBLAS's
-        own pool spins on idle cores after each product, which on a loaded 2-core machine starves
-        every other process (it broke a timing-sensitive Ray test beside it)."""
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=torch.get_num_threads(), user_api="blas"):
-            return self._run(inputs, record)
-
-    def _run(self, inputs: dict[str, np.ndarray], record: Iterable[str]) -> dict[str, np.ndarray]:
+        """Outputs (time, batch, *shape) of every `Output` node and of every node named in `record`."""
         missing = sorted(set(self.graph.inputs) - set(inputs))
         if missing:
             raise ValueError(f"no values given for NIR input node(s) {', '.join(missing)}")
