@@ -52,18 +52,12 @@ def _pass(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
 
 # the io, dense-synapse and neuron steps take numpy arrays or torch tensors alike (the peer interop
 # runs them on tensors); Conv1d is numpy only
-def _weighted(weight: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """weight (out, in) or (channels, out, in) applied to x (batch, [channels,] in): a 2-D weight as
-    one matrix product for the whole batch (BLAS), not one matrix-vector product per sequence."""
-    return x @ weight.T if weight.ndim == 2 else (weight @ x[..., None])[..., 0]
-
-
 def _linear(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
-    return _weighted(params["weight"], x), None
+    return (params["weight"] @ x[..., None])[..., 0], None
 
 
 def _affine(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
-    return _weighted(params["weight"], x) + params["bias"], None
+    return (params["weight"] @ x[..., None])[..., 0] + params["bias"], None
 
 
 def _scale(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
