@@ -81,15 +81,13 @@ def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: i
     x = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
     length = (x.shape[2] - dilation * (taps - 1) - 1) // stride + 1
     grouped = weight.reshape(groups, out_channels // groups, group_in, taps)
-    batch = x.shape[0]
-    # one matrix product per tap and group, (o, i) @ (i, batch x L), so BLAS does the work
-    out = np.zeros((groups, out_channels // groups, batch * length), dtype=x.dtype)
+    out = np.zeros((x.shape[0], groups, out_channels // groups, length), dtype=x.dtype)
     for tap in range(taps):
         start = tap * dilation
         window = x[:, :, start:start + stride * (length - 1) + 1:stride]  # (batch, C_in, L_out)
-        window = window.reshape(batch, groups, group_in, length).transpose(1, 2, 0, 3)
-        out += grouped[..., tap] @ window.reshape(groups, group_in, batch * length)
-    out = out.reshape(out_channels, batch, length).transpose(1, 0, 2)
+        window = window.reshape(x.shape[0], groups, group_in, length)
+        out += np.einsum("goi,bgil->bgol", grouped[..., tap], window)
+    out = out.reshape(x.shape[0], out_channels, length)
     return out if bias is None else out + bias[None, :, None]
 
 
