@@ -28,6 +28,8 @@ from ssr.io import atomic_paths, file_sha256, refuse_overwriting_inputs
 
 FORMATS = ("nir",)
 HOST_FORMAT = "ssr-nir-host"
+
+
 def manifest_path(graph_path: str | Path) -> Path:
     return Path(graph_path).with_suffix(".manifest.json")
 

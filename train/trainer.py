@@ -116,11 +116,10 @@ def _initial_checkpoint(path: str, model_name: str, dataset: SequenceDataset) ->
 def _warm_start(model, config: TrainConfig, dataset: SequenceDataset) -> dict[str, Any]:
     """Start `model` from the parameters of the trained model `config.warm_start` shares with it
     (SequentialRecommender.warm_start); returns what was taken, for the run's metrics."""
-    payload = read_checkpoint(config.warm_start)
+    source, payload = load_checkpoint(config.warm_start)
     if payload["dataset"]["fingerprint"] != dataset.fingerprint:
         raise ValueError(f"--warm-start {config.warm_start} was trained on {payload['dataset']['path']}, not on "
                          f"{dataset.path} (item ids would not match); pass a model trained on this dataset")
-    source, _ = load_checkpoint(config.warm_start)
     taken = model.warm_start(source)
     if not taken:
         raise ValueError(f"--warm-start {config.warm_start} ({payload['model']}) has no parameter of the same name "

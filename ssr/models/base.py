@@ -94,11 +94,11 @@ class SequentialRecommender(nn.Module):
         A model whose parameters of a shared name work at another scale overrides this to rescale
         what it takes."""
         own = dict(self.named_parameters())
-        taken = [name for name, value in source.named_parameters()
-                 if name in own and own[name].shape == value.shape]
-        for name in taken:
-            own[name].copy_(dict(source.named_parameters())[name])
-        return taken
+        shared = {name: value for name, value in source.named_parameters()
+                  if name in own and own[name].shape == value.shape}
+        for name, value in shared.items():
+            own[name].copy_(value)
+        return list(shared)
 
 
 def register(cls: type[SequentialRecommender]) -> type[SequentialRecommender]:

@@ -26,8 +26,8 @@ from ssr.artefacts import LavaRun
 from ssr.deploy import deployment_of
 from ssr.io import file_sha256
 from ssr.metrics import mean_overlap
-from ssr.targets.loihi_sim import DEFAULT_BATCH
 from ssr.convert.primitives import node_shape
+from ssr.targets.loihi_sim import DEFAULT_BATCH
 from ssr.targets.loihi_sim.compiler import Plan, batch_plan, plan_graph, quantise
 
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
@@ -35,8 +35,8 @@ PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
 
 class LavaNetwork:
     """The Lava processes of a `Plan`. Inputs stream from .npy files (one row per time step), the
-    readout integrators write one row per window (T steps: one sequence in each copy) to .npy files: `inputs` and `records` map node
-    names to those paths; every LIF counts its spikes into a file in the folder `counts`
+    readout integrators write one row per window (T steps: one sequence in each copy) to .npy files:
+    `inputs` and `records` map node names to those paths; every LIF counts its spikes into a file in the folder `counts`
     (`spike_counts`). `fixed` (from compiler.quantise) switches every parameter to its integer
     form for fixed_pt. `block`: a network kept up between calls, whose files hold `block` rows (a
     multiple of T) that every `block` steps read and write again: the windows of `sequences`
