@@ -41,8 +41,12 @@ def results(out: Path) -> dict:
 
 
 def bench_process(data: Path, out: Path, *extra: str) -> subprocess.Popen:
+    """`ssr bench` as a user starts it from a terminal: Ctrl-C (SIGINT) at its default. A suite started
+    in the background (`make test &`, nohup) ignores SIGINT, and an ignored signal stays ignored across
+    exec, so without the reset the driver would rightly ignore the test's Ctrl-C."""
     return subprocess.Popen([sys.executable, "-m", "ssr.cli", "bench", "--datasets", str(data), *MATRIX, *extra,
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(condition, process: subprocess.Popen, timeout: float = 240.0) -> None:
