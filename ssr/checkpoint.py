@@ -85,3 +85,12 @@ def load_checkpoint(path: str | Path) -> tuple[SequentialRecommender, dict[str, 
     """(model in eval mode, checkpoint dict) from a `RUN_DIR/model.pt`."""
     payload = read_checkpoint(path)
     return model_from_checkpoint(payload, str(path)), payload
+
+
+def require_dataset(payload: dict[str, Any], dataset, role: str) -> None:
+    """Refuse a checkpoint trained on another dataset than `dataset` (its item ids would not match).
+
+    role: how the command line named the checkpoint (`--init PATH`), the start of the one-line error."""
+    if payload["dataset"]["fingerprint"] != dataset.fingerprint:
+        raise ValueError(f"{role} was trained on {payload['dataset']['path']}, not on {dataset.path} "
+                         "(item ids would not match); pass a model trained on this dataset")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ssr.checkpoint import load_checkpoint
+from ssr.checkpoint import load_checkpoint, require_dataset
 from ssr.io import file_sha256
 
 
@@ -42,9 +42,7 @@ class Teacher:
         if payload["num_items"] != dataset.num_items:
             raise ValueError(f"--teacher {path} scores {payload['num_items']} items but {dataset.path} has "
                              f"{dataset.num_items}; pass a teacher trained on this dataset")
-        if payload["dataset"]["fingerprint"] != dataset.fingerprint:
-            raise ValueError(f"--teacher {path} was trained on {payload['dataset']['path']}, not on {dataset.path} "
-                             "(item ids would not match); pass a teacher trained on this dataset")
+        require_dataset(payload, dataset, f"--teacher {path}")
         self.model = model.to(device)
         self.name = payload["model"]
         self.sha256 = file_sha256(path)

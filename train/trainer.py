@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from ssr.config import COUNT, NON_NEGATIVE, POSITIVE, Checked, Range
-from ssr.checkpoint import checkpoint_dict, load_checkpoint, read_checkpoint, save_checkpoint
+from ssr.checkpoint import checkpoint_dict, load_checkpoint, read_checkpoint, require_dataset, save_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.evaluate import NonFiniteScoresError, evaluate
 from ssr.io import file_sha256, write_json
@@ -107,9 +107,7 @@ def _initial_checkpoint(path: str, model_name: str, dataset: SequenceDataset) ->
     if payload["model"] != model_name:
         raise ValueError(f"--init {path} is a {payload['model']} checkpoint, not {model_name}; "
                          f"pass --model {payload['model']} or another checkpoint")
-    if payload["dataset"]["fingerprint"] != dataset.fingerprint:
-        raise ValueError(f"--init {path} was trained on {payload['dataset']['path']}, not on this dataset "
-                         "(item ids would not match); fine-tune on the dataset it was trained on")
+    require_dataset(payload, dataset, f"--init {path}")
     return {**payload, "sha256": file_sha256(path)}
 
 
@@ -117,9 +115,7 @@ def _warm_start(model, config: TrainConfig, dataset: SequenceDataset) -> dict[st
     """Start `model` from the parameters of the trained model `config.warm_start` shares with it
     (SequentialRecommender.warm_start); returns what was taken, for the run's metrics."""
     source, payload = load_checkpoint(config.warm_start)
-    if payload["dataset"]["fingerprint"] != dataset.fingerprint:
-        raise ValueError(f"--warm-start {config.warm_start} was trained on {payload['dataset']['path']}, not on "
-                         f"{dataset.path} (item ids would not match); pass a model trained on this dataset")
+    require_dataset(payload, dataset, f"--warm-start {config.warm_start}")
     taken = model.warm_start(source)
     if not taken:
         raise ValueError(f"--warm-start {config.warm_start} ({payload['model']}) has no parameter of the same name "
