@@ -52,12 +52,18 @@ def _pass(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
 
 # the io, dense-synapse and neuron steps take numpy arrays or torch tensors alike (the peer interop
 # runs them on tensors); Conv1d is numpy only
+def _weighted(weight: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """weight (out, in) or (channels, out, in) applied to x (batch, [channels,] in): a 2-D weight as
+    one matrix product for the whole batch (BLAS), not one matrix-vector product per sequence."""
+    return x @ weight.T if weight.ndim == 2 else (weight @ x[..., None])[..., 0]
+
+
 def _linear(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
-    return (params["weight"] @ x[..., None])[..., 0], None
+    return _weighted(params["weight"], x), None
 
 
 def _affine(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
-    return (params["weight"] @ x[..., None])[..., 0] + params["bias"], None
+    return _weighted(params["weight"], x) + params["bias"], None
 
 
 def _scale(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
@@ -81,13 +87,15 @@ def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: i
     x = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
     length = (x.shape[2] - dilation * (taps - 1) - 1) // stride + 1
     grouped = weight.reshape(groups, out_channels // groups, group_in, taps)
-    out = np.zeros((x.shape[0], groups, out_channels // groups, length), dtype=x.dtype)
+    batch = x.shape[0]
+    # one matrix product per tap and group, (o, i) @ (i, batch x L), so BLAS does the work
+    out = np.zeros((groups, out_channels // groups, batch * length), dtype=x.dtype)
     for tap in range(taps):
         start = tap * dilation
         window = x[:, :, start:start + stride * (length - 1) + 1:stride]  # (batch, C_in, L_out)
-        window = window.reshape(x.shape[0], groups, group_in, length)
-        out += np.einsum("goi,bgil->bgol", grouped[..., tap], window)
-    out = out.reshape(x.shape[0], out_channels, length)
+        window = window.reshape(batch, groups, group_in, length).transpose(1, 2, 0, 3)
+        out += grouped[..., tap] @ window.reshape(groups, group_in, batch * length)
+    out = out.reshape(out_channels, batch, length).transpose(1, 0, 2)
     return out if bias is None else out + bias[None, :, None]
 
 
