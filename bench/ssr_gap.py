@@ -125,6 +125,11 @@ VARIANTS = {
     "sgru4rec": ("sgru4rec", {}, {}, "the spiking GRU4Rec as shipped (reference)"),
     "sgru4rec-teacher": ("sgru4rec", {}, {"teacher": "gru4rec"}, "distilled from the same seed's gru4rec run"),
     "sfmlp-teacher": ("sfmlp", {}, {"teacher": "fmlp"}, "distilled from the same seed's fmlp run"),
+    "caser": ("caser", {}, {}, "the ANN original of scaser (teacher and reference)"),
+    "srgnn": ("srgnn", {}, {}, "the ANN original of srsgnn (teacher and reference)"),
+    **{f"{student}-teacher-lr3e-3-w0.9": (student, {}, {"teacher": teacher, "lr": 3e-3, "teacher_weight": 0.9},
+                                          f"ssr's recipe: distilled from the same seed's {teacher} run, w 0.9, lr 3e-3")
+       for student, teacher in (("sgru4rec", "gru4rec"), ("scaser", "caser"), ("srsgnn", "srgnn"))},
 }
 # a training override {"teacher": VARIANT} or {"warm_start": VARIANT} names the variant whose run (same seed)
 # is the teacher or the starting point
