@@ -130,6 +130,12 @@ VARIANTS = {
     **{f"{student}-teacher-lr3e-3-w0.9": (student, {}, {"teacher": teacher, "lr": 3e-3, "teacher_weight": 0.9},
                                           f"ssr's recipe: distilled from the same seed's {teacher} run, w 0.9, lr 3e-3")
        for student, teacher in (("sgru4rec", "gru4rec"), ("scaser", "caser"), ("srsgnn", "srgnn"))},
+    "sgru4rec-once": ("sgru4rec", {"recurrence": "once"}, {},
+                      "the GRU runs once on the time-mean of its spike-driven input (as the authors' release): "
+                      "its float recurrent maps cost 1/T"),
+    "sgru4rec-once-teacher-lr3e-3-w0.9": ("sgru4rec", {"recurrence": "once"},
+                                          {"teacher": "gru4rec", "lr": 3e-3, "teacher_weight": 0.9},
+                                          "both: the GRU once, distilled from gru4rec with ssr's recipe"),
 }
 # a training override {"teacher": VARIANT} or {"warm_start": VARIANT} names the variant whose run (same seed)
 # is the teacher or the starting point

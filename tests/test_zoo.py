@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
+from references import numpy_lif
 
 from ssr.models.base import MODELS, build_model
 from ssr.spiking.surrogate import heaviside, smooth_function
@@ -218,3 +220,45 @@ def test_tim4rec_newest_position_only_equals_the_full_computation():
         torch.testing.assert_close(model(seq, times), x[:, -1])
         args = [torch.randn(3, 6, 2, 4), torch.rand(3, 6, 2), -torch.rand(2) * 5, torch.randn(3, 6, 5), torch.randn(3, 6, 5)]
         torch.testing.assert_close(ssd(*args, last_only=True)[:, 0], ssd(*args)[:, -1])
+
+
+def numpy_sgru4rec(model, seq: np.ndarray, once: bool) -> np.ndarray:
+    """SGRU4Rec's user vectors written from its docstring in numpy (eval mode, float64 GRU): the
+    numpy LIF on the item currents, then per position z = H(W_z X + U_z h + b_z), r likewise,
+    h = (1 - z) h + z tanh(W_h X + U_h (r h) + b_h); per time step, or once on the time-mean of W X."""
+    p = {name: value.detach().double().numpy() for name, value in model.state_dict().items()}
+    hidden = p["gru.recurrent.weight"].shape[1]
+    currents = p["item_embedding.weight"][seq].astype(np.float32)  # (batch, N, hidden)
+    spikes = numpy_lif(np.repeat(currents[None], model.config.time_steps, 0)).astype(np.float64)
+    drive = spikes @ p["gru.input.weight"].T + p["gru.input.bias"]  # (T, batch, N, 3 hidden)
+    if once:
+        drive = drive.mean(0, keepdims=True)
+    h = np.zeros(drive.shape[:2] + (hidden,))
+    for n in range(drive.shape[2]):
+        gate_z, gate_r, cand = np.split(drive[:, :, n], 3, axis=-1)
+        rec_z, rec_r = np.split(h @ p["gru.recurrent.weight"].T, 2, axis=-1)
+        z, r = (gate_z + rec_z >= 0).astype(float), (gate_r + rec_r >= 0).astype(float)
+        h = (1 - z) * h + z * np.tanh(cand + (r * h) @ p["gru.candidate.weight"].T)
+    return h.mean(0) @ p["dense.weight"].T + p["dense.bias"]
+
+
+@pytest.mark.parametrize("recurrence", ["per_step", "once"])
+def test_sgru4rec_equals_a_numpy_reference_and_once_runs_the_recurrence_once(recurrence):
+    from ssr.energy.counter import count_model
+
+    torch.manual_seed(0)
+    config = {**ZOO["sgru4rec"], "recurrence": recurrence, "item_init_std": 1.5}
+    model = build_model("sgru4rec", ITEMS, LENGTH, config).eval()
+    seq = batch()[0]
+    with torch.no_grad():
+        users = model(seq).double().numpy()
+    np.testing.assert_allclose(users, numpy_sgru4rec(model, seq.numpy(), recurrence == "once"), atol=1e-4)
+    counts = count_model(model, seq)
+    steps = model.config.time_steps
+    positions, hidden = BATCH * LENGTH, config["hidden"]
+    recurrent_macs = positions * (2 * hidden * hidden + hidden * hidden)  # U_z, U_r and U_h, per run
+    runs = 1 if recurrence == "once" else steps
+    assert counts["gru.recurrent"].macs + counts["gru.candidate"].macs == runs * recurrent_macs
+    assert counts["gru.input"].macs == 0 and counts["gru.input"].acs > 0  # the input maps stay spike-driven
+    with pytest.raises(ValueError, match="SGRU4RecConfig.recurrence must be"):
+        build_model("sgru4rec", ITEMS, LENGTH, {**config, "recurrence": "twice"})

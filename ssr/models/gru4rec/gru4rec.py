@@ -18,6 +18,15 @@ one batch (the gates are stateless), and the newest hidden state is averaged ove
 
 Layer kinds: the input projections W (spikes in) are spike-driven; the recurrent U (float h), the
 dense map and the scoring are float.
+
+`recurrence` chooses how often the float recurrence runs. `per_step` (the default, as above): once
+per time step, so U costs T float matrix products per position. `once` (what the authors' released
+SGRU4Rec does): the spike-driven input currents W X_n are averaged over the T steps and the GRU runs
+once on that mean, so the recurrent maps cost what GRU4Rec's do and only the input maps pay T
+(sparse, spike-driven) passes:
+
+    per position n:  d_n = mean_t W X[t, :, n]          (spike-driven, T passes)
+                     z = H(d_z + U_z h + b_z), ...       (once)
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ssr.config import ModelConfig
+from ssr.config import ModelConfig, Range
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, normal_init, spike_encoding_init
@@ -75,6 +84,8 @@ class SGRU4RecConfig(SpikingConfig):
     dropout: float = 0.3
     init_std: float = 0.02
     item_init_std: float = 1.0  # encoding currents N(0, 1): part of the table fires
+    recurrence: str = "per_step"  # per_step: the GRU runs at every time step | once: on the time-mean input
+    ranges = {"recurrence": Range(choices=("per_step", "once"))}
 
 
 class SpikingGRU(nn.Module):
@@ -87,11 +98,16 @@ class SpikingGRU(nn.Module):
         self.candidate = nn.Linear(hidden, hidden, bias=False)  # U_h on r * h
         self.surrogate = surrogate
 
-    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
-        """(batch, max_len, hidden) spikes -> (batch, hidden) the newest hidden state."""
-        drive = self.input(spikes)  # all positions at once: (batch, max_len, 3 hidden)
+    def forward(self, spikes: torch.Tensor, once: bool = False) -> torch.Tensor:
+        """(T, batch, max_len, hidden) spikes -> the newest hidden state: (T, batch, hidden), one per
+        time step, or with `once` (1, batch, hidden) from one run on the time-mean input currents."""
+        drive = self.input(spikes)  # spike-driven, all steps and positions at once: (T, batch, max_len, 3 hidden)
+        if once:
+            drive = drive.mean(0, keepdim=True)
+        steps = drive.shape[0]
+        drive = drive.flatten(0, 1)  # the steps as one batch: the gates are stateless
         hidden = spikes.shape[-1]
-        h = spikes.new_zeros(spikes.shape[0], hidden)
+        h = spikes.new_zeros(drive.shape[0], hidden)
         # unbind, not drive[:, n]: each indexing op's backward would zero a full-size gradient
         for position in drive.unbind(1):
             gate_z, gate_r, cand = position.split(hidden, dim=-1)
@@ -99,7 +115,7 @@ class SpikingGRU(nn.Module):
             z = heaviside(gate_z + rec_z, self.surrogate)
             r = heaviside(gate_r + rec_r, self.surrogate)
             h = (1 - z) * h + z * torch.tanh(cand + self.candidate(r * h))
-        return h
+        return h.view(steps, -1, hidden)
 
 
 @register
@@ -126,8 +142,8 @@ class SGRU4Rec(SequentialRecommender):
         steps = self.config.time_steps
         currents = self.dropout(self.item_embedding(item_seq))  # (batch, max_len, hidden)
         spikes = self.encoder(currents.expand(steps, *currents.shape))  # (T, batch, max_len, hidden)
-        h = self.gru(spikes.flatten(0, 1))  # the T steps as one batch: (T * batch, hidden)
-        return self.dense(h.view(steps, -1, h.shape[-1]).mean(0))
+        h = self.gru(spikes, once=self.config.recurrence == "once")  # (T or 1, batch, hidden)
+        return self.dense(h.mean(0))
 
     def layer_kinds(self) -> dict[str, str]:
         return {"item_embedding": "float", "gru.input": "spike", "gru.recurrent": "float",
