@@ -136,6 +136,11 @@ VARIANTS = {
     "sgru4rec-once-teacher-lr3e-3-w0.9": ("sgru4rec", {"recurrence": "once"},
                                           {"teacher": "gru4rec", "lr": 3e-3, "teacher_weight": 0.9},
                                           "both: the GRU once, distilled from gru4rec with ssr's recipe"),
+    "srsgnn-once": ("srsgnn", {"recurrence": "once"}, {},
+                    "the gated graph step runs once on the time-mean of the node spikes, its state held over T"),
+    "srsgnn-once-teacher-lr3e-3-w0.9": ("srsgnn", {"recurrence": "once"},
+                                        {"teacher": "srgnn", "lr": 3e-3, "teacher_weight": 0.9},
+                                        "both: the graph step once, distilled from srgnn with ssr's recipe"),
 }
 # a training override {"teacher": VARIANT} or {"warm_start": VARIANT} names the variant whose run (same seed)
 # is the teacher or the starting point

@@ -114,16 +114,18 @@ def test_sfmlp_exports_its_spiking_feed_forward_blocks(tmp_path):
     assert where["blocks.0.ffn.lif"] == "chip" and where["blocks.0.filter + filter_norm"] == "host"
 
 
-@pytest.mark.parametrize("name, lif_nodes", [
-    ("sgru4rec", ["encoder"]),
-    ("srsgnn", ["encoder", "state_lif", "readout_lif"]),
-    ("scaser", ["encoder"] + [f"conv_lif_call{i}" for i in range(6)]),  # one LIF module, six convolutions
-    ("sfsrec", [f"blocks_{b}_{n}" for b in (0, 1) for n in ("input_lif", "qkv_lif", "attention_lif", "ffn_lif",
-                                                             "ffn_hidden_lif")]),
+@pytest.mark.parametrize("name, config, lif_nodes", [
+    ("sgru4rec", {}, ["encoder"]),
+    ("sgru4rec", {"recurrence": "once"}, ["encoder"]),
+    ("srsgnn", {}, ["encoder", "state_lif", "readout_lif"]),
+    ("srsgnn", {"recurrence": "once"}, ["encoder", "state_lif", "readout_lif"]),
+    ("scaser", {}, ["encoder"] + [f"conv_lif_call{i}" for i in range(6)]),  # one LIF module, six convolutions
+    ("sfsrec", {}, [f"blocks_{b}_{n}" for b in (0, 1) for n in ("input_lif", "qkv_lif", "attention_lif", "ffn_lif",
+                                                                 "ffn_hidden_lif")]),
 ])
-def test_zoo_models_export_every_lif_layer(tmp_path, name, lif_nodes):
+def test_zoo_models_export_every_lif_layer(tmp_path, name, config, lif_nodes):
     """The generic exporter: every LIF call a sub-graph, the host everything else, verified."""
-    files, report = export_and_verify(busy(name), tmp_path / name)
+    files, report = export_and_verify(busy(name, config=config), tmp_path / name)
     assert [row["node"] for row in report.layers] == lif_nodes
     assert all(row["spikes_torch"] > 0 for row in report.layers)
     where = {row["layer"]: row["where"] for row in files.manifest.partition}

@@ -44,10 +44,13 @@ def inputs_for(model, seq: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, .
     return seq, (1_000_000_000 + gaps.cumsum(1)) * (seq > 0)
 
 
-@pytest.mark.parametrize("name", ZOO)
-def test_shapes_and_gradient_flow(name):
+ONCE = [("sgru4rec", {"recurrence": "once"}), ("srsgnn", {"recurrence": "once"})]
+
+
+@pytest.mark.parametrize("name, extra", [(name, {}) for name in ZOO] + ONCE)
+def test_shapes_and_gradient_flow(name, extra):
     torch.manual_seed(0)
-    model = build_model(name, ITEMS, LENGTH, ZOO[name]).train()
+    model = build_model(name, ITEMS, LENGTH, {**ZOO[name], **extra}).train()
     seq, target = batch()
     inputs = inputs_for(model, seq)
     assert model(*inputs).shape == (BATCH, ZOO[name]["hidden"])
@@ -262,3 +265,33 @@ def test_sgru4rec_equals_a_numpy_reference_and_once_runs_the_recurrence_once(rec
     assert counts["gru.input"].macs == 0 and counts["gru.input"].acs > 0  # the input maps stay spike-driven
     with pytest.raises(ValueError, match="SGRU4RecConfig.recurrence must be"):
         build_model("sgru4rec", ITEMS, LENGTH, {**config, "recurrence": "twice"})
+
+
+def test_srsgnn_once_is_one_gated_step_on_the_time_mean_and_costs_its_float_maps_once():
+    from ssr.energy.counter import count_model
+    from ssr.models.srgnn.srgnn import GatedGraphStep, session_graphs
+
+    torch.manual_seed(0)
+    step, steps = GatedGraphStep(8), 3
+    _, _, adjacency, _ = session_graphs(batch()[0])
+    spikes = (torch.rand(steps * BATCH, LENGTH, 8) < 0.3).float()
+    mean = spikes.view(steps, BATCH, LENGTH, 8).mean(0)
+    with torch.no_grad():  # the spike-driven maps averaged = the same step on the mean (they are linear)
+        torch.testing.assert_close(step(adjacency, spikes, time_mean_of=steps), step(adjacency, mean))
+    seq = batch()[0]
+    macs = {}
+    for recurrence in ("per_step", "once"):
+        torch.manual_seed(0)
+        model = build_model("srsgnn", ITEMS, LENGTH, {**ZOO["srsgnn"], "recurrence": recurrence}).eval()
+        counts = count_model(model, seq)
+        macs[recurrence] = counts["gnn.input_gates"].macs
+        assert counts["gnn.edge_in"].macs == 0 and counts["gnn.hidden_gates"].macs == 0  # spike-driven in both
+    assert macs["per_step"] == ZOO["srsgnn"]["time_steps"] * macs["once"] > 0
+    one_step = {**ZOO["srsgnn"], "time_steps": 1}
+    outputs = []
+    for recurrence in ("per_step", "once"):  # with T = 1 the time-mean is the step itself
+        torch.manual_seed(0)
+        model = build_model("srsgnn", ITEMS, LENGTH, {**one_step, "recurrence": recurrence}).eval()
+        with torch.no_grad():
+            outputs.append(model(seq))
+    torch.testing.assert_close(outputs[0], outputs[1])

@@ -17,6 +17,13 @@ and the gates read those spikes, the updated node states pass through batch norm
 and the attention readout is spiking: alpha = w_3 . LIF(BN(W_1 s_last + W_2 s)) on spike states (the
 batch norms: the gated update stays inside (-1, 1), below a LIF's threshold, without them); the session
 representation is averaged over the T steps. The T steps run as one batch.
+
+`recurrence` chooses how often the gated graph step runs. `per_step` (the default, as above): at
+every time step, so its float maps (the degree-normalised aggregation and the input gates, which
+read it) cost T times SR-GNN's. `once`: on the time-mean of the node spikes (the maps that read the
+spikes run on every step's spikes and are averaged, being linear; the aggregation and the gates run
+once), and the updated state drives the state LIF with the same current at every step, as the item
+currents drive the encoder.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ssr.config import ModelConfig
+from ssr.config import ModelConfig, Range
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FeatureBatchNorm, normal_init, spike_encoding_init
@@ -75,14 +82,22 @@ class GatedGraphStep(nn.Module):
         self.input_gates = nn.Linear(2 * hidden, 3 * hidden)
         self.hidden_gates = nn.Linear(hidden, 3 * hidden)
 
-    def forward(self, adjacency: torch.Tensor, h: torch.Tensor, gate=torch.sigmoid) -> torch.Tensor:
+    def forward(self, adjacency: torch.Tensor, h: torch.Tensor, gate=torch.sigmoid,
+                time_mean_of: int | None = None) -> torch.Tensor:
+        """adjacency (batch, nodes, 2 nodes), h (batch, nodes, hidden) -> the updated h. With
+        `time_mean_of` T, h is (T * batch, nodes, hidden) and the step runs once on its time-mean:
+        the maps that read h run on every step's h (spike-driven when h is spikes) and are averaged
+        (they are linear), the aggregation and the gates run once; returns (batch, nodes, hidden)."""
+        def mean(x: torch.Tensor) -> torch.Tensor:
+            return x if time_mean_of is None else x.view(time_mean_of, -1, *x.shape[1:]).mean(0)
+
         length = adjacency.shape[1]
-        aggregated = torch.cat([adjacency[:, :, :length] @ self.edge_in(h),
-                                adjacency[:, :, length:] @ self.edge_out(h)], dim=-1)
+        aggregated = torch.cat([adjacency[:, :, :length] @ mean(self.edge_in(h)),
+                                adjacency[:, :, length:] @ mean(self.edge_out(h))], dim=-1)
         input_r, input_z, input_n = self.input_gates(aggregated).chunk(3, dim=-1)
-        hidden_r, hidden_z, hidden_n = self.hidden_gates(h).chunk(3, dim=-1)
+        hidden_r, hidden_z, hidden_n = mean(self.hidden_gates(h)).chunk(3, dim=-1)
         reset, update = gate(input_r + hidden_r), gate(input_z + hidden_z)
-        return (1 - update) * h + update * torch.tanh(input_n + reset * hidden_n)
+        return (1 - update) * mean(h) + update * torch.tanh(input_n + reset * hidden_n)
 
 
 class AttentionReadout(nn.Module):
@@ -148,6 +163,8 @@ class SRSGNNConfig(SpikingConfig):
     dropout: float = 0.0
     init_std: float = 0.02
     item_init_std: float = 1.0
+    recurrence: str = "per_step"  # per_step: the gated graph step runs at every time step | once: on the time-mean
+    ranges = {"recurrence": Range(choices=("per_step", "once"))}
 
 
 @register
@@ -186,9 +203,15 @@ class SRSGNN(SequentialRecommender):
         currents = self.dropout(self.item_embedding(nodes))  # (batch, nodes, hidden)
         adjacency = adjacency.to(currents.dtype)
         h = self.encoder(currents.expand(steps, *currents.shape)).flatten(0, 1)  # spikes (T * batch, ...)
-        adjacency, alias, mask = (t.repeat(steps, *[1] * (t.dim() - 1)) for t in (adjacency, alias, mask))
-        for _ in range(self.config.steps):
-            h = self._per_step(self.state_lif, self.state_norm(self.gnn(adjacency, h)))  # node states as spikes
+        once = self.config.recurrence == "once"
+        per_step_adjacency = adjacency.repeat(steps, 1, 1)
+        for _ in range(self.config.steps):  # node states as spikes
+            if once:  # one gated step on the spikes' time-mean; its state drives the LIF at every step
+                state = self.state_norm(self.gnn(adjacency, h, time_mean_of=steps))  # (batch, nodes, hidden)
+                h = self.state_lif(state.expand(steps, *state.shape)).flatten(0, 1)
+            else:
+                h = self._per_step(self.state_lif, self.state_norm(self.gnn(per_step_adjacency, h)))
+        alias, mask = alias.repeat(steps, 1), mask.repeat(steps, 1)
         states = torch.gather(h, 1, alias[..., None].expand(-1, -1, h.shape[-1]))
         out = self.readout(states, mask, activation=lambda x: self._per_step(self.readout_lif, self.readout_norm(x)))
         return out.view(steps, -1, out.shape[-1]).mean(0)
