@@ -1,9 +1,12 @@
 """`ssr run-lava` on the host-in-the-loop exports (ssr-hybrid, sfmlp and the zoo's spiking models):
-each sub-graph call on Lava's simulator, floating_pt, against PyTorch; `--sequences` test sequences."""
+each sub-graph call on Lava's simulator, floating_pt, against PyTorch; `--sequences` test sequences
+(`all`: the whole test split). `--merge` keeps the rows of runs already in lava_zoo.json and not
+named here; each row records its own sequence count."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from bench.common import RESULTS, save_result
@@ -11,7 +14,7 @@ from ssr.convert.export import export
 from ssr.targets.loihi_sim.run import run_lava
 
 
-def main(runs: list[Path], data: Path, sequences: int = 100, chunk: int = 100) -> dict:
+def main(runs: list[Path], data: Path, sequences: int | None = 100, chunk: int = 100, merge: bool = False) -> dict:
     rows = []
     for run in runs:
         graph = run / "export" / "model.nir"
@@ -21,7 +24,13 @@ def main(runs: list[Path], data: Path, sequences: int = 100, chunk: int = 100) -
         rows.append({"run": str(run), **result})
         print(run.name, result["top10_exact_agreement"], result["spike_counts_identical"],
               round(result["sequences_per_second"], 2))
-    out = {"sequences": sequences, "data": str(data), "runs": rows}
+    earlier = RESULTS / "lava_zoo.json"
+    if merge and earlier.is_file():  # rows measured before (another day, another load) stay, marked so
+        previous = json.loads(earlier.read_text())
+        named = {row["run"] for row in rows}
+        rows = [{**row, "measured": row.get("measured", previous["date"])}
+                for row in previous["runs"] if row["run"] not in named] + rows
+    out = {"sequences": "all" if sequences is None else sequences, "data": str(data), "runs": rows}
     save_result("lava_zoo", out)
     return out
 
@@ -30,6 +39,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", required=True, help="comma-separated run directories (spiking models)")
     parser.add_argument("--data", default=str(RESULTS.parent / "work" / "ml-100k_ufo.h5"))
-    parser.add_argument("--sequences", type=int, default=100)
+    parser.add_argument("--sequences", type=lambda v: None if v == "all" else int(v), default=100,
+                        help="the first N test sequences, or all (default 100)")
+    parser.add_argument("--merge", action="store_true", help="keep the rows of other runs already in the file")
     args = parser.parse_args()
-    main([Path(p) for p in args.runs.split(",")], Path(args.data), args.sequences)
+    main([Path(p) for p in args.runs.split(",")], Path(args.data), args.sequences, merge=args.merge)
