@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ssr.config import ModelConfig, Range
+from ssr.config import ModelConfig
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, normal_init, spike_encoding_init
@@ -85,7 +85,6 @@ class SGRU4RecConfig(SpikingConfig):
     init_std: float = 0.02
     item_init_std: float = 1.0  # encoding currents N(0, 1): part of the table fires
     recurrence: str = "per_step"  # per_step: the GRU runs at every time step | once: on the time-mean input
-    ranges = {"recurrence": Range(choices=("per_step", "once"))}
 
 
 class SpikingGRU(nn.Module):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ssr.config import ModelConfig, Range
+from ssr.config import ModelConfig
 from ssr.deploy import Deployment
 from ssr.models.base import SequentialRecommender, register
 from ssr.models.layers import Dropout, FeatureBatchNorm, normal_init, spike_encoding_init
@@ -164,7 +164,6 @@ class SRSGNNConfig(SpikingConfig):
     init_std: float = 0.02
     item_init_std: float = 1.0
     recurrence: str = "per_step"  # per_step: the gated graph step runs at every time step | once: on the time-mean
-    ranges = {"recurrence": Range(choices=("per_step", "once"))}
 
 
 @register
@@ -203,13 +202,13 @@ class SRSGNN(SequentialRecommender):
         currents = self.dropout(self.item_embedding(nodes))  # (batch, nodes, hidden)
         adjacency = adjacency.to(currents.dtype)
         h = self.encoder(currents.expand(steps, *currents.shape)).flatten(0, 1)  # spikes (T * batch, ...)
-        once = self.config.recurrence == "once"
-        per_step_adjacency = adjacency.repeat(steps, 1, 1)
-        for _ in range(self.config.steps):  # node states as spikes
-            if once:  # one gated step on the spikes' time-mean; its state drives the LIF at every step
+        if self.config.recurrence == "once":  # one gated step on the spikes' time-mean; its state drives
+            for _ in range(self.config.steps):  # the LIF at every step: node states as spikes
                 state = self.state_norm(self.gnn(adjacency, h, time_mean_of=steps))  # (batch, nodes, hidden)
                 h = self.state_lif(state.expand(steps, *state.shape)).flatten(0, 1)
-            else:
+        else:
+            per_step_adjacency = adjacency.repeat(steps, 1, 1)
+            for _ in range(self.config.steps):
                 h = self._per_step(self.state_lif, self.state_norm(self.gnn(per_step_adjacency, h)))
         alias, mask = alias.repeat(steps, 1), mask.repeat(steps, 1)
         states = torch.gather(h, 1, alias[..., None].expand(-1, -1, h.shape[-1]))
