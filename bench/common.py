@@ -55,3 +55,8 @@ def save_result(name: str, result: dict[str, Any]) -> Path:
     write_json(path, {"benchmark": name, "date": time.strftime("%Y-%m-%d"), "machine": machine(), **result})
     print(f"wrote {path.relative_to(ROOT)}")
     return path
+
+
+def sequence_count(value: str) -> int | None:
+    """argparse type of `--sequences`: a count of test sequences, or `all` (None: the whole split)."""
+    return None if value == "all" else int(value)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from bench.common import RESULTS, save_result
+from bench.common import RESULTS, save_result, sequence_count
 from ssr.checkpoint import load_checkpoint, model_from_checkpoint
 from ssr.convert.export import export
 from ssr.data.dataset import read_dataset
@@ -87,7 +87,7 @@ if __name__ == "__main__":
     parser.add_argument("--run", default=str(RESULTS.parent / "work" / "runs" / "ml-100k_ssr_seed0"),
                         help="an ssr run directory trained on ml-100k (default: the quality benchmark's seed 0)")
     parser.add_argument("--data", default=str(RESULTS.parent / "work" / "ml-100k_ufo.h5"))
-    parser.add_argument("--sequences", type=lambda v: None if v == "all" else int(v), default=None,
+    parser.add_argument("--sequences", type=sequence_count, default=None,
                         help="the first N test sequences, or all (default: the whole test split)")
     parser.add_argument("--quantised-run", help="run directory of the quantise_weights fine-tuning "
                                                 "(default: RUN_quantised beside --run; trained when empty)")

@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.common import RESULTS, save_result
+from bench.common import RESULTS, save_result, sequence_count
 from ssr.convert.export import export
 from ssr.targets.loihi_sim.run import run_lava
 
@@ -39,7 +39,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", required=True, help="comma-separated run directories (spiking models)")
     parser.add_argument("--data", default=str(RESULTS.parent / "work" / "ml-100k_ufo.h5"))
-    parser.add_argument("--sequences", type=lambda v: None if v == "all" else int(v), default=100,
+    parser.add_argument("--sequences", type=sequence_count, default=100,
                         help="the first N test sequences, or all (default 100)")
     parser.add_argument("--merge", action="store_true", help="keep the rows of other runs already in the file")
     args = parser.parse_args()

@@ -91,6 +91,8 @@ class SSRPositionCurrent(SSR):
         self.stimulus_lif.register_forward_pre_hook(lambda _, args: (args[0] + self.position_current,))
 
 
+# ssr's distillation recipe for issue 23 (w 0.9 on the soft targets, lr 3e-3), applied to the zoo too
+RECIPE = {"lr": 3e-3, "teacher_weight": 0.9}
 # name -> (model, model config, training overrides, what it changes)
 VARIANTS = {
     "fmlp": ("fmlp", {}, {}, "the ANN original (reference)"),
@@ -114,10 +116,9 @@ VARIANTS = {
                                     "distillation, lr 3e-3 and no dropout together"),
     "ssr-teacher-w0.9": ("ssr", {}, {"teacher": "fmlp", "teacher_weight": 0.9},
                          "distillation with most of the loss on the teacher's soft targets (w 0.9)"),
-    "ssr-teacher-lr3e-3-w0.9": ("ssr", {}, {"teacher": "fmlp", "lr": 3e-3, "teacher_weight": 0.9},
+    "ssr-teacher-lr3e-3-w0.9": ("ssr", {}, {"teacher": "fmlp", **RECIPE},
                                 "the two best levers together: distillation at w 0.9 and lr 3e-3"),
-    "ssr-teacher-lr3e-3-w0.9-warm": ("ssr", {}, {"teacher": "fmlp", "warm_start": "fmlp", "lr": 3e-3,
-                                                 "teacher_weight": 0.9},
+    "ssr-teacher-lr3e-3-w0.9-warm": ("ssr", {}, {"teacher": "fmlp", "warm_start": "fmlp", **RECIPE},
                                      "the above, started from its fmlp twin's shared parameters (item table as "
                                      "currents, filter spectra, norms): against the 15-epoch budget"),
     # the zoo: the same distillation from each spiking model's ANN original
@@ -127,19 +128,19 @@ VARIANTS = {
     "sfmlp-teacher": ("sfmlp", {}, {"teacher": "fmlp"}, "distilled from the same seed's fmlp run"),
     "caser": ("caser", {}, {}, "the ANN original of scaser (teacher and reference)"),
     "srgnn": ("srgnn", {}, {}, "the ANN original of srsgnn (teacher and reference)"),
-    **{f"{student}-teacher-lr3e-3-w0.9": (student, {}, {"teacher": teacher, "lr": 3e-3, "teacher_weight": 0.9},
+    **{f"{student}-teacher-lr3e-3-w0.9": (student, {}, {"teacher": teacher, **RECIPE},
                                           f"ssr's recipe: distilled from the same seed's {teacher} run, w 0.9, lr 3e-3")
        for student, teacher in (("sgru4rec", "gru4rec"), ("scaser", "caser"), ("srsgnn", "srgnn"))},
     "sgru4rec-once": ("sgru4rec", {"recurrence": "once"}, {},
                       "the GRU runs once on the time-mean of its spike-driven input (as the authors' release): "
                       "its float recurrent maps cost 1/T"),
     "sgru4rec-once-teacher-lr3e-3-w0.9": ("sgru4rec", {"recurrence": "once"},
-                                          {"teacher": "gru4rec", "lr": 3e-3, "teacher_weight": 0.9},
+                                          {"teacher": "gru4rec", **RECIPE},
                                           "both: the GRU once, distilled from gru4rec with ssr's recipe"),
     "srsgnn-once": ("srsgnn", {"recurrence": "once"}, {},
                     "the gated graph step runs once on the time-mean of the node spikes, its state held over T"),
     "srsgnn-once-teacher-lr3e-3-w0.9": ("srsgnn", {"recurrence": "once"},
-                                        {"teacher": "srgnn", "lr": 3e-3, "teacher_weight": 0.9},
+                                        {"teacher": "srgnn", **RECIPE},
                                         "both: the graph step once, distilled from srgnn with ssr's recipe"),
 }
 # a training override {"teacher": VARIANT} or {"warm_start": VARIANT} names the variant whose run (same seed)
