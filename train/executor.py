@@ -10,8 +10,12 @@ Ray (`executor="ray"`): each job is a task with declared resources (`num_cpus`, 
 `fn` must therefore be restartable (the trainer resumes a run from its `last.pt`). Without an
 address Ray starts on this machine (`ray.init(num_cpus=...)`, no dashboard) and stops at the end;
 with `address` (what `ray start --head` printed, e.g. `10.0.0.1:6379`, or `auto`) it joins that
-cluster. Ctrl-C in the driver cancels every unfinished task (their workers are stopped) and
-re-raises; what already finished stays finished. A Ray started here runs its workers at normal
+cluster. Ctrl-C in the driver (or a job's error) stops every unfinished task and re-raises; what
+already finished stays finished. The tasks stop with the session: a Ray started here is shut down
+with its workers, and a driver that leaves a cluster ends its job, whose workers Ray stops. (Not
+`ray.cancel`: in Ray 2.60 a cancel that meets a task's completion aborts the driver, "Tried to
+complete task that was not pending". Inside a Ray the caller started, its unfinished tasks run on
+until the caller's job ends.) A Ray started here runs its workers at normal
 priority; Ray's own default (nice 15, for nodes started with `ray start`) lets any other busy
 process on the node starve them: start cluster nodes with `RAY_worker_niceness=0 ray start ...`.
 """
@@ -91,18 +95,13 @@ def _run_ray(jobs, fn, on_result, options: RayOptions, bar) -> None:
         remote = ray.remote(num_cpus=options.cpus_per_run, num_gpus=options.gpus_per_run,
                             max_retries=options.max_retries, retry_exceptions=False)(fn)
         pending = {remote.remote(job): job for job in jobs}
-        try:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                for ref in done:
-                    job = pending.pop(ref)
-                    try:
-                        result = ray.get(ref)
-                    except ray.exceptions.RayTaskError as error:  # the job's own exception, as raised
-                        raise error.as_instanceof_cause() from None
-                    on_result(job, result)
-                    bar.update()
-        except BaseException:
-            for ref in pending:  # Ctrl-C, or another job failed: stop the rest, keep what finished
-                ray.cancel(ref, force=True)
-            raise
+        while pending:  # Ctrl-C or a job's error leaves the session, which stops the rest (see above)
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayTaskError as error:  # the job's own exception, as raised
+                    raise error.as_instanceof_cause() from None
+                on_result(job, result)
+                bar.update()
