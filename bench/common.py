@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -60,3 +61,16 @@ def save_result(name: str, result: dict[str, Any]) -> Path:
 def sequence_count(value: str) -> int | None:
     """argparse type of `--sequences`: a count of test sequences, or `all` (None: the whole split)."""
     return None if value == "all" else int(value)
+
+
+def earlier_rows(name: str, section: str, key: str = "run") -> dict[str, dict[str, Any]]:
+    """The rows already in bench/results/NAME.json under `section` (a dict by name, or a list keyed by
+    each row's `key`), each marked with the day it was measured (its own `measured`, else the file's
+    date): what `--merge` keeps of another day's call. Empty when the file does not exist yet."""
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        return {}
+    previous = json.loads(path.read_text())
+    rows = previous[section]
+    named = rows if isinstance(rows, dict) else {row[key]: row for row in rows}
+    return {k: {**row, "measured": row.get("measured", previous["date"])} for k, row in named.items()}

@@ -6,10 +6,9 @@ named here; each row records its own sequence count."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from bench.common import RESULTS, save_result, sequence_count
+from bench.common import RESULTS, earlier_rows, save_result, sequence_count
 from ssr.convert.export import export
 from ssr.targets.loihi_sim.run import run_lava
 
@@ -24,12 +23,9 @@ def main(runs: list[Path], data: Path, sequences: int | None = 100, chunk: int =
         rows.append({"run": str(run), **result})
         print(run.name, result["top10_exact_agreement"], result["spike_counts_identical"],
               round(result["sequences_per_second"], 2))
-    earlier = RESULTS / "lava_zoo.json"
-    if merge and earlier.is_file():  # rows measured before (another day, another load) stay, marked so
-        previous = json.loads(earlier.read_text())
+    if merge:  # rows measured before (another day, another load) stay, marked so
         named = {row["run"] for row in rows}
-        rows = [{**row, "measured": row.get("measured", previous["date"])}
-                for row in previous["runs"] if row["run"] not in named] + rows
+        rows = [row for run, row in earlier_rows("lava_zoo", "runs").items() if run not in named] + rows
     out = {"sequences": "all" if sequences is None else sequences, "data": str(data), "runs": rows}
     save_result("lava_zoo", out)
     return out
