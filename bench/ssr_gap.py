@@ -142,6 +142,15 @@ VARIANTS = {
     "srsgnn-once-teacher-lr3e-3-w0.9": ("srsgnn", {"recurrence": "once"},
                                         {"teacher": "srgnn", **RECIPE},
                                         "both: the graph step once, distilled from srgnn with ssr's recipe"),
+    # scoring against the items' spikes (accumulates) instead of the float table (multiply-accumulates)
+    "scaser-spikes-teacher-lr3e-3-w0.9": ("scaser", {"scoring": "spikes"}, {"teacher": "caser", **RECIPE},
+                                          "distilled as above, scoring against the items' spikes"),
+    "sgru4rec-once-spikes-teacher-lr3e-3-w0.9": ("sgru4rec", {"recurrence": "once", "scoring": "spikes"},
+                                                 {"teacher": "gru4rec", **RECIPE},
+                                                 "the GRU once, distilled, scoring against the items' spikes"),
+    "srsgnn-once-spikes-teacher-lr3e-3-w0.9": ("srsgnn", {"recurrence": "once", "scoring": "spikes"},
+                                               {"teacher": "srgnn", **RECIPE},
+                                               "the graph step once, distilled, scoring against the items' spikes"),
 }
 # a training override {"teacher": VARIANT} or {"warm_start": VARIANT} names the variant whose run (same seed)
 # is the teacher or the starting point

@@ -75,6 +75,7 @@ FIELD_RANGES: dict[str, Range] = {
     "side_info": Range(pattern=r"none|[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*"),  # modalities joined by +
     "fusion": Range(choices=("sum", "concat")),
     "recurrence": Range(choices=("per_step", "once")),  # how often a spiking model's float recurrence runs
+    "scoring": Range(choices=("float", "spikes")),  # what a spiking model scores against: its item table or its spikes
 }
 
 

@@ -120,6 +120,10 @@ def test_sfmlp_exports_its_spiking_feed_forward_blocks(tmp_path):
     ("srsgnn", {}, ["encoder", "state_lif", "readout_lif"]),
     ("srsgnn", {"recurrence": "once"}, ["encoder", "state_lif", "readout_lif"]),
     ("scaser", {}, ["encoder"] + [f"conv_lif_call{i}" for i in range(6)]),  # one LIF module, six convolutions
+    # scoring against the items' spikes: the table is encoded offline, no sub-graph of its own
+    ("sgru4rec", {"recurrence": "once", "scoring": "spikes"}, ["encoder"]),
+    ("scaser", {"scoring": "spikes"}, ["encoder"] + [f"conv_lif_call{i}" for i in range(6)]),
+    ("srsgnn", {"recurrence": "once", "scoring": "spikes"}, ["encoder", "state_lif", "readout_lif"]),
     ("sfsrec", {}, [f"blocks_{b}_{n}" for b in (0, 1) for n in ("input_lif", "qkv_lif", "attention_lif", "ffn_lif",
                                                                  "ffn_hidden_lif")]),
 ])

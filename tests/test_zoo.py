@@ -45,9 +45,10 @@ def inputs_for(model, seq: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, .
 
 
 ONCE = [("sgru4rec", {"recurrence": "once"}), ("srsgnn", {"recurrence": "once"})]
+SPIKE_SCORING = [(name, {"scoring": "spikes"}) for name in ("sgru4rec", "scaser", "srsgnn")]
 
 
-@pytest.mark.parametrize("name, extra", [(name, {}) for name in ZOO] + ONCE)
+@pytest.mark.parametrize("name, extra", [(name, {}) for name in ZOO] + ONCE + SPIKE_SCORING)
 def test_shapes_and_gradient_flow(name, extra):
     torch.manual_seed(0)
     model = build_model(name, ITEMS, LENGTH, {**ZOO[name], **extra}).train()
@@ -295,3 +296,40 @@ def test_srsgnn_once_is_one_gated_step_on_the_time_mean_and_costs_its_float_maps
         with torch.no_grad():
             outputs.append(model(seq))
     torch.testing.assert_close(outputs[0], outputs[1])
+
+
+@pytest.mark.parametrize("name, extra", SPIKE_SCORING)
+def test_scoring_against_spikes_equals_a_numpy_lif_table_and_costs_one_accumulate_per_spike(name, extra):
+    """scoring="spikes": score(i) = user . mean_t LIF(e_i)[t], with the item table encoded by a numpy
+    LIF; inference (binary view) and training (rates) give the same scores; the energy counter sees
+    the scoring as accumulates, one per (sequence, spike of the table), and no multiply."""
+    from ssr.energy.counter import count_model
+    from ssr.models.layers import spike_scores
+
+    torch.manual_seed(0)
+    config = {**ZOO[name], **extra}
+    model = build_model(name, ITEMS, LENGTH, config).eval()
+    with torch.no_grad():  # biases off zero: float user vectors even where a tiny model's path is silent
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear) and module.bias is not None:
+                module.bias.normal_()
+    seq = batch()[0]
+    steps = config["time_steps"]
+    table = model.item_embedding.weight.detach().double().numpy()
+    spikes = numpy_lif(np.broadcast_to(table, (steps, *table.shape)))  # (T, items + 1, hidden)
+    assert 0 < spikes.mean() < 1 and not spikes[:, 0].any()  # some items fire; padding never
+    with torch.no_grad():
+        users = model(seq)
+        scores = model.score_all(seq).double().numpy()
+        trained_form = spike_scores(users, model.item_spikes(), binary=False).double().numpy()
+    assert not ((users == 0) | (users == 1)).all()
+    np.testing.assert_allclose(scores, users.double().numpy() @ spikes.mean(0).T, atol=1e-5)
+    np.testing.assert_allclose(trained_form, scores, atol=1e-5)
+    counts = count_model(model, seq)
+    assert counts["score"].macs == 0 and counts["score"].acs == BATCH * spikes.sum()
+    assert model.layer_kinds()["score"] == "spike" and model.item_table() == (table.size, steps)
+    plain = build_model(name, ITEMS, LENGTH, {**config, "scoring": "float"}).eval()
+    assert plain.layer_kinds()["score"] == "float" and plain.item_table() == (table.size, 32)
+    assert count_model(plain, seq)["score"].macs == BATCH * table.size
+    with pytest.raises(ValueError, match=r"\.scoring must be"):
+        build_model(name, ITEMS, LENGTH, {**config, "scoring": "rates"})

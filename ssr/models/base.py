@@ -5,7 +5,9 @@ Contract (the trainer, evaluator and later stages call nothing else):
                               (item windows,) by default; time-aware models (uses_time) add the
                               event times of those items: (item windows, time windows)
     forward(*inputs)       (batch, max_len) int64 left-padded ids [, times] -> (batch, hidden)
-    score_all(*inputs)     -> (batch, num_items + 1) scores over all items (column 0 is padding)
+    score_all(*inputs)     -> (batch, num_items + 1) scores over all items (column 0 is padding);
+                              against item_embeddings(), or with a spiking config's scoring="spikes"
+                              against the items' spikes (item_spikes)
     loss(*inputs, target)  -> scalar full-softmax cross-entropy of the target item ids (batch,)
     layer_kinds()          -> {layer name: "float" | "spike"}: whether a layer's inputs are floats
                               (multiply-accumulates) or spikes (accumulates); names are module or
@@ -25,6 +27,7 @@ from torch import nn
 
 from ssr.config import ModelConfig
 from ssr.deploy import Deployment
+from ssr.models.layers import spike_scores
 
 MODELS: dict[str, type[SequentialRecommender]] = {}
 
@@ -60,7 +63,31 @@ class SequentialRecommender(nn.Module):
         return self.item_embedding.weight
 
     def score_all(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self(*inputs) @ self.item_embeddings().T  # (batch, num_items + 1)
+        user = self(*inputs)  # (batch, hidden)
+        if self.scores_against_spikes():
+            return spike_scores(user, self.item_spikes(), binary=not self.training)
+        return user @ self.item_embeddings().T  # (batch, num_items + 1)
+
+    def scores_against_spikes(self) -> bool:
+        """True for a spiking model whose config sets scoring="spikes" (sgru4rec, scaser, srsgnn):
+        it scores against its items' spikes, not its float item table."""
+        return getattr(self.config, "scoring", "float") == "spikes"
+
+    def score_kind(self) -> str:
+        """layer_kinds()'s entry for "score": "spike" when scoring against spikes, else "float"."""
+        return "spike" if self.scores_against_spikes() else "float"
+
+    def item_spikes(self) -> torch.Tensor:
+        """(T, num_items + 1, hidden) spikes of every item: the model's encoder LIF (`encoder`) on its
+        item currents (`item_embeddings()`, fused with side information if any) repeated over T, the
+        spikes its forward makes of each item it looks up (dropout aside). Encoded offline, like
+        ssr's spike-wise table (the server ships it), so through `lif_multistep`, not the encoder
+        module: no exported sub-graph call, nothing counted per inference."""
+        from ssr.spiking.lif import lif_multistep
+
+        encoder, currents = self.encoder, self.item_embeddings()
+        return lif_multistep(currents.expand(self.config.time_steps, *currents.shape), encoder.params,
+                             encoder.surrogate, encoder.alpha, encoder.detach_reset)
 
     def loss(self, *inputs_and_target: torch.Tensor) -> torch.Tensor:
         *inputs, target = inputs_and_target
@@ -68,8 +95,10 @@ class SequentialRecommender(nn.Module):
 
     def item_table(self) -> tuple[int, int]:
         """(values, bits per value) of the item table the model stores (the energy report's memory):
-        by default its `item_embedding`, 32-bit floats."""
-        return self.item_embedding.weight.numel(), 32
+        by default its `item_embedding`, 32-bit floats; T bits a value (the spikes) when it scores
+        against spikes."""
+        bits = self.config.time_steps if self.scores_against_spikes() else 32
+        return self.item_embedding.weight.numel(), bits
 
     def server_side_macs(self) -> int:
         """Multiply-accumulates done once on the server, not per inference: fusing side information

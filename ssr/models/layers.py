@@ -108,3 +108,14 @@ def run_blocks(blocks: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
     for index, block in enumerate(blocks):
         x = block(x, last_only=index == len(blocks) - 1)
     return x
+
+
+def spike_scores(user: torch.Tensor, spikes: torch.Tensor, binary: bool = True) -> torch.Tensor:
+    """(B, D) float user vectors and (T, I + 1, D) item spikes -> (B, I + 1) scores, user . mean_t
+    spikes[t]. `binary` (inference): the user repeated T times and divided by T against the spikes'
+    binary (I + 1, T D) view, so each spike is one accumulate of user[d] / T (what ssr.energy counts);
+    else (training) against the rates mean_t spikes[t], the same sum in a product T times narrower."""
+    if not binary:
+        return user @ spikes.mean(0).T
+    steps, rows, hidden = spikes.shape
+    return (user.repeat(1, steps) / steps) @ spikes.permute(1, 0, 2).reshape(rows, steps * hidden).T

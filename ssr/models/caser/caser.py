@@ -103,6 +103,7 @@ class SCaserConfig(SpikingConfig):
     dropout: float = 0.4
     init_std: float = 0.02
     item_init_std: float = 1.0  # encoding currents N(0, 1): part of the image fires
+    scoring: str = "float"  # float: against the item table | spikes: against the items' spikes (accumulates)
 
 
 @register
@@ -143,6 +144,6 @@ class SCaser(SequentialRecommender):
         return out.view(steps, -1, out.shape[-1]).mean(0)
 
     def layer_kinds(self) -> dict[str, str]:
-        kinds = {"item_embedding": "float", "convolutions.vertical": "spike", "fc": "spike", "score": "float"}
+        kinds = {"item_embedding": "float", "convolutions.vertical": "spike", "fc": "spike", "score": self.score_kind()}
         kinds.update({f"convolutions.horizontal.{i}": "spike" for i in range(self.config.window)})
         return kinds

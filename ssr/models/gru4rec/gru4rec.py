@@ -85,6 +85,7 @@ class SGRU4RecConfig(SpikingConfig):
     init_std: float = 0.02
     item_init_std: float = 1.0  # encoding currents N(0, 1): part of the table fires
     recurrence: str = "per_step"  # per_step: the GRU runs at every time step | once: on the time-mean input
+    scoring: str = "float"  # float: against the item table | spikes: against the items' spikes (accumulates)
 
 
 class SpikingGRU(nn.Module):
@@ -146,4 +147,4 @@ class SGRU4Rec(SequentialRecommender):
 
     def layer_kinds(self) -> dict[str, str]:
         return {"item_embedding": "float", "gru.input": "spike", "gru.recurrent": "float",
-                "gru.candidate": "float", "dense": "float", "score": "float"}
+                "gru.candidate": "float", "dense": "float", "score": self.score_kind()}

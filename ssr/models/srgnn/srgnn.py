@@ -164,6 +164,7 @@ class SRSGNNConfig(SpikingConfig):
     init_std: float = 0.02
     item_init_std: float = 1.0
     recurrence: str = "per_step"  # per_step: the gated graph step runs at every time step | once: on the time-mean
+    scoring: str = "float"  # float: against the item table | spikes: against the items' spikes (accumulates)
 
 
 @register
@@ -220,5 +221,5 @@ class SRSGNN(SequentialRecommender):
                                             "readout.key", "readout.weight")}
         # float inputs: the degree-normalised aggregation and the attention-weighted pooling
         kinds.update({"item_embedding": "float", "gnn": "float", "gnn.input_gates": "float",
-                      "readout.transform": "float", "score": "float"})
+                      "readout.transform": "float", "score": self.score_kind()})
         return kinds
