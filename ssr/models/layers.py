@@ -66,10 +66,13 @@ class FrequencyFilter(nn.Module):
         spectrum = spectrum * torch.view_as_complex(self.weight)[0]
         return torch.fft.irfft(spectrum, n=self.length, dim=-2, norm="ortho")
 
-    def kernel(self) -> torch.Tensor:
+    def kernel(self, dtype: torch.dtype | None = None) -> torch.Tensor:
         """(N, channels) time-domain kernel: irfft_o(rfft_o(x) W) = x circularly convolved with
-        irfft(W) (the sqrt(N) factors of the two orthonormal transforms cancel)."""
-        return torch.fft.irfft(torch.view_as_complex(self.weight)[0], n=self.length, dim=0)
+        irfft(W) (the sqrt(N) factors of the two orthonormal transforms cancel). Computed in the
+        weights' dtype, or in `dtype` (the float exporter's float64: a float32 transform would
+        carry float32 rounding into a graph that claims float64 values)."""
+        weight = self.weight if dtype is None else self.weight.to(dtype)
+        return torch.fft.irfft(torch.view_as_complex(weight)[0], n=self.length, dim=0)
 
     def last_position(self, x: torch.Tensor, kernel: torch.Tensor | None = None) -> torch.Tensor:
         """The filter's output at the last position only: (..., N, channels) -> (..., channels);

@@ -94,7 +94,10 @@ def export(model: SSR) -> ExportedGraph:
         scale, shift = batch_norm_affine(block.filter_norm)
         shift = bias_grid(shift)
         rows = np.arange(length - out_length, length)  # all positions, or the newest only
-        weight = on_grid(circulant_rows(float64_array(block.filter.kernel()), rows, scale, block.residual_gain))
+        # float: the kernel transformed in float64, as the float64 reference computes the filter; on the
+        # grid: the float32 transform that quantise_weights training rounded
+        kernel = block.filter.kernel() if config.quantise_weights else block.filter.kernel(torch.float64)
+        weight = on_grid(circulant_rows(float64_array(kernel), rows, scale, block.residual_gain))
         add(prefix + "filter", nir.Affine(weight=weight, bias=np.repeat(shift[:, None], out_length, axis=1)),
             module + "filter", source)
         filter_lif = add(prefix + "filter_lif", lif_node(block.filter_lif, (hidden, out_length)),
