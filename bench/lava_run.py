@@ -11,11 +11,12 @@ float model on the whole test split. `--sequences N` runs only the first N test 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import torch
 
-from bench.common import RESULTS, save_result, sequence_count
+from bench.common import RESULTS, earlier_rows, save_result, sequence_count
 from ssr.checkpoint import load_checkpoint, model_from_checkpoint
 from ssr.convert.export import export
 from ssr.data.dataset import read_dataset
@@ -59,25 +60,38 @@ def quantisation_cost(float_run: Path, quantised_run: Path, data: Path, sequence
                             "init_from": payload["train_config"].get("init_from")}}
 
 
+PRECISIONS = ("float", "fixed", "fixed_quantise_weights")  # the last: the quantise_weights model, fixed_pt
+
+
 def main(run: Path, data: Path, sequences: int | None = None, quantised_run: Path | None = None,
-         finetune_epochs: int = 3, threads: int = 1) -> dict:
+         finetune_epochs: int = 3, threads: int = 1, precisions: tuple[str, ...] = PRECISIONS,
+         merge: bool = False) -> dict:
     graph = run / "export" / "model.nir"
     export(run / "model.pt", out=graph)
-    rows = {precision: lava(graph, data, precision, sequences) for precision in ("float", "fixed")}
-    out = {"run": str(run), "data": str(data), "sequences": rows["float"]["sequences"], "results": rows,
+    rows = {precision: lava(graph, data, precision, sequences) for precision in ("float", "fixed")
+            if precision in precisions}
+    out = {"run": str(run), "data": str(data),
            "goals": {"float_top10_identical": ">= 0.99", "fixed_mean_top10_overlap": ">= 0.9",
                      "fixed_HR@10_relative": "within 5%", "500_sequences_seconds": "< 600, aim < 60",
                      "float_sequences_per_second (issue 27)": ">= 500", "fixed_sequences_per_second (issue 27)": ">= 250"}}
-    quantised_run = quantised_run or run.parent / f"{run.name}_quantised"
-    if not (quantised_run / "model.pt").exists():  # resumable like any training run
-        train("ssr", data, quantised_run, TrainConfig(epochs=finetune_epochs, lr=1e-4, threads=threads,
-                                                      init_from=str(run / "model.pt")),
-              {"quantise_weights": True}, progress=False)
-    quantised_graph = quantised_run / "export" / "model.nir"
-    export(quantised_run / "model.pt", out=quantised_graph)
-    rows["fixed_quantise_weights"] = lava(quantised_graph, data, "fixed", sequences)
-    out["quantised_run"] = str(quantised_run)
-    out["quantisation_cost"] = quantisation_cost(run, quantised_run, data, sequences)
+    if "fixed_quantise_weights" in precisions:
+        quantised_run = quantised_run or run.parent / f"{run.name}_quantised"
+        if not (quantised_run / "model.pt").exists():  # resumable like any training run
+            train("ssr", data, quantised_run, TrainConfig(epochs=finetune_epochs, lr=1e-4, threads=threads,
+                                                          init_from=str(run / "model.pt")),
+                  {"quantise_weights": True}, progress=False)
+        quantised_graph = quantised_run / "export" / "model.nir"
+        export(quantised_run / "model.pt", out=quantised_graph)
+        rows["fixed_quantise_weights"] = lava(quantised_graph, data, "fixed", sequences)
+        out["quantised_run"] = str(quantised_run)
+        out["quantisation_cost"] = quantisation_cost(run, quantised_run, data, sequences)
+    if merge:  # the precisions not run now stay as measured before (each row's provenance names its graph)
+        previous = json.loads((RESULTS / "lava_run.json").read_text()) if (RESULTS / "lava_run.json").is_file() else {}
+        merged = {**earlier_rows("lava_run", "results"), **rows}
+        rows = {k: merged[k] for k in PRECISIONS if k in merged}
+        out = {**{k: previous[k] for k in ("quantised_run", "quantisation_cost") if k in previous}, **out}
+    out["sequences"] = next(iter(rows.values()))["sequences"]
+    out["results"] = rows
     save_result("lava_run", out)
     return out
 
@@ -93,6 +107,14 @@ if __name__ == "__main__":
                                                 "(default: RUN_quantised beside --run; trained when empty)")
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the fine-tuning")
+    parser.add_argument("--precisions", default=",".join(PRECISIONS),
+                        help=f"comma-separated, of: {', '.join(PRECISIONS)} (default all)")
+    parser.add_argument("--merge", action="store_true", help="keep the precisions not run now from lava_run.json")
     args = parser.parse_args()
+    precisions = tuple(args.precisions.split(","))
+    unknown = [p for p in precisions if p not in PRECISIONS]
+    if unknown:
+        parser.error(f"unknown precision(s) {', '.join(unknown)}; choose from {', '.join(PRECISIONS)}")
     main(Path(args.run), Path(args.data), args.sequences,
-         Path(args.quantised_run) if args.quantised_run else None, args.finetune_epochs, args.threads)
+         Path(args.quantised_run) if args.quantised_run else None, args.finetune_epochs, args.threads,
+         precisions, args.merge)
