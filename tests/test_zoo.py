@@ -327,7 +327,7 @@ def test_scoring_against_spikes_equals_a_numpy_lif_table_and_costs_one_accumulat
     np.testing.assert_allclose(trained_form, scores, atol=1e-5)
     counts = count_model(model, seq)
     assert counts["score"].macs == 0 and counts["score"].acs == BATCH * spikes.sum()
-    assert model.layer_kinds()["score"] == "spike" and model.item_table() == (table.size, steps)
+    assert model.layer_kinds()["score"] == "spike" and model.item_table() == (table.size, 32 + steps)
     plain = build_model(name, ITEMS, LENGTH, {**config, "scoring": "float"}).eval()
     assert plain.layer_kinds()["score"] == "float" and plain.item_table() == (table.size, 32)
     assert count_model(plain, seq)["score"].macs == BATCH * table.size

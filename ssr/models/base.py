@@ -95,9 +95,9 @@ class SequentialRecommender(nn.Module):
 
     def item_table(self) -> tuple[int, int]:
         """(values, bits per value) of the item table the model stores (the energy report's memory):
-        by default its `item_embedding`, 32-bit floats; T bits a value (the spikes) when it scores
-        against spikes."""
-        bits = self.config.time_steps if self.scores_against_spikes() else 32
+        by default its `item_embedding`, 32-bit floats; scoring against spikes, 32 + T bits a value:
+        the float currents its encoder reads per lookup and the T spikes the scoring reads."""
+        bits = 32 + (self.config.time_steps if self.scores_against_spikes() else 0)
         return self.item_embedding.weight.numel(), bits
 
     def server_side_macs(self) -> int:
