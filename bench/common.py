@@ -63,14 +63,18 @@ def sequence_count(value: str) -> int | None:
     return None if value == "all" else int(value)
 
 
-def earlier_rows(name: str, section: str, key: str = "run") -> dict[str, dict[str, Any]]:
-    """The rows already in bench/results/NAME.json under `section` (a dict by name, or a list keyed by
-    each row's `key`), each marked with the day it was measured (its own `measured`, else the file's
-    date): what `--merge` keeps of another day's call. Empty when the file does not exist yet."""
+def earlier_result(name: str) -> dict[str, Any]:
+    """bench/results/NAME.json as the last call wrote it, or {} when there is none yet."""
     path = RESULTS / f"{name}.json"
-    if not path.is_file():
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def earlier_rows(previous: dict[str, Any], section: str, key: str = "run") -> dict[str, dict[str, Any]]:
+    """The rows of an earlier result (`earlier_result`) under `section` (a dict by name, or a list keyed
+    by each row's `key`), each marked with the day it was measured (its own `measured`, else the
+    file's date): what `--merge` keeps of another day's call. Empty for an empty result."""
+    if not previous:
         return {}
-    previous = json.loads(path.read_text())
     rows = previous[section]
     named = rows if isinstance(rows, dict) else {row[key]: row for row in rows}
     return {k: {**row, "measured": row.get("measured", previous["date"])} for k, row in named.items()}

@@ -11,12 +11,11 @@ float model on the whole test split. `--sequences N` runs only the first N test 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 
-from bench.common import RESULTS, earlier_rows, save_result, sequence_count
+from bench.common import RESULTS, earlier_result, earlier_rows, save_result, sequence_count
 from ssr.checkpoint import load_checkpoint, model_from_checkpoint
 from ssr.convert.export import export
 from ssr.data.dataset import read_dataset
@@ -86,8 +85,8 @@ def main(run: Path, data: Path, sequences: int | None = None, quantised_run: Pat
         out["quantised_run"] = str(quantised_run)
         out["quantisation_cost"] = quantisation_cost(run, quantised_run, data, sequences)
     if merge:  # the precisions not run now stay as measured before (each row's provenance names its graph)
-        previous = json.loads((RESULTS / "lava_run.json").read_text()) if (RESULTS / "lava_run.json").is_file() else {}
-        merged = {**earlier_rows("lava_run", "results"), **rows}
+        previous = earlier_result("lava_run")
+        merged = {**earlier_rows(previous, "results"), **rows}
         rows = {k: merged[k] for k in PRECISIONS if k in merged}
         out = {**{k: previous[k] for k in ("quantised_run", "quantisation_cost") if k in previous}, **out}
     out["sequences"] = next(iter(rows.values()))["sequences"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.common import RESULTS, earlier_rows, save_result, sequence_count
+from bench.common import RESULTS, earlier_result, earlier_rows, save_result, sequence_count
 from ssr.convert.export import export
 from ssr.targets.loihi_sim.run import run_lava
 
@@ -25,7 +25,7 @@ def main(runs: list[Path], data: Path, sequences: int | None = 100, chunk: int =
               round(result["sequences_per_second"], 2))
     if merge:  # rows measured before (another day, another load) stay, marked so
         named = {row["run"] for row in rows}
-        rows = [row for run, row in earlier_rows("lava_zoo", "runs").items() if run not in named] + rows
+        rows = [row for run, row in earlier_rows(earlier_result("lava_zoo"), "runs").items() if run not in named] + rows
     out = {"sequences": "all" if sequences is None else sequences, "data": str(data), "runs": rows}
     save_result("lava_zoo", out)
     return out

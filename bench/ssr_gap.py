@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED_DATA, earlier_rows, save_result
+from bench.common import RESULTS, SHARED_DATA, earlier_result, earlier_rows, save_result
 from ssr.checkpoint import load_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.data.prepare import PrepareConfig, prepare
@@ -315,7 +315,7 @@ def main(variants: list[str], seeds: int | list[int], work: Path, name: str = "s
         print(variant, {k: per_seed[0][k] for k in ("NDCG@10", "final_train_loss")})
     if train_only:
         return rows
-    kept = earlier_rows(name, "variants") if merge else {}  # variants measured before (another day) stay
+    kept = earlier_rows(earlier_result(name), "variants") if merge else {}  # variants measured before (another day) stay
     save_result(name, {"dataset": dataset_name, "split": split, "max_len": 50, "epochs_max": 15, "patience": 5,
                        "variants": {**kept, **{v: {**row, "measured": time.strftime("%Y-%m-%d")}
                                                for v, row in rows.items()}}})
