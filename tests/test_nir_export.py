@@ -198,7 +198,8 @@ def test_circulant_rows_are_the_circular_filter_with_residual():
 def test_float_export_writes_the_filter_in_float64(exported):
     """The circulant the float graph carries is the float64 one the float64 reference computes (the
     float32 transform of the spectrum was off by ~1e-7, enough to flip 1 neuron in 20,037 ml-100k
-    test sequences); built here with numpy's irfft of the spectrum, BN scale and residual by hand."""
+    test sequences); the kernel here is numpy's float64 irfft of the spectrum, laid out by
+    circulant_rows (tested above against a hand-built circulant)."""
     model, _, graph_path = exported
     graph = ExportedFiles(graph_path).graph
     length = model.max_len
@@ -207,9 +208,7 @@ def test_float_export_writes_the_filter_in_float64(exported):
         kernel = np.fft.irfft(spectrum, n=length, axis=0)  # (N, D), float64
         scale, _ = batch_norm_affine(block.filter_norm)
         rows = np.arange(length) if index < len(model.blocks) - 1 else np.array([length - 1])
-        lags = (rows[:, None] - np.arange(length)[None, :]) % length
-        expected = kernel[lags].transpose(2, 0, 1) * scale[:, None, None]
-        expected[:, np.arange(len(rows)), rows] += block.residual_gain
+        expected = circulant_rows(kernel, rows, scale, block.residual_gain)
         np.testing.assert_allclose(graph.nodes[f"block{index}_filter"].weight, expected, rtol=0, atol=1e-13)
 
 
