@@ -38,7 +38,8 @@ from ssr.checkpoint import load_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.data.prepare import PrepareConfig, prepare
 from ssr.metrics import RankingMetrics, target_ranks, top_k
-from ssr.models.base import register
+import ssr.models  # noqa: F401  (registers every model: shipped() reads their configs)
+from ssr.models.base import MODELS, register
 from ssr.models.fmlp.ssr import SSR
 from ssr.train.matrix import KNOWN_DATASETS
 from ssr.train.trainer import TrainConfig, train
@@ -93,6 +94,15 @@ class SSRPositionCurrent(SSR):
 
 # ssr's distillation recipe for issue 23 (w 0.9 on the soft targets, lr 3e-3), applied to the zoo too
 RECIPE = {"lr": 3e-3, "teacher_weight": 0.9}
+W05 = {"teacher_weight": 0.5}  # the distillation weight before the recipe became the default
+
+
+def shipped(model: str, **changes) -> dict:
+    """`model`'s config as the matrix trained it before issue 23 changed its defaults (per_step
+    recurrence, float scoring), with `changes`: the variants below keep meaning what they measured."""
+    return {**MODELS[model].Config.former_defaults, **changes}
+
+
 # name -> (model, model config, training overrides, what it changes)
 VARIANTS = {
     "fmlp": ("fmlp", {}, {}, "the ANN original (reference)"),
@@ -107,12 +117,12 @@ VARIANTS = {
     "ssr-position-current": ("ssr-position-current", {}, {},
                              "a learned current per position and channel into the stimulus LIF"),
     "ssr-dropout0": ("ssr", {"dropout": 0.0}, {}, "no dropout (the shipped ssr uses 0.2 and under-fits)"),
-    "ssr-teacher": ("ssr", {}, {"teacher": "fmlp"},
+    "ssr-teacher": ("ssr", {}, {"teacher": "fmlp", **W05},
                     "distilled from the same seed's fmlp run (w 0.5, tau 2); deployment unchanged"),
-    "ssr-teacher-dropout0": ("ssr", {"dropout": 0.0}, {"teacher": "fmlp"}, "both levers above together"),
-    "ssr-teacher-lr3e-3": ("ssr", {}, {"teacher": "fmlp", "lr": 3e-3},
+    "ssr-teacher-dropout0": ("ssr", {"dropout": 0.0}, {"teacher": "fmlp", **W05}, "both levers above together"),
+    "ssr-teacher-lr3e-3": ("ssr", {}, {"teacher": "fmlp", "lr": 3e-3, **W05},
                            "distillation with the learning rate 3e-3 that helped alone"),
-    "ssr-teacher-lr3e-3-dropout0": ("ssr", {"dropout": 0.0}, {"teacher": "fmlp", "lr": 3e-3},
+    "ssr-teacher-lr3e-3-dropout0": ("ssr", {"dropout": 0.0}, {"teacher": "fmlp", "lr": 3e-3, **W05},
                                     "distillation, lr 3e-3 and no dropout together"),
     "ssr-teacher-w0.9": ("ssr", {}, {"teacher": "fmlp", "teacher_weight": 0.9},
                          "distillation with most of the loss on the teacher's soft targets (w 0.9)"),
@@ -123,26 +133,28 @@ VARIANTS = {
                                      "currents, filter spectra, norms): against the 15-epoch budget"),
     # the zoo: the same distillation from each spiking model's ANN original
     "gru4rec": ("gru4rec", {}, {}, "the ANN original of sgru4rec (teacher and reference)"),
-    "sgru4rec": ("sgru4rec", {}, {}, "the spiking GRU4Rec as shipped (reference)"),
-    "sgru4rec-teacher": ("sgru4rec", {}, {"teacher": "gru4rec"}, "distilled from the same seed's gru4rec run"),
-    "sfmlp-teacher": ("sfmlp", {}, {"teacher": "fmlp"}, "distilled from the same seed's fmlp run"),
+    "sgru4rec": ("sgru4rec", shipped("sgru4rec"), {}, "the spiking GRU4Rec as shipped (reference)"),
+    "sgru4rec-teacher": ("sgru4rec", shipped("sgru4rec"), {"teacher": "gru4rec", **W05},
+                         "distilled from the same seed's gru4rec run"),
+    "sfmlp-teacher": ("sfmlp", {}, {"teacher": "fmlp", **W05}, "distilled from the same seed's fmlp run"),
     "caser": ("caser", {}, {}, "the ANN original of scaser (teacher and reference)"),
     "srgnn": ("srgnn", {}, {}, "the ANN original of srsgnn (teacher and reference)"),
-    **{f"{student}-teacher-lr3e-3-w0.9": (student, {}, {"teacher": teacher, **RECIPE},
+    **{f"{student}-teacher-lr3e-3-w0.9": (student, shipped(student), {"teacher": teacher, **RECIPE},
                                           f"ssr's recipe: distilled from the same seed's {teacher} run, w 0.9, lr 3e-3")
        for student, teacher in (("sgru4rec", "gru4rec"), ("scaser", "caser"), ("srsgnn", "srgnn"))},
-    "sgru4rec-once": ("sgru4rec", {"recurrence": "once"}, {},
+    "sgru4rec-once": ("sgru4rec", shipped("sgru4rec", recurrence="once"), {},
                       "the GRU runs once on the time-mean of its spike-driven input (as the authors' release): "
                       "its float recurrent maps cost 1/T"),
-    "sgru4rec-once-teacher-lr3e-3-w0.9": ("sgru4rec", {"recurrence": "once"},
+    "sgru4rec-once-teacher-lr3e-3-w0.9": ("sgru4rec", shipped("sgru4rec", recurrence="once"),
                                           {"teacher": "gru4rec", **RECIPE},
                                           "both: the GRU once, distilled from gru4rec with ssr's recipe"),
-    "srsgnn-once": ("srsgnn", {"recurrence": "once"}, {},
+    "srsgnn-once": ("srsgnn", shipped("srsgnn", recurrence="once"), {},
                     "the gated graph step runs once on the time-mean of the node spikes, its state held over T"),
-    "srsgnn-once-teacher-lr3e-3-w0.9": ("srsgnn", {"recurrence": "once"},
+    "srsgnn-once-teacher-lr3e-3-w0.9": ("srsgnn", shipped("srsgnn", recurrence="once"),
                                         {"teacher": "srgnn", **RECIPE},
                                         "both: the graph step once, distilled from srgnn with ssr's recipe"),
-    # scoring against the items' spikes (accumulates) instead of the float table (multiply-accumulates)
+    # scoring against the items' spikes (accumulates) instead of the float table (multiply-accumulates):
+    # the models' defaults since issue 23, spelled out
     "scaser-spikes-teacher-lr3e-3-w0.9": ("scaser", {"scoring": "spikes"}, {"teacher": "caser", **RECIPE},
                                           "distilled as above, scoring against the items' spikes"),
     "sgru4rec-once-spikes-teacher-lr3e-3-w0.9": ("sgru4rec", {"recurrence": "once", "scoring": "spikes"},

@@ -15,7 +15,7 @@ import torch
 
 from ssr import __version__
 from ssr.io import atomic_path
-from ssr.models.base import SequentialRecommender, build_model
+from ssr.models.base import MODELS, SequentialRecommender, build_model
 
 FORMAT = "ssr-checkpoint"
 SCHEMA_VERSION = 1
@@ -63,7 +63,18 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if int(payload.get("schema_version", 0)) > SCHEMA_VERSION:
         raise CheckpointError(f"{path} has checkpoint schema {payload['schema_version']}, newer than this "
                               f"ssr ({SCHEMA_VERSION}); upgrade ssr")
-    return payload
+    return {**payload, "config": saved_config(payload.get("model"), payload.get("config"))}
+
+
+def saved_config(model_name: Any, config: Any) -> Any:
+    """A checkpoint's model config, with each field the checkpoint predates (its model config's
+    `former_defaults`: added, or default changed, since) set to what the writing code did, so an old
+    run loads as it was trained and not with today's default."""
+    import ssr.models  # noqa: F401  (registers every model)
+
+    if not isinstance(config, dict) or model_name not in MODELS:
+        return config  # model_from_checkpoint names what is wrong
+    return {**MODELS[model_name].Config.former_defaults, **config}
 
 
 def model_from_checkpoint(payload: dict[str, Any], source: str = "checkpoint") -> SequentialRecommender:

@@ -111,7 +111,14 @@ class Checked:
 
 @dataclass(frozen=True)
 class ModelConfig(Checked):
-    """The fields every model's config has: side information (ssr.models.fusion)."""
+    """The fields every model's config has: side information (ssr.models.fusion).
+
+    `former_defaults` (a class attribute, not a field): fields a model gained, or whose default
+    changed, after checkpoints were written -> the value a saved config without that field means (the
+    behaviour of the code that wrote it). read_checkpoint fills them in, so an old checkpoint never
+    silently takes today's default."""
+
+    former_defaults: ClassVar[dict[str, Any]] = {}
 
     side_info: str = "none"  # item feature modalities fused into the item table: none | text | image | text+image
     fusion: str = "sum"  # how: sum (one map per modality, added) | concat (one map over [id; features])

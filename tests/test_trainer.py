@@ -285,3 +285,28 @@ def test_resume_accepts_state_saved_before_an_option_existed(data, tmp_path, mon
         train("fmlp", data, run, TRAIN, {**FMLP, "dropout": 0.1}, progress=False)
     train("fmlp", data, run, TRAIN, FMLP, progress=False)
     assert "resuming after epoch 1" in (run / "train.log").read_text()
+
+
+def test_resume_of_a_state_from_before_a_default_changed_needs_the_former_value(data, tmp_path, monkeypatch) -> None:
+    """sgru4rec's defaults became recurrence=once, scoring=spikes (issue 23). A state saved before those
+    options existed was trained per_step with float scoring: resuming it with today's defaults would
+    continue a different model, so it is refused; with the former values spelled out it resumes."""
+    run, config = tmp_path / "run", {"hidden": 8, "time_steps": 2, "recurrence": "per_step", "scoring": "float"}
+    real_save = trainer.save_checkpoint
+
+    def save_then_interrupt(path, payload):
+        if Path(path).name == "last.pt":  # as the ssr of before the two options wrote it
+            payload = {**payload, "model_config": {k: v for k, v in payload["model_config"].items()
+                                                   if k not in ("recurrence", "scoring")}}
+            real_save(path, payload)
+            raise KeyboardInterrupt
+        real_save(path, payload)
+
+    monkeypatch.setattr(trainer, "save_checkpoint", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train("sgru4rec", data, run, TRAIN, config, progress=False)
+    monkeypatch.setattr(trainer, "save_checkpoint", real_save)
+    with pytest.raises(ValueError, match="different training run"):
+        train("sgru4rec", data, run, TRAIN, {"hidden": 8, "time_steps": 2}, progress=False)
+    train("sgru4rec", data, run, TRAIN, config, progress=False)
+    assert "resuming after epoch 1" in (run / "train.log").read_text()

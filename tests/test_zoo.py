@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -44,11 +45,12 @@ def inputs_for(model, seq: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, .
     return seq, (1_000_000_000 + gaps.cumsum(1)) * (seq > 0)
 
 
-ONCE = [("sgru4rec", {"recurrence": "once"}), ("srsgnn", {"recurrence": "once"})]
-SPIKE_SCORING = [(name, {"scoring": "spikes"}) for name in ("sgru4rec", "scaser", "srsgnn")]
+# the defaults are recurrence once and scoring against spikes (issue 23); the alternatives, one at a time
+PER_STEP = [("sgru4rec", {"recurrence": "per_step"}), ("srsgnn", {"recurrence": "per_step"})]
+FLOAT_SCORING = [(name, {"scoring": "float"}) for name in ("sgru4rec", "scaser", "srsgnn")]
 
 
-@pytest.mark.parametrize("name, extra", [(name, {}) for name in ZOO] + ONCE + SPIKE_SCORING)
+@pytest.mark.parametrize("name, extra", [(name, {}) for name in ZOO] + PER_STEP + FLOAT_SCORING)
 def test_shapes_and_gradient_flow(name, extra):
     torch.manual_seed(0)
     model = build_model(name, ITEMS, LENGTH, {**ZOO[name], **extra}).train()
@@ -72,6 +74,7 @@ def test_layer_declarations_name_real_layers_and_spike_layers_get_spikes(name):
     assert set(kinds.values()) <= {"float", "spike"}
     spike_layers = [layer for layer, kind in kinds.items() if kind == "spike"]
     assert bool(spike_layers) == (model.kind == "snn")
+    spike_layers = [layer for layer in spike_layers if layer != "score"]  # no module: the spike-table test's
     seen = {}
     hooks = [modules[layer].register_forward_pre_hook(
         lambda module, args, layer=layer: seen.__setitem__(layer, args)) for layer in spike_layers]
@@ -298,7 +301,7 @@ def test_srsgnn_once_is_one_gated_step_on_the_time_mean_and_costs_its_float_maps
     torch.testing.assert_close(outputs[0], outputs[1])
 
 
-@pytest.mark.parametrize("name, extra", SPIKE_SCORING)
+@pytest.mark.parametrize("name, extra", [(name, {"scoring": "spikes"}) for name in ("sgru4rec", "scaser", "srsgnn")])
 def test_scoring_against_spikes_equals_a_numpy_lif_table_and_costs_one_accumulate_per_spike(name, extra):
     """scoring="spikes": score(i) = user . mean_t LIF(e_i)[t], with the item table encoded by a numpy
     LIF; inference (binary view) and training (rates) give the same scores; the energy counter sees
@@ -333,3 +336,29 @@ def test_scoring_against_spikes_equals_a_numpy_lif_table_and_costs_one_accumulat
     assert count_model(plain, seq)["score"].macs == BATCH * table.size
     with pytest.raises(ValueError, match=r"\.scoring must be"):
         build_model(name, ITEMS, LENGTH, {**config, "scoring": "rates"})
+
+
+@pytest.mark.parametrize("name, former", [("sgru4rec", {"recurrence": "per_step", "scoring": "float"}),
+                                          ("srsgnn", {"recurrence": "per_step", "scoring": "float"}),
+                                          ("scaser", {"scoring": "float"})])
+def test_a_checkpoint_from_before_the_new_defaults_loads_as_it_was_trained(tmp_path, name, former):
+    """Issue 23 made recurrence=once and scoring=spikes the defaults. A checkpoint written before those
+    fields existed has no entry for them: it must load with the behaviour it was trained with (the
+    former defaults), scoring exactly as a model built with them, never with today's defaults."""
+    from ssr.checkpoint import load_checkpoint, save_checkpoint
+
+    default = build_model(name, ITEMS, LENGTH, ZOO[name])
+    assert all(getattr(default.config, key) != value for key, value in former.items())  # the defaults moved
+    torch.manual_seed(0)
+    old = build_model(name, ITEMS, LENGTH, {**ZOO[name], **former}).eval()
+    saved_config = {k: v for k, v in dataclasses.asdict(old.config).items() if k not in former}
+    save_checkpoint(tmp_path / "model.pt", {
+        "format": "ssr-checkpoint", "schema_version": 1, "model": name, "kind": "snn", "config": saved_config,
+        "num_items": ITEMS, "max_len": LENGTH, "dataset": {}, "train_config": {}, "ssr_version": "0",
+        "state_dict": old.state_dict()})
+    loaded, payload = load_checkpoint(tmp_path / "model.pt")
+    assert {key: getattr(loaded.config, key) for key in former} == former
+    assert {key: payload["config"][key] for key in former} == former  # what export writes into its manifest
+    seq = batch()[0]
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval().score_all(seq), old.score_all(seq), rtol=0, atol=0)

@@ -296,7 +296,9 @@ def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path, id
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
     state = {**identity, "format": STATE_FORMAT, "epoch": 0, "best_epoch": 0, "best_score": -1.0,
              "bad_epochs": 0, "train_seconds": 0.0, "train_samples": 0, "best_state": None}
-    defaults = {"model_config": dataclasses.asdict(type(model.config)()),
+    # a state saved before an option existed meant the option's value of that time: today's default, or
+    # the former one where the default has changed since (the model config's former_defaults)
+    defaults = {"model_config": {**dataclasses.asdict(type(model.config)()), **type(model.config).former_defaults},
                 "train_config": dataclasses.asdict(TrainConfig())}
     saved = _load_state(run_dir / "last.pt", identity, defaults)
     if saved is not None:

@@ -19,19 +19,30 @@ one batch (the gates are stateless), and the newest hidden state is averaged ove
 Layer kinds: the input projections W (spikes in) are spike-driven; the recurrent U (float h), the
 dense map and the scoring are float.
 
-`recurrence` chooses how often the float recurrence runs. `per_step` (the default, as above): once
-per time step, so U costs T float matrix products per position. `once` (what the authors' released
-SGRU4Rec does): the spike-driven input currents W X_n are averaged over the T steps and the GRU runs
-once on that mean, so the recurrent maps cost what GRU4Rec's do and only the input maps pay T
-(sparse, spike-driven) passes:
+`recurrence` chooses how often the float recurrence runs. `per_step` (as above): once per time
+step, so U costs T float matrix products per position. `once` (the default; what the authors'
+released SGRU4Rec does): the spike-driven input currents W X_n are averaged over the T steps and the
+GRU runs once on that mean, so the recurrent maps cost what GRU4Rec's do and only the input maps pay
+T (sparse, spike-driven) passes:
 
     per position n:  d_n = mean_t W X[t, :, n]          (spike-driven, T passes)
                      z = H(d_z + U_z h + b_z), ...       (once)
+
+`scoring` chooses what the user vector is scored against: `spikes` (the default) the items' own
+encoder spikes, score(i) = u . mean_t LIF(E_item[i])[t], accumulates on chip; `float` the float
+table E_item, as above (multiply-accumulates).
+
+Why these defaults (issue 23, bench/README.md "Closing ssr's gap"): with `per_step` the spiking model
+cost 97% more energy per inference than GRU4Rec on ml-100k; `once` with spike scoring costs 47% less
+(45nm-fp32), and trained with `ssr train --teacher GRU4REC_RUN/model.pt --teacher-weight 0.9 --lr 3e-3`
+it ranks within a few percent of GRU4Rec there (NDCG@10 -1.7%, seed 0). Models saved before these
+fields existed were per_step and float, and load as such (`former_defaults`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -84,8 +95,11 @@ class SGRU4RecConfig(SpikingConfig):
     dropout: float = 0.3
     init_std: float = 0.02
     item_init_std: float = 1.0  # encoding currents N(0, 1): part of the table fires
-    recurrence: str = "per_step"  # per_step: the GRU runs at every time step | once: on the time-mean input
-    scoring: str = "float"  # float: against the item table | spikes: against the items' spikes (accumulates)
+    recurrence: str = "once"  # once: the GRU runs on the time-mean input | per_step: at every time step
+    scoring: str = "spikes"  # spikes: against the items' spikes (accumulates) | float: against the item table
+    # before 2026-12-01 (issue 23) the defaults were per_step and float: checkpoints written without
+    # these fields mean that
+    former_defaults: ClassVar[dict[str, Any]] = {"recurrence": "per_step", "scoring": "float"}
 
 
 class SpikingGRU(nn.Module):
