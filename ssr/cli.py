@@ -321,7 +321,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from ssr.train.trainer import TrainConfig
 
     TrainConfig(epochs=args.epochs, patience=args.patience, threads=args.threads,  # range-check before any work
-                teacher_weight=args.teacher_weight, teacher_temperature=args.teacher_temperature)
+                teacher_weight=args.teacher_weight, teacher_temperature=args.teacher_temperature,
+                lr=args.distil_lr)
     out = Path(args.out)
     models = resolve_models(args.models)
     sweeps = [parse_sweep(spec, models) for spec in args.sweep]
@@ -332,7 +333,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
                threads=args.threads, mask_history=args.mask_history,
                tuned=Path(args.tuned) if args.tuned else None, sweeps=sweeps, executor=args.executor,
                ray=ray_options(args), data_dir=Path(args.data_dir), progress=not args.quiet,
-               distil=Distillation(args.teacher_weight, args.teacher_temperature) if args.distil else None)
+               distil=Distillation(args.teacher_weight, args.teacher_temperature, args.distil_lr) if args.distil else None)
     print((out / "results.md").read_text())
     print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.json'}")
 
@@ -449,8 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start from a trained model of the same dataset (any model, e.g. the ANN twin): every "
                             "parameter it has under the same name and shape (ssr: its float item table becomes the "
                             "spike table's encoding currents); training then runs as usual")
-    train.add_argument("--teacher-weight", type=float, default=0.5, metavar="W",
-                       help="weight w of the soft targets: (1 - w) CE + w tau^2 KL (default 0.5)")
+    train.add_argument("--teacher-weight", type=float, default=0.9, metavar="W",
+                       help="weight w of the soft targets: (1 - w) CE + w tau^2 KL (default 0.9)")
     train.add_argument("--teacher-temperature", type=float, default=2.0, metavar="TAU",
                        help="temperature tau softening both score distributions (default 2)")
     train.add_argument("--overwrite", action="store_true",
@@ -523,10 +524,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--distil", action="store_true",
                        help="train each spiking model from its ANN original's run of the same dataset and seed "
                        "(ssr train --teacher); the ANN cells train first")
-    bench.add_argument("--teacher-weight", type=_non_negative_float, default=0.5,
-                       help="with --distil: w, the share of the loss on the teacher's soft targets (default 0.5)")
+    bench.add_argument("--teacher-weight", type=_non_negative_float, default=0.9,
+                       help="with --distil: w, the share of the loss on the teacher's soft targets (default 0.9)")
     bench.add_argument("--teacher-temperature", type=_positive_float, default=2.0,
                        help="with --distil: tau (default 2)")
+    bench.add_argument("--distil-lr", type=_positive_float, default=3e-3, metavar="LR",
+                       help="with --distil: the distilled cells' learning rate (default 3e-3; the ANN cells keep "
+                       "the matrix's)")
     add_executor_options(bench, "matrix cell")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(run=cmd_bench, resumable=True)

@@ -9,6 +9,7 @@ import torch
 
 from builders import prepare_synthetic
 
+from ssr.checkpoint import read_checkpoint
 from ssr.cli import main
 from ssr.train.matrix import ordered, resolve_models
 
@@ -115,16 +116,21 @@ def test_bench_distil_trains_each_spiking_model_from_its_ann_run(data, tmp_path,
 
     out = tmp_path / "distil"
     assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--seeds", "2", "--epochs", "1",
-                 "--threads", "1", "--quiet", "--distil", "--teacher-weight", "0.9", "--out", str(out)]) == 0
+                 "--threads", "1", "--quiet", "--distil", "--out", str(out)]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training ")]
     assert [line.split()[1] for line in lines] == ["fmlp", "fmlp", "sfmlp", "sfmlp"]  # the teachers first
     for seed in (0, 1):
-        student = out / "runs" / "syn" / "sfmlp" / "distilled-w0.9-tau2" / f"seed{seed}"
+        student = out / "runs" / "syn" / "sfmlp" / "distilled-w0.9-tau2-lr0.003" / f"seed{seed}"
         teacher = out / "runs" / "syn" / "fmlp" / f"seed{seed}" / "model.pt"
         described = json.loads((student / "metrics.json").read_text())["teacher"]
         assert described["sha256"] == hashlib.sha256(teacher.read_bytes()).hexdigest()  # its own seed's fmlp
+        # issue 23's recipe by default: w 0.9 and lr 3e-3 for the student, the matrix's lr for the teacher
+        trained = read_checkpoint(student / "model.pt")["train_config"]
+        assert (trained["teacher_weight"], trained["lr"]) == (0.9, 3e-3)
+        assert read_checkpoint(teacher)["train_config"]["lr"] == 1e-3
     summary = json.loads((out / "results.json").read_text())
-    assert summary["distillation"] == {"teacher_weight": 0.9, "teacher_temperature": 2.0, "teachers": {"sfmlp": "fmlp"}}
+    assert summary["distillation"] == {"teacher_weight": 0.9, "teacher_temperature": 2.0, "lr": 3e-3,
+                                       "teachers": {"sfmlp": "fmlp"}}
     assert len(summary["results"]["syn"]["sfmlp"]["NDCG@10"]["seeds"]) == 2
     assert (out / "results.md").read_text().startswith("Spiking models distilled from their ANN original's run")
     assert main(["bench", "--models", "sfmlp", "--datasets", str(data), "--distil", "--out", str(tmp_path / "x")]) == 1

@@ -185,14 +185,17 @@ class Cell:
 @dataclass(frozen=True)
 class Distillation:
     """`ssr bench --distil`: every spiking model learns from its ANN original's run of the same
-    dataset and seed (ssr train --teacher), trained first in the same matrix."""
+    dataset and seed (ssr train --teacher), trained first in the same matrix. The defaults are issue
+    23's recipe (bench/README.md, "Closing ssr's gap"): w 0.9 and, for the distilled cells only,
+    lr 3e-3; `lr` None keeps the matrix's learning rate."""
 
-    weight: float = 0.5
+    weight: float = 0.9
     temperature: float = 2.0
+    lr: float | None = 3e-3
 
     @property
     def tag(self) -> str:
-        return f"w{self.weight:g}-tau{self.temperature:g}"
+        return f"w{self.weight:g}-tau{self.temperature:g}" + (f"-lr{self.lr:g}" if self.lr is not None else "")
 
     def teacher_of(self, model: str, models: list[str]) -> str | None:
         cls = MODELS[model]
@@ -292,6 +295,7 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
         else:
             jobs.append(job)
     notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
+                              "lr": distil.lr,
                               "teachers": {m: t for m, t in teachers.items() if t}}} if distil else None
 
     def write() -> dict[str, Any]:
@@ -356,6 +360,8 @@ def cell_job(cell: Cell, out: Path, data_paths: dict[tuple[str, Any], Path], bas
         teacher = Cell(cell.dataset, teacher_model, cell.seed, *swept).run_dir(out) / "model.pt"
         config.update(teacher=str(teacher.resolve()), teacher_weight=distil.weight,
                       teacher_temperature=distil.temperature)
+        if distil.lr is not None and not (sweep is not None and sweep.field == "lr"):  # a swept lr wins
+            config["lr"] = distil.lr
     data = data_paths[(cell.dataset, cell.value if sweep is not None and sweep.where == "prepare" else None)]
     return CellJob(cell, str(Path(data).resolve()), str(cell.run_dir(out).resolve()), config, model_config,
                    measure=bool(sweeps))
@@ -431,7 +437,8 @@ def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: lis
     if (notes or {}).get("distillation"):
         distil = notes["distillation"]
         markdown = (f"Spiking models distilled from their ANN original's run of the same dataset and seed "
-                    f"(teacher weight {distil['teacher_weight']:g}, temperature {distil['teacher_temperature']:g}).\n\n"
+                    f"(teacher weight {distil['teacher_weight']:g}, temperature {distil['teacher_temperature']:g}"
+                    f"{f', learning rate {lr:g}' if (lr := distil.get('lr')) is not None else ''}).\n\n"
                     + markdown)
     for field, rows in (sweeps or {}).items():
         markdown += ("\n" if markdown else "") + _sweep_markdown(field, rows)

@@ -52,7 +52,9 @@ class TrainConfig(Checked):
     init_from: str | None = None  # a RUN_DIR/model.pt of the same model and dataset: fine-tune it
     teacher: str | None = None  # a RUN_DIR/model.pt of any model of this dataset: distil its scores
     warm_start: str | None = None  # a RUN_DIR/model.pt of any model of this dataset: start from its parameters
-    teacher_weight: float = 0.5  # w: loss = (1 - w) CE + w tau^2 KL(teacher || student), see ssr.train.distill
+    # w: loss = (1 - w) CE + w tau^2 KL(teacher || student), see ssr.train.distill; 0.9 won issue 23's
+    # study for ssr and the zoo (0.5 before 2026-12-01)
+    teacher_weight: float = 0.9
     teacher_temperature: float = 2.0  # tau, softens both score distributions
 
     option_prefix = "--"
