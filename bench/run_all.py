@@ -27,6 +27,7 @@ if __name__ == "__main__":
     # (bench/results/zoo_matrix_runs.json) lacks; the quality runs above are its fmlp / ssr / ssr-hybrid rows
     if SHARED_DATA.exists():
         zoo_matrix.main([])
+        zoo_matrix.main(["--distil"])  # the models issue 23 changed, as they now ship (ledger zoo_matrix_distilled_runs.json)
         sasrec_recbole.main(WORK / "sasrec_recbole")
         published_baselines.main(WORK / "published_baselines", list(published_baselines.PUBLISHED))
     nir_verify.main(WORK)  # exports and verifies the seed-0 spiking runs above

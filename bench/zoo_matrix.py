@@ -12,12 +12,21 @@ quality benchmarks already made with the same settings (`quality_ml100k.json`,
 
 The results table, in `ssr bench`'s shape: `bench/results/zoo_matrix.json` (with the mean relative
 ANN -> SNN gap per metric and how many cells are done), `bench/results/zoo_matrix.md` and `.csv`.
+
+`--distil`: the matrix of the models whose defaults issue 23 changed, re-run as they now ship: ssr,
+sgru4rec, scaser and srsgnn with today's model defaults, each distilled from its ANN original's run
+of the same dataset and seed with `ssr bench --distil`'s recipe (w 0.9, lr 3e-3), beside those ANN
+runs. Its own ledger (`zoo_matrix_distilled_runs.json`) and table (`zoo_matrix_distilled.*`). The
+runs `bench/ssr_gap.py` trained with exactly these settings (`ssr_levers*.json`: same prepared data,
+model config, teacher, w and lr, 15 epochs, patience 5) are taken as they are, after checking that
+their recorded settings are the recipe and today's defaults.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import tempfile
 import time
@@ -28,9 +37,17 @@ from bench.common import RESULTS, ROOT, SHARED_DATA, save_result
 from ssr.data.dataset import read_dataset
 from ssr.io import atomic_path, write_json
 from ssr.train.executor import RayOptions
-from ssr.train.matrix import METRICS, Cell, ordered, prepare_datasets, resolve_models, run_matrix, summarise
+from ssr.models.base import MODELS
+from ssr.train.matrix import (METRICS, Cell, Distillation, ordered, prepare_datasets, resolve_models, run_matrix,
+                              summarise)
 
 LEDGER = RESULTS / "zoo_matrix_runs.json"
+DISTILLED_LEDGER = RESULTS / "zoo_matrix_distilled_runs.json"
+# issue 23's re-run: spiking model -> the bench/ssr_gap.py variant that trained it with its new defaults and
+# the --distil recipe; the ANN originals are the variants of their own names (the students' teachers)
+RECIPE_VARIANTS = {"ssr": "ssr-teacher-lr3e-3-w0.9", "sgru4rec": "sgru4rec-once-spikes-teacher-lr3e-3-w0.9",
+                   "scaser": "scaser-spikes-teacher-lr3e-3-w0.9", "srsgnn": "srsgnn-once-spikes-teacher-lr3e-3-w0.9"}
+LEVER_FILES = {"ml-100k": "ssr_levers.json", "beauty": "ssr_levers_beauty.json"}
 QUALITY_FILES = ("quality_ml100k.json", "quality_beauty.json")
 LEDGER_FORMAT = 1
 WORK = RESULTS.parent / "work" / "zoo_matrix"  # prepared data and run checkpoints (git-ignored)
@@ -78,6 +95,49 @@ def import_quality_runs(path: Path, settings: dict[str, Any], seeds: int) -> Non
                                 for seed, test in enumerate(row["per_seed_test"][:seeds])})
 
 
+def recipe_mismatch(model: str, row: dict[str, Any], distil: Distillation) -> str | None:
+    """Why a bench/ssr_gap.py variant is not `model` as `ssr bench --distil` trains it today, or None."""
+    defaults = MODELS[model].Config()
+    changed = {k: v for k, v in row["model_config"].items() if getattr(defaults, k) != v}
+    if changed:
+        return f"its model config {changed} is not today's default"
+    if MODELS[model].kind != "snn":
+        return None if not row["train_overrides"] else f"an ANN trained with {row['train_overrides']}"
+    wanted = {"teacher": MODELS[model].ann_original, "teacher_weight": distil.weight, "lr": distil.lr}
+    if row["train_overrides"] != wanted:
+        return f"trained with {row['train_overrides']}, not the recipe {wanted}"
+    return None
+
+
+def import_recipe_runs(path: Path, settings: dict[str, Any], distil: Distillation) -> None:
+    """The distilled matrix's cells bench/ssr_gap.py trained with these exact settings (test metrics per
+    seed, from ssr_levers*.json), each checked against today's defaults and the recipe."""
+    for dataset, name in LEVER_FILES.items():
+        source = RESULTS / name
+        if not source.is_file():
+            continue
+        levers = json.loads(source.read_text())
+        if (levers["epochs_max"], levers["patience"], levers["max_len"]) != \
+                (settings["epochs"], settings["patience"], settings["max_len"]):
+            continue
+        entries = {}
+        for model, variant in [(m, v) for s, v in RECIPE_VARIANTS.items() for m, v in
+                               ((MODELS[s].ann_original, MODELS[s].ann_original), (s, v))]:
+            row = levers["variants"].get(variant)
+            if row is None:
+                continue
+            mismatch = recipe_mismatch(model, row, distil)
+            if mismatch:
+                raise SystemExit(f"{name}: {variant} cannot stand for {model}: {mismatch}")
+            for entry in row["per_seed"]:
+                seed = int(re.search(r"_seed(\d+)$", entry["run"])[1])
+                entries[f"{dataset}/{model}/seed{seed}"] = {
+                    "test": {m: entry[m] for m in METRICS}, "best_epoch": entry["best_epoch"],
+                    "energy_pj_per_inference": entry.get("energy_pj_per_inference"),
+                    "source": f"bench/results/{name} ({variant})", "date": row["measured"]}
+        record(path, settings, entries)
+
+
 def checkpoint(dataset: str, model: str, work: Path = WORK, seed: int = 0) -> Path:
     """The run directory of one cell with its model.pt, for the benchmarks that deploy trained models
     (the ledger keeps metrics, not checkpoints: a cell recorded in another session is trained again)."""
@@ -96,7 +156,8 @@ def ledger_entry(run_dir: Path, code_commit: str) -> dict[str, Any]:
 
 
 def train_missing(models: list[str], data: dict[str, Path], seeds: int, settings: dict[str, Any], work: Path,
-                  ledger_path: Path, executor: str, ray: RayOptions, code_commit: str) -> None:
+                  ledger_path: Path, executor: str, ray: RayOptions, code_commit: str,
+                  distil: Distillation | None = None) -> None:
     """Every cell the ledger lacks, through `ssr bench`'s engine; each finished cell goes into the
     ledger as soon as it is done (a stopped matrix keeps what it finished)."""
     recorded = set(read_ledger(ledger_path, settings)["runs"])
@@ -112,11 +173,11 @@ def train_missing(models: list[str], data: dict[str, Path], seeds: int, settings
     run_matrix(models, data, seeds, work, epochs=settings["epochs"], patience=settings["patience"],
                threads=settings["threads"], executor=executor, ray=ray, progress=True,
                wanted=lambda cell: f"{cell.dataset}/{cell.model}/seed{cell.seed}" not in recorded,
-               on_cell=record_cell)
+               on_cell=record_cell, distil=distil)
 
 
 def table(models: list[str], datasets: list[str], seeds: int, settings: dict[str, Any],
-          ledger_path: Path) -> dict[str, Any]:
+          ledger_path: Path, name: str = "zoo_matrix", notes: dict[str, Any] | None = None) -> dict[str, Any]:
     """zoo_matrix.json/.md/.csv from the ledger (partial when cells are missing). The table covers
     every cell asked for and every cell in the ledger: a worker given a few models does not shrink it."""
     ledger = read_ledger(ledger_path, settings)
@@ -134,11 +195,11 @@ def table(models: list[str], datasets: list[str], seeds: int, settings: dict[str
     total = len(models) * len(datasets) * seeds
     done = sum(len(v) for by_model in results.values() for v in by_model.values())
     with tempfile.TemporaryDirectory() as temp:
-        summary = summarise(results, models, Path(temp), mask_history=False)
+        summary = summarise(results, models, Path(temp), mask_history=False, notes=notes)
         for suffix in ("md", "csv"):
-            with atomic_path(RESULTS / f"zoo_matrix.{suffix}") as target:
+            with atomic_path(RESULTS / f"{name}.{suffix}") as target:
                 target.write_text((Path(temp) / f"results.{suffix}").read_text())
-    save_result("zoo_matrix", {"settings": settings, "datasets": datasets, "models": models, "seeds": seeds,
+    save_result(name, {"settings": settings, "datasets": datasets, "models": models, "seeds": seeds,
                                "cells_done": done, "cells_total": total, "complete": done == total,
                                "ledger": str(ledger_path.resolve().relative_to(ROOT)) if ledger_path.resolve().is_relative_to(ROOT)
                                else str(ledger_path), **summary})
@@ -148,7 +209,7 @@ def table(models: list[str], datasets: list[str], seeds: int, settings: dict[str
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="all")
+    parser.add_argument("--models", default=None, help="default: all (with --distil: the re-run models and their ANNs)")
     parser.add_argument("--datasets", default="ml-100k,beauty")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
@@ -156,7 +217,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=SETTINGS["threads"], help="torch threads per worker")
     parser.add_argument("--work", default=str(WORK),
                         help="prepared data and run checkpoints (git-ignored)")
-    parser.add_argument("--ledger", default=str(LEDGER))
+    parser.add_argument("--ledger", help=f"default {LEDGER.name} ({DISTILLED_LEDGER.name} with --distil)")
+    parser.add_argument("--distil", action="store_true",
+                        help="the models issue 23 changed, with today's defaults, distilled with ssr bench --distil's "
+                        "recipe (own ledger and table, zoo_matrix_distilled.*)")
     parser.add_argument("--table-only", action="store_true", help="write the table from the ledger, train nothing")
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="as `ssr bench --executor`: cells in this process, or as Ray tasks")
@@ -165,12 +229,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
 
     code_commit = commit()
-    models = resolve_models(args.models)
+    distil = Distillation() if args.distil else None
+    changed = ",".join(f"{MODELS[s].ann_original},{s}" for s in RECIPE_VARIANTS)
+    models = resolve_models(args.models or (changed if distil else "all"))
     specs = args.datasets.split(",")
     datasets = [Path(spec).stem if spec.endswith(".h5") else spec for spec in specs]  # as prepare_datasets names them
     settings = {**SETTINGS, "epochs": args.epochs, "patience": args.patience, "threads": args.threads}
-    ledger_path, work = Path(args.ledger), Path(args.work)
-    import_quality_runs(ledger_path, settings, args.seeds)
+    ledger_path, work = Path(args.ledger or (DISTILLED_LEDGER if distil else LEDGER)), Path(args.work)
+    if distil:
+        import_recipe_runs(ledger_path, settings, distil)
+    else:
+        import_quality_runs(ledger_path, settings, args.seeds)
     if not args.table_only:
         data = prepare_datasets(specs, SHARED_DATA, work)
         ledger = read_ledger(ledger_path, settings)
@@ -181,7 +250,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                  f"{ledger['datasets'][name]}; the raw file or the preparation changed")
         write_json(ledger_path, ledger)
         train_missing(models, data, args.seeds, settings, work, ledger_path, args.executor,
-                      RayOptions(address=args.ray_address, cpus_per_run=args.cpus_per_run), code_commit)
+                      RayOptions(address=args.ray_address, cpus_per_run=args.cpus_per_run), code_commit, distil)
+    if distil:
+        notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
+                                  "lr": distil.lr, "teachers": {s: MODELS[s].ann_original for s in RECIPE_VARIANTS}}}
+        return table(models, datasets, args.seeds, settings, ledger_path, "zoo_matrix_distilled", notes)
     return table(models, datasets, args.seeds, settings, ledger_path)
 
 
