@@ -263,24 +263,32 @@ def test_fine_tuning_starts_from_the_init_checkpoint(data, reference_run, tmp_pa
         train("fmlp", other, tmp_path / "ft4", dataclasses.replace(TRAIN, init_from=init), progress=False)
 
 
-def test_resume_accepts_state_saved_before_an_option_existed(data, tmp_path, monkeypatch) -> None:
-    """A run interrupted under an older ssr resumes when the options added since keep their
-    defaults here; it is refused when this run sets one of them."""
-    run = tmp_path / "run"
+def interrupted_under_an_older_ssr(monkeypatch, model: str, data, run: Path, config: dict,
+                                   absent: dict[str, tuple[str, ...]]) -> None:
+    """Train `model` until its first last.pt, written as an older ssr wrote it (without the options
+    `absent` names per config dict: train_config, model_config), then stop as Ctrl-C does."""
     real_save = trainer.save_checkpoint
 
     def save_then_interrupt(path, payload):
-        if Path(path).name == "last.pt":  # as an older ssr wrote it: no init_from, no dropout option
-            payload = {**payload, "train_config": {k: v for k, v in payload["train_config"].items() if k != "init_from"},
-                       "model_config": {k: v for k, v in payload["model_config"].items() if k != "dropout"}}
+        if Path(path).name == "last.pt":
+            payload = {**payload, **{part: {k: v for k, v in payload[part].items() if k not in keys}
+                                     for part, keys in absent.items()}}
             real_save(path, payload)
             raise KeyboardInterrupt
         real_save(path, payload)
 
     monkeypatch.setattr(trainer, "save_checkpoint", save_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        train("fmlp", data, run, TRAIN, FMLP, progress=False)
+        train(model, data, run, TRAIN, config, progress=False)
     monkeypatch.setattr(trainer, "save_checkpoint", real_save)
+
+
+def test_resume_accepts_state_saved_before_an_option_existed(data, tmp_path, monkeypatch) -> None:
+    """A run interrupted under an older ssr resumes when the options added since keep their
+    defaults here; it is refused when this run sets one of them."""
+    run = tmp_path / "run"
+    interrupted_under_an_older_ssr(monkeypatch, "fmlp", data, run, FMLP,
+                                   {"train_config": ("init_from",), "model_config": ("dropout",)})
     with pytest.raises(ValueError, match="different training run"):
         train("fmlp", data, run, TRAIN, {**FMLP, "dropout": 0.1}, progress=False)
     train("fmlp", data, run, TRAIN, FMLP, progress=False)
@@ -292,20 +300,8 @@ def test_resume_of_a_state_from_before_a_default_changed_needs_the_former_value(
     options existed was trained per_step with float scoring: resuming it with today's defaults would
     continue a different model, so it is refused; with the former values spelled out it resumes."""
     run, config = tmp_path / "run", {"hidden": 8, "time_steps": 2, "recurrence": "per_step", "scoring": "float"}
-    real_save = trainer.save_checkpoint
-
-    def save_then_interrupt(path, payload):
-        if Path(path).name == "last.pt":  # as the ssr of before the two options wrote it
-            payload = {**payload, "model_config": {k: v for k, v in payload["model_config"].items()
-                                                   if k not in ("recurrence", "scoring")}}
-            real_save(path, payload)
-            raise KeyboardInterrupt
-        real_save(path, payload)
-
-    monkeypatch.setattr(trainer, "save_checkpoint", save_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        train("sgru4rec", data, run, TRAIN, config, progress=False)
-    monkeypatch.setattr(trainer, "save_checkpoint", real_save)
+    interrupted_under_an_older_ssr(monkeypatch, "sgru4rec", data, run, config,
+                                   {"model_config": ("recurrence", "scoring")})
     with pytest.raises(ValueError, match="different training run"):
         train("sgru4rec", data, run, TRAIN, {"hidden": 8, "time_steps": 2}, progress=False)
     train("sgru4rec", data, run, TRAIN, config, progress=False)
