@@ -155,3 +155,44 @@ def test_warm_start_of_ssr_from_a_fused_item_table_is_refused() -> None:
     with pytest.raises(ValueError, match="side information"):
         student.warm_start(twin)
     assert all(torch.equal(a, b) for a, b in zip(before, student.parameters()))  # nothing taken
+
+
+@pytest.mark.parametrize("student_name, twin_name", [("sgru4rec", "gru4rec"), ("scaser", "caser"), ("srsgnn", "srgnn")])
+def test_a_spiking_zoo_model_warm_starts_from_its_twin_with_its_items_as_currents(student_name, twin_name) -> None:
+    """Every parameter the twin has under the same name and shape is taken bit for bit; the twin's
+    float item table (N(0, 0.02^2)-scale, which would never reach the encoder's threshold) becomes
+    currents standardised per dimension to the spread the student's table starts with
+    (item_init_std), so the encoder fires on a part of it again; padding silent. With side
+    information there is no single table to standardise: refused, nothing taken."""
+    from ssr.models import build_model
+
+    torch.manual_seed(0)
+    twin = build_model(twin_name, 30, 8, {"hidden": 8})
+    with torch.no_grad():
+        twin.item_embedding.weight.mul_(torch.linspace(0.5, 2.0, 8))  # another spread per dimension
+    student = build_model(student_name, 30, 8, {"hidden": 8})
+    taken = student.warm_start(twin)
+    own, source = dict(student.named_parameters()), dict(twin.named_parameters())
+    assert "item_embedding.weight" in taken and len(taken) > 1
+    for name in set(taken) - {"item_embedding.weight"}:
+        assert torch.equal(own[name], source[name]), name
+    embedding = twin.item_embedding.weight.detach().double().numpy()[1:]
+    expected = (embedding - embedding.mean(0)) / embedding.std(0, ddof=1) * student.config.item_init_std
+    table = student.item_embedding.weight.detach().double().numpy()
+    np.testing.assert_allclose(table[1:], expected, rtol=1e-5, atol=1e-6)
+    assert not table[0].any()
+    with torch.no_grad():
+        fires = student.item_spikes()[:, 1:].mean().item()
+    assert 0.05 < fires < 0.6
+    copied = build_model(student_name, 30, 8, {"hidden": 8})
+    with torch.no_grad():  # the twin's table taken at its own scale: the encoder would stay silent
+        copied.item_embedding.weight.copy_(twin.item_embedding.weight)
+        assert copied.item_spikes().sum() == 0
+
+    features = {"text": torch.randn(31, 6)}
+    fused_twin = build_model(twin_name, 30, 8, {"hidden": 8, "side_info": "text"}, features)
+    fused = build_model(student_name, 30, 8, {"hidden": 8, "side_info": "text"}, features)
+    before = [p.clone() for p in fused.parameters()]
+    with pytest.raises(ValueError, match="side information"):
+        fused.warm_start(fused_twin)
+    assert all(torch.equal(a, b) for a, b in zip(before, fused.parameters()))

@@ -116,17 +116,34 @@ class SequentialRecommender(nn.Module):
     def fit(self, train_item_counts: torch.Tensor) -> None:
         """Non-trainable models read their statistics here; trainable ones ignore it."""
 
+    def item_current_spread(self) -> float | None:
+        """For a model whose `item_embedding` parameters are the currents of a spiking encoder (their
+        scale decides which entries fire): the standard deviation they start with; None otherwise."""
+        return None
+
     @torch.no_grad()
     def warm_start(self, source: nn.Module) -> list[str]:
         """Copy every parameter that `source` (a trained model of the same dataset, e.g. the ANN
         twin) has under the same name and shape; returns their names (`ssr train --warm-start`).
-        A model whose parameters of a shared name work at another scale overrides this to rescale
-        what it takes."""
+        In a model whose item table holds encoding currents (`item_current_spread`), a float table
+        taken over is standardised per dimension to that spread, so the items keep their order
+        along every dimension and the encoder fires as it does from its own start; padding silent."""
+        spread = self.item_current_spread()
+        fused = [name for name, _ in source.named_parameters() if name.startswith("item_embedding.")
+                 and name != "item_embedding.weight"]
+        if spread is not None and fused:  # ids and projections of a fused table: no per-dimension spread
+            raise ValueError(f"--warm-start from a model with side information: its fused item table has no "
+                             f"single float table to turn into {self.name}'s encoding currents; warm-start an "
+                             f"id-only {self.name}")
         own = dict(self.named_parameters())
         shared = {name: value for name, value in source.named_parameters()
                   if name in own and own[name].shape == value.shape}
         for name, value in shared.items():
             own[name].copy_(value)
+        if spread is not None and "item_embedding.weight" in shared:
+            rows = self.item_embedding.weight[1:]
+            rows.copy_((rows - rows.mean(0)) / rows.std(0).clamp_min(torch.finfo(rows.dtype).tiny) * spread)
+            self.item_embedding.weight[0].zero_()
         return list(shared)
 
 

@@ -143,6 +143,11 @@ class SCaser(SequentialRecommender):
         normal_init(self, config.init_std)
         spike_encoding_init(self.item_embedding, config.item_init_std)
 
+    def item_current_spread(self) -> float:
+        """The encoder's item currents start N(0, item_init_std^2) (a warm start standardises a twin's
+        float table to this)."""
+        return self.config.item_init_std
+
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         steps = self.config.time_steps
         image = self.item_embedding(item_seq[:, -self.config.window:]).unsqueeze(1)  # (batch, 1, L, hidden)

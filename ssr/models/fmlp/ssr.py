@@ -161,23 +161,10 @@ class SSR(SequentialRecommender):
             self.config.time_steps, -1, -1)
         return self.item_lif(currents)
 
-    @torch.no_grad()
-    def warm_start(self, source: nn.Module) -> list[str]:
-        """As the base class; a float item table taken over becomes encoding currents: each
-        dimension standardised to the spread this table starts with (item_init_std, ~30% of the
-        entries fire), so the items keep their order along every dimension; padding stays silent."""
-        fused = [name for name, _ in source.named_parameters() if name.startswith("item_embedding.")
-                 and name != "item_embedding.weight"]
-        if fused:  # ids and projections of a fused table: no per-dimension spread to carry over
-            raise ValueError("--warm-start from a model with side information: its fused item table has no "
-                             "single float table to turn into encoding currents; warm-start an id-only ssr")
-        taken = super().warm_start(source)
-        if "item_embedding.weight" in taken:
-            rows = self.item_embedding.weight[1:]
-            spread = rows.std(0).clamp_min(torch.finfo(rows.dtype).tiny)
-            rows.copy_((rows - rows.mean(0)) / spread * (self.config.item_init_std / self.config.item_current_scale))
-            self.item_embedding.weight[0].zero_()
-        return taken
+    def item_current_spread(self) -> float:
+        """The table's parameters start N(0, (item_init_std / item_current_scale)^2): ~30% of the
+        entries fire (a warm start standardises a twin's float table to this)."""
+        return self.config.item_init_std / self.config.item_current_scale
 
     def item_embeddings(self) -> torch.Tensor:
         return self.spike_table().mean(0)  # (num_items + 1, D) firing rates in {0, 1/T, ..., 1}

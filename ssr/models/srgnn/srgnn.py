@@ -206,6 +206,11 @@ class SRSGNN(SequentialRecommender):
         normal_init(self, config.init_std)
         spike_encoding_init(self.item_embedding, config.item_init_std)
 
+    def item_current_spread(self) -> float:
+        """The encoder's item currents start N(0, item_init_std^2) (a warm start standardises a twin's
+        float table to this)."""
+        return self.config.item_init_std
+
     def _per_step(self, lif: LIF, x: torch.Tensor) -> torch.Tensor:
         """A LIF layer over (T * batch, ...) currents: unfold T, fire, fold back."""
         steps = self.config.time_steps
