@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -67,6 +68,27 @@ def earlier_result(name: str) -> dict[str, Any]:
     """bench/results/NAME.json as the last call wrote it, or {} when there is none yet."""
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def run_seed(run: str) -> int:
+    """The seed of a benchmark run folder named `<dataset>_<variant>_seed<N>`."""
+    found = re.search(r"_seed(\d+)$", str(run))
+    if found is None:
+        raise ValueError(f"{run} does not end in _seed<N>")
+    return int(found[1])
+
+
+def merge_per_seed(earlier: dict[str, Any] | None, row: dict[str, Any], today: str) -> list[dict[str, Any]]:
+    """A variant's per-seed rows (each with the `run` folder it read) after diagnosing `row`'s seeds
+    today: `earlier`'s rows (an `earlier_rows` entry) of the other seeds stay, marked with the day
+    they were measured, when `earlier` is the same variant (model, model config, training
+    overrides); ordered by seed."""
+    fresh = [{**entry, "measured": today} for entry in row["per_seed"]]
+    if earlier is None or any(earlier.get(k) != row[k] for k in ("model", "model_config", "train_overrides")):
+        return fresh
+    done = {entry["run"] for entry in fresh}
+    kept = [{"measured": earlier["measured"], **entry} for entry in earlier["per_seed"] if entry["run"] not in done]
+    return sorted(kept + fresh, key=lambda entry: run_seed(entry["run"]))
 
 
 def earlier_rows(previous: dict[str, Any], section: str, key: str = "run") -> dict[str, dict[str, Any]]:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED_DATA, earlier_result, earlier_rows, save_result
+from bench.common import RESULTS, SHARED_DATA, earlier_result, earlier_rows, merge_per_seed, save_result
 from ssr.checkpoint import load_checkpoint
 from ssr.data.dataset import SequenceDataset, read_dataset
 from ssr.data.prepare import PrepareConfig, prepare
@@ -335,9 +335,10 @@ def main(variants: list[str], seeds: int | list[int], work: Path, name: str = "s
     if train_only:
         return rows
     kept = earlier_rows(earlier_result(name), "variants") if merge else {}  # variants measured before (another day) stay
+    today = time.strftime("%Y-%m-%d")
+    rows = {variant: {**row, "per_seed": merge_per_seed(kept.get(variant), row, today)} for variant, row in rows.items()}
     save_result(name, {"dataset": dataset_name, "split": split, "max_len": 50, "epochs_max": 15, "patience": 5,
-                       "variants": {**kept, **{v: {**row, "measured": time.strftime("%Y-%m-%d")}
-                                               for v, row in rows.items()}}})
+                       "variants": {**kept, **{v: {**row, "measured": today} for v, row in rows.items()}}})
     return rows
 
 
@@ -353,7 +354,9 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dataset", default="ml-100k", choices=sorted(KNOWN_DATASETS),
                         help="the matrix's dataset to study (default ml-100k)")
-    parser.add_argument("--merge", action="store_true", help="keep the rows of other variants already in the file")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of other variants already in the file, and of other seeds of a variant "
+                        "diagnosed again (when its model, config and training overrides are the same)")
     args = parser.parse_args()
     unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
     if unknown:

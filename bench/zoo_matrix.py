@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS, ROOT, SHARED_DATA, save_result
+from bench.common import RESULTS, ROOT, SHARED_DATA, run_seed, save_result
 from ssr.data.dataset import read_dataset
 from ssr.io import atomic_path, write_json
 from ssr.train.executor import RayOptions
@@ -130,7 +129,7 @@ def import_recipe_runs(path: Path, settings: dict[str, Any], distil: Distillatio
             if mismatch:
                 raise SystemExit(f"{name}: {variant} cannot stand for {model}: {mismatch}")
             for entry in row["per_seed"]:
-                seed = int(re.search(r"_seed(\d+)$", entry["run"])[1])
+                seed = run_seed(entry["run"])
                 entries[f"{dataset}/{model}/seed{seed}"] = {
                     "test": {m: entry[m] for m in METRICS}, "best_epoch": entry["best_epoch"],
                     "energy_pj_per_inference": entry.get("energy_pj_per_inference"),
