@@ -19,9 +19,10 @@ spikes; the representation is W_1's output averaged over the T steps.
 encoder spikes, score(i) = z . mean_t LIF(E_item[i])[t] (accumulates on chip); `float` the float
 table E_item, as Caser does. Why spikes (issue 23, bench/README.md "Closing ssr's gap"): the float
 scoring of every item is most of SCaser's energy per inference (0.40 of its 0.43 uJ on ml-100k,
-45nm-fp32); against the spikes SCaser costs 0.076 uJ, 89% less than Caser, and ranks about as well
-as with float scoring (trained with `ssr train --teacher CASER_RUN/model.pt --teacher-weight 0.9 --lr
-3e-3`: NDCG@10 -4.3% against Caser, float scoring -2.6%, seed 0). Models saved before the field
+45nm-fp32); against the spikes SCaser costs 0.07-0.08 uJ, 88% less than Caser, and ranks about as
+well as with float scoring (trained with `ssr train --teacher CASER_RUN/model.pt --teacher-weight 0.9
+--lr 3e-3`: NDCG@10 -5.7% against Caser over three seeds, float scoring -4.1%; on Beauty the float
+scoring saves only 6% against Caser, the spikes 89%). Models saved before the field
 existed scored float, and load as such (`former_defaults`).
 """
 

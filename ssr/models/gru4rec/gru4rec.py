@@ -35,7 +35,8 @@ table E_item, as above (multiply-accumulates).
 Why these defaults (issue 23, bench/README.md "Closing ssr's gap"): with `per_step` the spiking model
 cost 97% more energy per inference than GRU4Rec on ml-100k; `once` with spike scoring costs 47% less
 (45nm-fp32), and trained with `ssr train --teacher GRU4REC_RUN/model.pt --teacher-weight 0.9 --lr 3e-3`
-it ranks within a few percent of GRU4Rec there (NDCG@10 -1.7%, seed 0). Models saved before these
+it ranks within a few percent of GRU4Rec there (NDCG@10 -2.7%, three seeds; on Beauty -17%, at 58%
+less energy). Models saved before these
 fields existed were per_step and float, and load as such (`former_defaults`).
 """
 

@@ -30,9 +30,11 @@ items' own encoder spikes, score(i) = W_t[g, s_last] . mean_t LIF(E_item[i])[t] 
 chip); `float` the float table E_item, as above.
 
 Why these defaults (issue 23, bench/README.md "Closing ssr's gap"): with `per_step` the spiking model
-cost 123% more energy per inference than SR-GNN on ml-100k; `once` with spike scoring costs 39%
+cost 123% more energy per inference than SR-GNN on ml-100k; `once` with spike scoring costs 40%
 less (45nm-fp32), and trained with `ssr train --teacher SRGNN_RUN/model.pt --teacher-weight 0.9 --lr
-3e-3` it ranks within a few percent of SR-GNN there (NDCG@10 -2.7%, seed 0). Models saved before
+3e-3` it ranks within a few percent of SR-GNN there (NDCG@10 -4.1%, three seeds; with float scoring
+-2.9% at 38% less, and on Beauty, where the float scoring of 12,101 items weighs more, float scoring
+saves only 29%). Models saved before
 these fields existed were per_step and float, and load as such (`former_defaults`).
 """
 
