@@ -165,12 +165,12 @@ VARIANTS = {
                                                "the graph step once, distilled, scoring against the items' spikes"),
 }
 # the zoo as it now ships, started from its ANN twin (ssr's Beauty lever): --warm-start
-VARIANTS.update({f"{spiking}-warm": (VARIANTS[spiking][0], VARIANTS[spiking][1], {**VARIANTS[spiking][2],
-                                                                                  "warm_start": VARIANTS[spiking][2]["teacher"]},
-                                     f"as {spiking}, started from the same seed's {VARIANTS[spiking][2]['teacher']} run "
-                                     "(its item table as encoding currents, every shared map)")
-                 for spiking in ("sgru4rec-once-spikes-teacher-lr3e-3-w0.9", "scaser-spikes-teacher-lr3e-3-w0.9",
-                                 "srsgnn-once-spikes-teacher-lr3e-3-w0.9")})
+for spiking in ("sgru4rec-once-spikes-teacher-lr3e-3-w0.9", "scaser-spikes-teacher-lr3e-3-w0.9",
+                "srsgnn-once-spikes-teacher-lr3e-3-w0.9"):
+    student, student_config, overrides, _ = VARIANTS[spiking]
+    VARIANTS[f"{spiking}-warm"] = (student, student_config, {**overrides, "warm_start": overrides["teacher"]},
+                                   f"as {spiking}, started from the same seed's {overrides['teacher']} run "
+                                   "(its item table as encoding currents, every shared map)")
 # a training override {"teacher": VARIANT} or {"warm_start": VARIANT} names the variant whose run (same seed)
 # is the teacher or the starting point
 GAP_STUDY = ("fmlp", "ssr", "ssr-hybrid", "ssr-lr3e-3", "fmlp-lr3e-3", "ssr-float-readout", "ssr-float-lookup",

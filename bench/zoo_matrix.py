@@ -47,6 +47,14 @@ DISTILLED_LEDGER = RESULTS / "zoo_matrix_distilled_runs.json"
 RECIPE_VARIANTS = {"ssr": "ssr-teacher-lr3e-3-w0.9", "sgru4rec": "sgru4rec-once-spikes-teacher-lr3e-3-w0.9",
                    "scaser": "scaser-spikes-teacher-lr3e-3-w0.9", "srsgnn": "srsgnn-once-spikes-teacher-lr3e-3-w0.9"}
 LEVER_FILES = {"ml-100k": "ssr_levers.json", "beauty": "ssr_levers_beauty.json"}
+
+
+def recipe_cells() -> dict[str, str]:
+    """The distilled matrix's models, each ANN original before its spiking model -> the ssr_gap variant
+    that trained it (an ANN original's variant has its own name)."""
+    return {name: variant for spiking, student_variant in RECIPE_VARIANTS.items()
+            for name, variant in ((MODELS[spiking].ann_original, MODELS[spiking].ann_original),
+                                  (spiking, student_variant))}
 QUALITY_FILES = ("quality_ml100k.json", "quality_beauty.json")
 LEDGER_FORMAT = 1
 WORK = RESULTS.parent / "work" / "zoo_matrix"  # prepared data and run checkpoints (git-ignored)
@@ -120,8 +128,7 @@ def import_recipe_runs(path: Path, settings: dict[str, Any], distil: Distillatio
                 (settings["epochs"], settings["patience"], settings["max_len"]):
             continue
         entries = {}
-        for model, variant in [(m, v) for s, v in RECIPE_VARIANTS.items() for m, v in
-                               ((MODELS[s].ann_original, MODELS[s].ann_original), (s, v))]:
+        for model, variant in recipe_cells().items():
             row = levers["variants"].get(variant)
             if row is None:
                 continue
@@ -229,8 +236,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     code_commit = commit()
     distil = Distillation() if args.distil else None
-    changed = ",".join(f"{MODELS[s].ann_original},{s}" for s in RECIPE_VARIANTS)
-    models = resolve_models(args.models or (changed if distil else "all"))
+    models = resolve_models(args.models or (",".join(recipe_cells()) if distil else "all"))
     specs = args.datasets.split(",")
     datasets = [Path(spec).stem if spec.endswith(".h5") else spec for spec in specs]  # as prepare_datasets names them
     settings = {**SETTINGS, "epochs": args.epochs, "patience": args.patience, "threads": args.threads}

@@ -22,8 +22,8 @@ scoring of every item is most of SCaser's energy per inference (0.40 of its 0.43
 45nm-fp32); against the spikes SCaser costs 0.07-0.08 uJ, 88% less than Caser, and ranks about as
 well as with float scoring (trained with `ssr train --teacher CASER_RUN/model.pt --teacher-weight 0.9
 --lr 3e-3`: NDCG@10 -5.7% against Caser over three seeds, float scoring -4.1%; on Beauty the float
-scoring saves only 6% against Caser, the spikes 89%). Models saved before the field
-existed scored float, and load as such (`former_defaults`).
+scoring saves only 6% against Caser, the spikes 89%). Models saved before the field existed scored
+float, and load as such (`former_defaults`).
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ Why these defaults (issue 23, bench/README.md "Closing ssr's gap"): with `per_st
 cost 97% more energy per inference than GRU4Rec on ml-100k; `once` with spike scoring costs 47% less
 (45nm-fp32), and trained with `ssr train --teacher GRU4REC_RUN/model.pt --teacher-weight 0.9 --lr 3e-3`
 it ranks within a few percent of GRU4Rec there (NDCG@10 -2.7%, three seeds; on Beauty -17%, at 58%
-less energy). Models saved before these
-fields existed were per_step and float, and load as such (`former_defaults`).
+less energy). Models saved before these fields existed were per_step and float, and load as such
+(`former_defaults`).
 """
 
 from __future__ import annotations

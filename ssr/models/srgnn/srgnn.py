@@ -34,8 +34,8 @@ cost 123% more energy per inference than SR-GNN on ml-100k; `once` with spike sc
 less (45nm-fp32), and trained with `ssr train --teacher SRGNN_RUN/model.pt --teacher-weight 0.9 --lr
 3e-3` it ranks within a few percent of SR-GNN there (NDCG@10 -4.1%, three seeds; with float scoring
 -2.9% at 38% less, and on Beauty, where the float scoring of 12,101 items weighs more, float scoring
-saves only 29%). Models saved before
-these fields existed were per_step and float, and load as such (`former_defaults`).
+saves only 29%). Models saved before these fields existed were per_step and float, and load as such
+(`former_defaults`).
 """
 
 from __future__ import annotations
