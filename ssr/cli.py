@@ -323,6 +323,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     TrainConfig(epochs=args.epochs, patience=args.patience, threads=args.threads,  # range-check before any work
                 teacher_weight=args.teacher_weight, teacher_temperature=args.teacher_temperature,
                 lr=args.distil_lr)
+    if args.distil_warm and not args.distil:
+        raise ValueError("--distil-warm starts each distilled student from its teacher: add --distil")
     out = Path(args.out)
     models = resolve_models(args.models)
     sweeps = [parse_sweep(spec, models) for spec in args.sweep]
@@ -333,7 +335,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
                threads=args.threads, mask_history=args.mask_history,
                tuned=Path(args.tuned) if args.tuned else None, sweeps=sweeps, executor=args.executor,
                ray=ray_options(args), data_dir=Path(args.data_dir), progress=not args.quiet,
-               distil=Distillation(args.teacher_weight, args.teacher_temperature, args.distil_lr) if args.distil else None)
+               distil=Distillation(args.teacher_weight, args.teacher_temperature, args.distil_lr, args.distil_warm)
+               if args.distil else None)
     print((out / "results.md").read_text())
     print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.json'}")
 
@@ -531,6 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--distil-lr", type=_positive_float, default=3e-3, metavar="LR",
                        help="with --distil: the distilled cells' learning rate (default 3e-3; the ANN cells keep "
                        "the matrix's)")
+    bench.add_argument("--distil-warm", action="store_true",
+                       help="with --distil: start each student from its teacher's parameters too (ssr train "
+                       "--warm-start); run folders distilled-...-warm")
     add_executor_options(bench, "matrix cell")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(run=cmd_bench, resumable=True)

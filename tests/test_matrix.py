@@ -135,3 +135,22 @@ def test_bench_distil_trains_each_spiking_model_from_its_ann_run(data, tmp_path,
     assert (out / "results.md").read_text().startswith("Spiking models distilled from their ANN original's run")
     assert main(["bench", "--models", "sfmlp", "--datasets", str(data), "--distil", "--out", str(tmp_path / "x")]) == 1
     assert "--distil: sfmlp learns from its ANN original fmlp, which is not in --models" in capsys.readouterr().err
+
+
+def test_bench_distil_warm_starts_each_student_from_its_own_teacher(data, tmp_path, capsys):
+    import hashlib
+
+    out = tmp_path / "warm"
+    assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--seeds", "1", "--epochs", "1",
+                 "--threads", "1", "--quiet", "--distil", "--distil-warm", "--out", str(out)]) == 0
+    student = out / "runs" / "syn" / "sfmlp" / "distilled-w0.9-tau2-lr0.003-warm" / "seed0"
+    teacher = hashlib.sha256((out / "runs" / "syn" / "fmlp" / "seed0" / "model.pt").read_bytes()).hexdigest()
+    described = json.loads((student / "metrics.json").read_text())
+    assert described["warm_start"]["sha256"] == described["teacher"]["sha256"] == teacher
+    assert described["warm_start"]["parameters"]  # it took the teacher's shared parameters
+    assert json.loads((out / "results.json").read_text())["distillation"]["warm_start"] is True
+    assert "each started from its teacher" in (out / "results.md").read_text().splitlines()[0]
+    assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--distil-warm",
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "--distil-warm starts each distilled student from its teacher: add --distil" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
