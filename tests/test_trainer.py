@@ -264,7 +264,7 @@ def test_fine_tuning_starts_from_the_init_checkpoint(data, reference_run, tmp_pa
 
 
 def interrupted_under_an_older_ssr(monkeypatch, model: str, data, run: Path, config: dict,
-                                   absent: dict[str, tuple[str, ...]]) -> None:
+                                   absent: dict[str, tuple[str, ...]], train_config: TrainConfig = TRAIN) -> None:
     """Train `model` until its first last.pt, written as an older ssr wrote it (without the options
     `absent` names per config dict: train_config, model_config), then stop as Ctrl-C does."""
     real_save = trainer.save_checkpoint
@@ -279,7 +279,7 @@ def interrupted_under_an_older_ssr(monkeypatch, model: str, data, run: Path, con
 
     monkeypatch.setattr(trainer, "save_checkpoint", save_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        train(model, data, run, TRAIN, config, progress=False)
+        train(model, data, run, train_config, config, progress=False)
     monkeypatch.setattr(trainer, "save_checkpoint", real_save)
 
 
@@ -291,6 +291,18 @@ def test_resume_accepts_state_saved_before_an_option_existed(data, tmp_path, mon
                                    {"train_config": ("init_from",), "model_config": ("dropout",)})
     with pytest.raises(ValueError, match="different training run"):
         train("fmlp", data, run, TRAIN, {**FMLP, "dropout": 0.1}, progress=False)
+    train("fmlp", data, run, TRAIN, FMLP, progress=False)
+    assert "resuming after epoch 1" in (run / "train.log").read_text()
+
+
+def test_resume_without_a_teacher_ignores_the_teacher_weight_default_change(data, tmp_path, monkeypatch) -> None:
+    """--teacher-weight's default went from 0.5 to 0.9 (issue 23). A run without a teacher never read
+    it, so a state saved under the old default resumes; a real difference (the lr) is still refused."""
+    run = tmp_path / "run"
+    interrupted_under_an_older_ssr(monkeypatch, "fmlp", data, run, FMLP, {},
+                                   dataclasses.replace(TRAIN, teacher_weight=0.5))
+    with pytest.raises(ValueError, match="different training run"):
+        train("fmlp", data, run, dataclasses.replace(TRAIN, lr=2e-3), FMLP, progress=False)
     train("fmlp", data, run, TRAIN, FMLP, progress=False)
     assert "resuming after epoch 1" in (run / "train.log").read_text()
 

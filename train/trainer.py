@@ -77,6 +77,14 @@ class TrainLog:
             tqdm.write(line)
 
 
+def _shaping(train_config: dict[str, Any]) -> dict[str, Any]:
+    """The training options that shape a run: the teacher's weight and temperature mean nothing
+    without a teacher (so a state saved before --teacher-weight's default changed still resumes)."""
+    if train_config.get("teacher") is None:
+        return {k: v for k, v in train_config.items() if k not in ("teacher_weight", "teacher_temperature")}
+    return train_config
+
+
 def _load_state(path: Path, expected: dict[str, Any], defaults: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """The saved training state if it belongs to this run. An option added to ssr after the state
     was saved matches when this run leaves it at its default (`defaults`: per config dict)."""
@@ -95,6 +103,8 @@ def _load_state(path: Path, expected: dict[str, Any], defaults: dict[str, dict[s
         saved = state.get(key)
         if key in defaults and isinstance(saved, dict):
             saved = {**{k: v for k, v in defaults[key].items() if k not in saved}, **saved}
+        if key == "train_config" and isinstance(saved, dict):
+            return _shaping(saved) == _shaping(value)
         return saved == value
 
     if state.get("format") != STATE_FORMAT or not all(same(k, v) for k, v in expected.items()):
