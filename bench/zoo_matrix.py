@@ -47,6 +47,11 @@ DISTILLED_LEDGER = RESULTS / "zoo_matrix_distilled_runs.json"
 RECIPE_VARIANTS = {"ssr": "ssr-teacher-lr3e-3-w0.9", "sgru4rec": "sgru4rec-once-spikes-teacher-lr3e-3-w0.9",
                    "scaser": "scaser-spikes-teacher-lr3e-3-w0.9", "srsgnn": "srsgnn-once-spikes-teacher-lr3e-3-w0.9"}
 LEVER_FILES = {"ml-100k": "ssr_levers.json", "beauty": "ssr_levers_beauty.json"}
+QUALITY_FILES = ("quality_ml100k.json", "quality_beauty.json")
+LEDGER_FORMAT = 1
+WORK = RESULTS.parent / "work" / "zoo_matrix"  # prepared data and run checkpoints (git-ignored)
+
+SETTINGS = {"epochs": 15, "patience": 5, "threads": 1, "mask_history": False, "max_len": 50}
 
 
 def recipe_cells() -> dict[str, str]:
@@ -55,10 +60,6 @@ def recipe_cells() -> dict[str, str]:
     return {name: variant for spiking, student_variant in RECIPE_VARIANTS.items()
             for name, variant in ((MODELS[spiking].ann_original, MODELS[spiking].ann_original),
                                   (spiking, student_variant))}
-QUALITY_FILES = ("quality_ml100k.json", "quality_beauty.json")
-LEDGER_FORMAT = 1
-WORK = RESULTS.parent / "work" / "zoo_matrix"  # prepared data and run checkpoints (git-ignored)
-SETTINGS = {"epochs": 15, "patience": 5, "threads": 1, "mask_history": False, "max_len": 50}
 
 
 def read_ledger(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
