@@ -5,7 +5,7 @@ bench/work/ and reused, so an interrupted `make bench` resumes where it stopped.
 """
 
 from bench import (data_prepare, energy, gpu_run, lava_run, lava_zoo, lif_speed, nir_verify, published_baselines,
-                   quality, sasrec_recbole, ssr_gap, train_throughput, zoo_matrix)
+                   quality, sasrec_recbole, ssr_gap, sweeps, train_throughput, zoo_matrix)
 from bench.common import RESULTS, SHARED_DATA
 from ssr.models import MODELS
 
@@ -30,6 +30,7 @@ if __name__ == "__main__":
         zoo_matrix.main(["--distil"])  # the models issue 23 changed, as they now ship (ledger zoo_matrix_distilled_runs.json)
         sasrec_recbole.main(WORK / "sasrec_recbole")
         published_baselines.main(WORK / "published_baselines", list(published_baselines.PUBLISHED))
+        sweeps.main([])  # the paper's sensitivity to T and to max length, ml-100k (bench/work/sweep_<field>/)
     nir_verify.main(WORK)  # exports and verifies the seed-0 spiking runs above
     lava_run.main(WORK / "runs" / "ml-100k_ssr_seed0", WORK / "ml-100k_ufo.h5")
 
