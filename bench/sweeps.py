@@ -22,15 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS, ROOT, SHARED_DATA, save_result
-from ssr.train.matrix import parse_sweep, prepare_datasets, run_matrix
+from ssr.train.matrix import KNOWN_DATASETS, parse_sweep, prepare_datasets, run_matrix
 
 WORK = RESULTS.parent / "work"
 MODELS = ["fmlp", "sasrec", "sfmlp", "sfsrec", "ssr"]
-SETTINGS = {"dataset": "ml-100k", "split": "ufo", "seeds": 1, "epochs": 10, "patience": 3, "threads": 1}
+READER, RAW, SPLIT = KNOWN_DATASETS["ml-100k"]
+SETTINGS = {"dataset": "ml-100k", "split": SPLIT, "seeds": 1, "epochs": 10, "patience": 3, "threads": 1}
 SWEEPS = {"time_steps": {"values": "1,2,4,8", "max_len": 20}, "max_len": {"values": "10,20,50"}}
 
 
-def datasets(field: str, out: Path) -> dict[str, Path]:
+def datasets(field: str, work: Path, out: Path) -> dict[str, Path]:
     """The prepared file each sweep trains on: ml-100k at max length 20 for the T sweep (named
     ml-100k-len20), ml-100k at 50 (prepared again per length by the sweep itself) for the length sweep."""
     from ssr.data.prepare import PrepareConfig, prepare
@@ -38,24 +39,26 @@ def datasets(field: str, out: Path) -> dict[str, Path]:
     max_len = SWEEPS[field].get("max_len")
     if max_len is None:
         return prepare_datasets([SETTINGS["dataset"]], SHARED_DATA, out)
-    target = WORK / "data" / f"{SETTINGS['dataset']}-len{max_len}.h5"
-    prepare(PrepareConfig(dataset=SETTINGS["dataset"], split=SETTINGS["split"], max_len=max_len),
-            SHARED_DATA / "ml-100k" / "u.data", target)  # reused when unchanged
+    target = work / "data" / f"{SETTINGS['dataset']}-len{max_len}.h5"
+    prepare(PrepareConfig(dataset=READER, split=SPLIT, max_len=max_len), SHARED_DATA / RAW, target)  # reused when unchanged
     return {target.stem: target}
 
 
 def sweep(field: str, work: Path, executor: str = "local") -> dict[str, Any]:
     out = work / f"sweep_{field}"
-    summary = run_matrix(MODELS, datasets(field, out), SETTINGS["seeds"], out, epochs=SETTINGS["epochs"],
+    data = datasets(field, work, out)
+    spec = f"{field}={SWEEPS[field]['values']}"
+    summary = run_matrix(MODELS, data, SETTINGS["seeds"], out, epochs=SETTINGS["epochs"],
                          patience=SETTINGS["patience"], threads=SETTINGS["threads"], executor=executor,
-                         sweeps=[parse_sweep(f"{field}={SWEEPS[field]['values']}", MODELS)], data_dir=SHARED_DATA,
-                         progress=True)
+                         sweeps=[parse_sweep(spec, MODELS)], data_dir=SHARED_DATA, progress=True)
     shutil.copyfile(out / f"sweep_{field}.png", RESULTS / f"sweep_{field}.png")
-    data = "ml-100k" if "max_len" not in SWEEPS[field] else relpath(WORK / "data" / f"ml-100k-len{SWEEPS[field]['max_len']}.h5", ROOT)
-    settings = {**SETTINGS, "models": MODELS, "sweep": f"{field}={SWEEPS[field]['values']}",
+    (name, path), = data.items()
+    settings = {**SETTINGS, "models": MODELS, "sweep": spec,
                 **({"max_len": SWEEPS[field]["max_len"]} if "max_len" in SWEEPS[field] else {}),
-                "command": f"ssr bench --models {','.join(MODELS)} --datasets {data} --seeds 1 --epochs 10 "
-                           f"--patience 3 --threads 1 --sweep {field}={SWEEPS[field]['values']} --out {relpath(out, ROOT)}",
+                "command": f"ssr bench --models {','.join(MODELS)} --datasets "
+                           f"{name if name == SETTINGS['dataset'] else relpath(path, ROOT)} "
+                           f"--seeds {SETTINGS['seeds']} --epochs {SETTINGS['epochs']} --patience {SETTINGS['patience']} "
+                           f"--threads {SETTINGS['threads']} --sweep {spec} --out {relpath(out, ROOT)}",
                 "energy_profile": "45nm-fp32"}
     return {"settings": settings, "rows": summary["sweeps"][field], "figure": f"bench/results/sweep_{field}.png"}
 
