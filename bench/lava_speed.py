@@ -47,7 +47,7 @@ def measure(checkout: Path, graph: str, data: str, sequences: int, batch: int) -
             **{key: result[key] for key in KEYS if key in result}}
 
 
-def main(baseline: Path, cases: list[tuple[str, str, int, int]]) -> dict:
+def main(baseline: Path, cases: list[tuple[str, str, int, int]], name: str = "lava_speed") -> dict:
     rows = []
     for graph, data, sequences, batch in cases:
         before = measure(baseline, graph, data, sequences, batch)
@@ -61,7 +61,7 @@ def main(baseline: Path, cases: list[tuple[str, str, int, int]]) -> dict:
               f"{after['sequences_per_second']:.1f} sequences/s ({row['speed_up']:.1f}x); identical to PyTorch: "
               f"{after['top10_exact_agreement'] == 1.0 and after['spike_counts_identical']}", flush=True)
     out = {"baseline": str(baseline), "cases": rows}
-    save_result("lava_speed", out)
+    save_result(name, out)
     return out
 
 
@@ -77,5 +77,8 @@ if __name__ == "__main__":
     parser.add_argument("--baseline", required=True, help="a checkout (git worktree) of the earlier commit")
     parser.add_argument("--case", type=parse_case, action="append", required=True,
                         help="GRAPH:DATA:SEQUENCES[:BATCH] (repeatable)")
+    parser.add_argument("--name", default="lava_speed",
+                        help="result file bench/results/NAME.json (default lava_speed; another name keeps "
+                             "an earlier comparison's file)")
     args = parser.parse_args()
-    main(Path(args.baseline), args.case)
+    main(Path(args.baseline), args.case, args.name)

@@ -171,3 +171,60 @@ def test_batched_runs_equal_one_sequence_at_a_time(exported, tmp_path, quantised
     assert batched.hr_at_10 == single.hr_at_10 and batched.spike_counts_identical
     assert batched.top10_exact_agreement == 1.0 and batched.sequences == 11
     assert batched.quantisation == single.quantisation
+
+
+@pytest.mark.parametrize("tag", ["floating_pt", "fixed_pt"])
+def test_our_synapse_models_compute_what_lavas_own_compute(tag):
+    """run-lava swaps lava's Sparse and DelaySparse process models for faster ones
+    (`simulator_config`); lava's own models are the reference: random spikes through a Sparse and a
+    DelaySparse (delay 2) into LIFs give the same voltages and spikes at every step (fixed point:
+    identical integers; floating point: the same sums in another order, to 1e-12)."""
+    from ssr.targets.loihi_sim.lava_compat import import_lava
+    from ssr.targets.loihi_sim.run import simulator_config
+
+    import_lava()
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+    from lava.proc.sparse.process import DelaySparse, Sparse
+
+    rng = np.random.default_rng(0)
+    steps, sources, targets = 12, 40, 30
+    spikes = (rng.random((sources, steps)) < 0.3).astype(float)
+    weights = sparse.random(targets, sources, density=0.5, random_state=1, format="csr")
+    if tag == "fixed_pt":
+        weights.data = np.round(weights.data * 200 - 100)
+    else:
+        weights.data = weights.data * 0.8 - 0.3
+    lif_params = ({"du": 4095, "dv": 2048, "vth": 20} if tag == "fixed_pt" else {"du": 1.0, "dv": 0.5, "vth": 0.9})
+
+    def run(config):
+        source = RingBuffer(data=spikes)
+        plain, delayed = LIF(shape=(targets,), **lif_params), LIF(shape=(targets,), **lif_params)
+        delays = weights.copy()
+        delays.data = np.full(delays.nnz, 2.0)
+        for synapse, lif in ((Sparse(weights=weights), plain),
+                             (DelaySparse(weights=weights, delays=delays.astype(np.int64), max_delay=2), delayed)):
+            source.s_out.connect(synapse.s_in)
+            synapse.a_out.connect(lif.a_in)
+        monitors = []
+        for lif in (plain, delayed):
+            for var in (lif.v, lif.s_out):
+                monitor = Monitor()
+                monitor.probe(var, steps)
+                monitors.append((monitor, lif.name, var.name))
+        try:
+            source.run(condition=RunSteps(num_steps=steps), run_cfg=config)
+            return [np.asarray(m.get_data()[lif_name][var_name]) for m, lif_name, var_name in monitors]
+        finally:
+            source.stop()
+
+    ours, lavas = run(simulator_config(tag)), run(Loihi2SimCfg(select_tag=tag))
+    assert sum(float(np.abs(x).sum()) for x in lavas[1::2]) > 10, "some neurons should fire"
+    for got, want in zip(ours, lavas):
+        if tag == "fixed_pt":
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

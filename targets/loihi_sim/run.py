@@ -198,6 +198,19 @@ class _KeptNetwork:
             totals["synaptic_ops"][synapse] += ops
 
 
+def simulator_config(tag: str):
+    """Lava's CPU simulator for `tag` (floating_pt or fixed_pt), with our faster process models for
+    lava's Sparse and DelaySparse (lava_processes.models.PROCESS_MODELS: the same arithmetic)."""
+    from ssr.targets.loihi_sim.lava_compat import import_lava
+
+    import_lava()
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from ssr.targets.loihi_sim.lava_processes.models import PROCESS_MODELS
+
+    return Loihi2SimCfg(select_tag=tag, exception_proc_model_map=PROCESS_MODELS[tag])
+
+
 class LavaSession:
     """NIR sub-graphs on Lava's simulator (floating_pt) for a host-in-the-loop run: each sub-graph
     starts its Lava processes once, at its first call (once more for a call of another batch size),
@@ -211,11 +224,9 @@ class LavaSession:
         from ssr.targets.loihi_sim.lava_compat import import_lava
 
         import_lava()
-        from lava.magma.core.run_configs import Loihi2SimCfg
-
         self.totals, self.folder, self.batch = totals, Path(folder), batch
         self.networks: dict[tuple, _KeptNetwork] = {}
-        self.run_config = Loihi2SimCfg(select_tag="floating_pt")
+        self.run_config = simulator_config("floating_pt")
 
     def executor(self, graph, dtype=None) -> "LavaSession._Call":
         return LavaSession._Call(self, graph)
@@ -417,8 +428,6 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
     from ssr.targets.loihi_sim.lava_compat import import_lava
 
     import_lava()
-    from lava.magma.core.run_configs import Loihi2SimCfg
-
     if not deployment.whole_graph:
         return _run_host_in_the_loop(files, model, inputs, targets, chunk, progress,
                                      {"graph": str(graph_path), "data": str(data), "split": split,
@@ -456,7 +465,7 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         compile_start = time.perf_counter()
         network = LavaNetwork(batched, windows, {input_name: input_path}, {readout_name: record_path}, Path(folder),
                               fixed, counted=counted if copies > 1 else None)
-        run_config = Loihi2SimCfg(select_tag=PRECISIONS[precision])
+        run_config = simulator_config(PRECISIONS[precision])
         compile_seconds = time.perf_counter() - compile_start
 
         total_steps = windows * steps + readout_lag + 1  # the last window leaves the pipeline
