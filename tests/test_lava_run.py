@@ -176,9 +176,11 @@ def test_batched_runs_equal_one_sequence_at_a_time(exported, tmp_path, quantised
 @pytest.mark.parametrize("tag", ["floating_pt", "fixed_pt"])
 def test_our_synapse_models_compute_what_lavas_own_compute(tag):
     """run-lava swaps lava's Sparse and DelaySparse process models for faster ones
-    (`simulator_config`); lava's own models are the reference: random spikes through a Sparse and a
-    DelaySparse (delay 2) into LIFs give the same voltages and spikes at every step (fixed point:
-    identical integers; floating point: the same sums in another order, to 1e-12)."""
+    (`simulator_config`); lava's own models are the reference. Random spikes through a Sparse and a
+    DelaySparse (delays 1 and 2), and the same values as graded 24-bit messages through a Sparse,
+    into LIFs (a spike synapse reads any non-zero value as a spike, as lava's do): the same voltages and spikes at every step (fixed point, with weights past 8 bits that
+    both clip and a weight exponent: identical integers; floating point: the same sums in another
+    order, to 1e-12), and the run did use our models."""
     from ssr.targets.loihi_sim.lava_compat import import_lava
     from ssr.targets.loihi_sim.run import simulator_config
 
@@ -190,41 +192,47 @@ def test_our_synapse_models_compute_what_lavas_own_compute(tag):
     from lava.proc.monitor.process import Monitor
     from lava.proc.sparse.process import DelaySparse, Sparse
 
+    from ssr.targets.loihi_sim.lava_processes.models import PROCESS_MODELS
+
     rng = np.random.default_rng(0)
+    fixed = tag == "fixed_pt"
     steps, sources, targets = 12, 40, 30
-    spikes = (rng.random((sources, steps)) < 0.3).astype(float)
+    values = np.round(rng.normal(0, 20, (sources, steps))) if fixed else rng.normal(0, 2.0, (sources, steps))
+    values *= rng.random((sources, steps)) < 0.3  # mostly silent
     weights = sparse.random(targets, sources, density=0.5, random_state=1, format="csr")
-    if tag == "fixed_pt":
-        weights.data = np.round(weights.data * 200 - 100)
-    else:
-        weights.data = weights.data * 0.8 - 0.3
-    lif_params = ({"du": 4095, "dv": 2048, "vth": 20} if tag == "fixed_pt" else {"du": 1.0, "dv": 0.5, "vth": 0.9})
+    weights.data = np.round(weights.data * 300 - 150) if fixed else weights.data * 0.8 - 0.3  # fixed: some clip
+    delays = weights.copy()
+    delays.data = rng.integers(1, 3, delays.nnz).astype(float)
+    extra = {"weight_exp": 1} if fixed else {}
+    lif_params = {"du": 4095, "dv": 2048, "vth": 200} if fixed else {"du": 1.0, "dv": 0.5, "vth": 0.9}
 
     def run(config):
-        source = RingBuffer(data=spikes)
-        plain, delayed = LIF(shape=(targets,), **lif_params), LIF(shape=(targets,), **lif_params)
-        delays = weights.copy()
-        delays.data = np.full(delays.nnz, 2.0)
-        for synapse, lif in ((Sparse(weights=weights), plain),
-                             (DelaySparse(weights=weights, delays=delays.astype(np.int64), max_delay=2), delayed)):
+        source = RingBuffer(data=values)
+        synapses = [Sparse(weights=weights, **extra),
+                    DelaySparse(weights=weights, delays=delays.astype(np.int64), max_delay=2, **extra),
+                    Sparse(weights=weights, num_message_bits=24, **extra)]
+        monitors = []
+        for synapse in synapses:
+            lif = LIF(shape=(targets,), **lif_params)
             source.s_out.connect(synapse.s_in)
             synapse.a_out.connect(lif.a_in)
-        monitors = []
-        for lif in (plain, delayed):
             for var in (lif.v, lif.s_out):
                 monitor = Monitor()
                 monitor.probe(var, steps)
                 monitors.append((monitor, lif.name, var.name))
         try:
             source.run(condition=RunSteps(num_steps=steps), run_cfg=config)
-            return [np.asarray(m.get_data()[lif_name][var_name]) for m, lif_name, var_name in monitors]
+            return ([np.asarray(m.get_data()[lif_name][var_name]) for m, lif_name, var_name in monitors],
+                    [synapse.model_class for synapse in synapses])
         finally:
             source.stop()
 
-    ours, lavas = run(simulator_config(tag)), run(Loihi2SimCfg(select_tag=tag))
-    assert sum(float(np.abs(x).sum()) for x in lavas[1::2]) > 10, "some neurons should fire"
+    (ours, our_models), (lavas, lava_models) = run(simulator_config(tag)), run(Loihi2SimCfg(select_tag=tag))
+    assert our_models == [PROCESS_MODELS[tag][Sparse], PROCESS_MODELS[tag][DelaySparse], PROCESS_MODELS[tag][Sparse]]
+    assert not set(lava_models) & set(our_models)
+    assert all(float(np.abs(x).sum()) > 5 for x in lavas[1::2]), "every LIF should fire"
     for got, want in zip(ours, lavas):
-        if tag == "fixed_pt":
+        if fixed:
             np.testing.assert_array_equal(got, want)
         else:
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -287,12 +287,20 @@ class PySpikeSparseModelFloat(PySparseModelFloat):
 
     def run_spk(self) -> None:
         self.a_out.send(self.a_buff)  # computed last step: one step of synaptic delay, as lava's
-        self.a_buff = self.weights.dot(np.asarray(self.s_in.recv(), dtype=float))
+        self.a_buff = self.weights.dot(_received(self, float))
+
+
+def _received(model, dtype) -> np.ndarray:
+    """The input vector as lava's Sparse models read it: as given for graded messages
+    (num_message_bits > 0), else as spikes (non-zero = 1); in `dtype`."""
+    received = model.s_in.recv()
+    return np.asarray(received if model.num_message_bits.item() > 0 else received.astype(bool), dtype=dtype)
 
 
 class PySpikeSparseModelFixed(PySparseModelBitAcc):
     """lava's fixed_pt `Sparse` (weights clipped and truncated to 8 bits at the first step, the
-    product shifted by weight_exp) with W s as one integer product instead of a column slice."""
+    product shifted by weight_exp) with W s as one integer product instead of a column slice. The
+    product is summed in int64 (lava's graded path sums in int32 and would wrap first above 2^31)."""
 
     def run_spk(self) -> None:
         self.weight_exp = self.proc_params.get("weight_exp", 0)
@@ -302,7 +310,7 @@ class PySpikeSparseModelFixed(PySparseModelBitAcc):
             self.weights = truncate_weights(self.weights, sign_mode, self.proc_params.get("num_weight_bits", 8))
             self.weights_set = True
         self.a_out.send(self.a_buff)
-        accumulated = np.asarray(self.weights.dot(np.asarray(self.s_in.recv(), dtype=np.int64)), dtype=np.int64)
+        accumulated = np.asarray(self.weights.dot(_received(self, np.int64)), dtype=np.int64)
         self.a_buff = (np.left_shift(accumulated, self.weight_exp) if self.weight_exp > 0
                        else np.right_shift(accumulated, -self.weight_exp))
 
