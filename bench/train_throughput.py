@@ -84,7 +84,8 @@ def one_epoch(checkout: Path, model: str, data: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def side_by_side(baseline: Path, models: list[str], users: int, repeats: int) -> dict | None:
+def side_by_side(baseline: Path, models: list[str], users: int, repeats: int,
+                 name: str = "train_step_speed") -> dict | None:
     """Samples/s of `baseline`'s trainer and this checkout's, alternating, `repeats` times each."""
     source = SHARED_DATA / "ml-100k" / "u.data"
     if not source.exists():
@@ -115,7 +116,7 @@ def side_by_side(baseline: Path, models: list[str], users: int, repeats: int) ->
     result = {"baseline": str(baseline), "baseline_commit": commit(baseline), "commit": commit(ROOT),
               "dataset": f"ml-100k users 1-{users}", "split": "ufo", "max_len": 50, "batch_size": 128,
               "torch_threads": 1, "repeats": repeats, "models": rows}
-    save_result("train_step_speed", result)
+    save_result(name, result)
     return result
 
 
@@ -125,8 +126,10 @@ if __name__ == "__main__":
     parser.add_argument("--baseline", type=Path, help="a checkout (git worktree) of an earlier commit: side by side")
     parser.add_argument("--users", type=int, default=200, help="with --baseline: ml-100k users 1..N")
     parser.add_argument("--repeats", type=int, default=3, help="with --baseline: runs per side")
+    parser.add_argument("--name", default="train_step_speed",
+                        help="with --baseline: result file bench/results/NAME.json (another name keeps an earlier one)")
     args = parser.parse_args()
     if args.baseline:
-        side_by_side(args.baseline, args.models.split(","), args.users, args.repeats)
+        side_by_side(args.baseline, args.models.split(","), args.users, args.repeats, args.name)
     else:
         main(args.models.split(","))

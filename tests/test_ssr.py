@@ -160,3 +160,36 @@ def test_hybrid_trains_with_the_released_weight_decay_unless_told(tmp_path: Path
         run = tmp_path / f"run-{weight_decay}"
         train("ssr-hybrid", data, run, TrainConfig(epochs=1, weight_decay=weight_decay), SMALL, progress=False)
         assert torch.load(run / "model.pt", weights_only=True)["train_config"]["weight_decay"] == expected
+
+
+@pytest.mark.parametrize("strided", [False, True])
+def test_feature_batch_norm_equals_torchs_batch_norm_on_the_rows_bit_for_bit(strided):
+    """FeatureBatchNorm hands contiguous rows to torch as channels-last (rows, C, 1, 1); the
+    reference is torch's BatchNorm1d on the (rows, C) matrix, as the published runs were trained:
+    output, input / weight / bias gradients and running statistics identical, in training and eval."""
+    from ssr.models.layers import FeatureBatchNorm
+
+    torch.manual_seed(0)
+    ours, reference = FeatureBatchNorm(64), torch.nn.BatchNorm1d(64)
+    with torch.no_grad():
+        ours.weight.normal_()
+        ours.bias.normal_()
+    reference.load_state_dict(ours.state_dict())
+    base = torch.randn(4, 128, 50, 64) * 3 + 1
+    if strided:  # a (T, B, 1, D) view whose rows are not contiguous, as the last block's einsum returns
+        base = (torch.randn(64, 1, 4, 128) * 3 + 1).permute(2, 3, 1, 0)
+    grad = torch.randn(base.shape)
+    for training in (True, False):
+        ours.train(training)
+        reference.train(training)
+        x, x_ref = (torch.empty_strided(base.shape, base.stride()).copy_(base).requires_grad_() for _ in range(2))
+        y = ours(x)
+        y_ref = reference(x_ref.reshape(-1, 64)).reshape(base.shape)
+        (y * grad).sum().backward()
+        (y_ref * grad).sum().backward()
+        assert torch.equal(y, y_ref) and torch.equal(x.grad, x_ref.grad)
+        assert torch.equal(ours.weight.grad, reference.weight.grad) and torch.equal(ours.bias.grad, reference.bias.grad)
+        assert torch.equal(ours.running_mean, reference.running_mean)
+        assert torch.equal(ours.running_var, reference.running_var)
+        ours.zero_grad()
+        reference.zero_grad()

@@ -32,10 +32,23 @@ class TimeSharedDropout(Dropout):
 
 class FeatureBatchNorm(nn.BatchNorm1d):
     """BatchNorm over the last (feature) axis of a (..., features) tensor, statistics over all
-    other axes. In eval mode it is a per-feature affine map, so it folds into an adjacent linear map."""
+    other axes. In eval mode it is a per-feature affine map, so it folds into an adjacent linear map.
+
+    Contiguous rows go to torch as (rows, features, 1, 1) in channels-last memory (the same bytes):
+    torch's channels-last CPU kernels vectorise over the features and compute the same output,
+    gradients and running statistics bit for bit as for the (rows, features) matrix, in less time
+    (forward and backward on 25,600 x 256: ~15% less). Rows that are a strided view stay a 2-D
+    view, as before: torch sums those in another order, and training must not change."""
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() not in (2, 3, 4):
+            raise ValueError(f"expected 2-D, 3-D or 4-D input (got {x.dim()}-D)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+        rows = x.reshape(-1, x.shape[-1])
+        if rows.is_contiguous():
+            rows = rows[:, :, None, None].contiguous(memory_format=torch.channels_last)
+        return super().forward(rows).reshape(x.shape)
 
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Eval-mode batch norm as y = scale * x + shift per feature: (scale, shift), (features,)
