@@ -178,9 +178,10 @@ def test_our_synapse_models_compute_what_lavas_own_compute(tag):
     """run-lava swaps lava's Sparse and DelaySparse process models for faster ones
     (`simulator_config`); lava's own models are the reference. Random spikes through a Sparse and a
     DelaySparse (delays 1 and 2), and the same values as graded 24-bit messages through a Sparse,
-    into LIFs (a spike synapse reads any non-zero value as a spike, as lava's do): the same voltages and spikes at every step (fixed point, with weights past 8 bits that
-    both clip and a weight exponent: identical integers; floating point: the same sums in another
-    order, to 1e-12), and the run did use our models."""
+    into LIFs (a spike synapse reads any non-zero value as a spike, as lava's do): the same voltages
+    and spikes at every step (fixed point, with weights past 8 bits that both clip and a weight
+    exponent: identical integers; floating point: the same sums in another order, to 1e-12), and the
+    run did use our models."""
     from ssr.targets.loihi_sim.lava_compat import import_lava
     from ssr.targets.loihi_sim.run import simulator_config
 

@@ -222,9 +222,6 @@ class LavaSession:
     node's spikes and every synapse node's operations (events x fan-out) over all calls to `totals`."""
 
     def __init__(self, totals: dict[str, dict[str, float]], folder: Path, batch: int = 1) -> None:
-        from ssr.targets.loihi_sim.lava_compat import import_lava
-
-        import_lava()
         self.totals, self.folder, self.batch = totals, Path(folder), batch
         self.networks: dict[tuple, _KeptNetwork] = {}
         self.run_config = simulator_config("floating_pt")
@@ -426,9 +423,6 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
     count, steps = len(inputs), manifest.time_steps
     model, _ = load_checkpoint(checkpoint)
 
-    from ssr.targets.loihi_sim.lava_compat import import_lava
-
-    import_lava()
     if not deployment.whole_graph:
         return _run_host_in_the_loop(files, model, inputs, targets, chunk, progress,
                                      {"graph": str(graph_path), "data": str(data), "split": split,

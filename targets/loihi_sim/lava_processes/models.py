@@ -282,19 +282,19 @@ class PyIntegratingSparseModelFixed(PyLoihiProcessModel):
         _record_window(self)
 
 
+def _received(model, dtype) -> np.ndarray:
+    """The input vector as lava's Sparse models read it: as given for graded messages
+    (num_message_bits > 0), else as spikes (non-zero = 1); in `dtype`."""
+    received = model.s_in.recv()
+    return np.asarray(received if model.num_message_bits.item() > 0 else received.astype(bool), dtype=dtype)
+
+
 class PySpikeSparseModelFloat(PySparseModelFloat):
     """lava's floating_pt `Sparse` with the synaptic input as one product W s for spikes too."""
 
     def run_spk(self) -> None:
         self.a_out.send(self.a_buff)  # computed last step: one step of synaptic delay, as lava's
         self.a_buff = self.weights.dot(_received(self, float))
-
-
-def _received(model, dtype) -> np.ndarray:
-    """The input vector as lava's Sparse models read it: as given for graded messages
-    (num_message_bits > 0), else as spikes (non-zero = 1); in `dtype`."""
-    received = model.s_in.recv()
-    return np.asarray(received if model.num_message_bits.item() > 0 else received.astype(bool), dtype=dtype)
 
 
 class PySpikeSparseModelFixed(PySparseModelBitAcc):
