@@ -2,7 +2,8 @@
 
 Each `Primitive` owns a node type's discrete-time semantics (dt = 1, the reference executor's
 `step`), and for synapse types the same map as a sparse matrix on C-order flattened vectors
-(`matrix`, what the Lava compiler wires and the synaptic-operation count reads). The reference
+(`matrix`, what the Lava compiler wires and the synaptic-operation count reads; `blocks` where that
+matrix repeats one small dense block, which the Lava process models multiply by instead). The reference
 executor (convert.executor), the Lava compiler (targets.loihi_sim.compiler) and, through the
 compiler's plan, the energy counter dispatch on `PRIMITIVES[type(node).__name__]`; the compiler's
 Lava process for each type is its one entry in `targets.loihi_sim.compiler.LAVA_MAPPINGS`. Adding a
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -36,6 +37,19 @@ from ssr.spiking.lif import neuron_update
 Params = dict[str, Any]  # a node's fields as arrays of the executor's dtype
 
 
+class Blocks(NamedTuple):
+    """A synapse matrix's repeated structure: `matrix` = blockdiag over `groups` of kron(W_g, I_inner),
+    each W_g (out_per_group, in_per_group). A pointwise Conv1d over L positions is one group with
+    inner L; an Affine with one (out, in) weight per leading slice is one group per slice, inner 1.
+    A simulator can then multiply by the W_g (dense products over every position and copy at once)
+    instead of by the whole sparse matrix; the weights themselves stay `matrix`'s."""
+
+    groups: int
+    out_per_group: int
+    in_per_group: int
+    inner: int
+
+
 @dataclass(frozen=True)
 class Primitive:
     name: str
@@ -44,6 +58,8 @@ class Primitive:
     step: Callable[[Params, np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray | None]]
     # synapses: the node as (weights (out, in) on flattened vectors, bias (out,)), float64
     matrix: Callable[[Any], tuple[sparse.csr_matrix, np.ndarray]] | None = None
+    # synapses whose matrix repeats one small dense block: `Blocks` (None where it does not)
+    blocks: Callable[[Any], Blocks | None] | None = None
 
 
 def _pass(params: Params, x: np.ndarray, state) -> tuple[np.ndarray, None]:
@@ -126,6 +142,12 @@ def _dense_matrix(node) -> tuple[sparse.csr_matrix, np.ndarray]:
     return _clean(matrix, bias)
 
 
+def _dense_blocks(node) -> Blocks:
+    """Affine/Linear: one group per leading weight slice (a 2-D weight is one group), inner 1."""
+    weight_shape = np.shape(node.weight)
+    return Blocks(int(np.prod(weight_shape[:-2])), weight_shape[-2], weight_shape[-1], 1)
+
+
 def node_shape(node, key: str = "output_type") -> tuple[int, ...] | None:
     """A node's (first) output or input type as a shape, e.g. (channels, length); None without one."""
     value = next(iter((getattr(node, key, None) or {}).values()), None)
@@ -152,6 +174,15 @@ def _conv1d_matrix(node) -> tuple[sparse.csr_matrix, np.ndarray]:
     return _clean(matrix, np.repeat(np.asarray(node.bias, dtype=np.float64), out_length))
 
 
+def _conv1d_blocks(node) -> Blocks | None:
+    """A pointwise Conv1d (one tap, stride 1, no padding): per group kron(W_g, I_L); None otherwise."""
+    out_channels, group_in, taps = np.shape(node.weight)
+    groups = int(node.groups)
+    if taps != 1 or int(node.stride) != 1 or _padding(node.padding, int(node.dilation), taps) != 0:
+        return None
+    return Blocks(groups, out_channels // groups, group_in, node_shape(node, "input_type")[1])
+
+
 def _clean(matrix, bias: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
     matrix = sparse.csr_matrix(matrix)
     matrix.eliminate_zeros()  # a zero weight is no synapse
@@ -161,9 +192,9 @@ def _clean(matrix, bias: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
 PRIMITIVES: dict[str, Primitive] = {p.name: p for p in (
     Primitive("Input", "io", _pass),
     Primitive("Output", "io", _pass),
-    Primitive("Linear", "synapse", _linear, _dense_matrix),
-    Primitive("Affine", "synapse", _affine, _dense_matrix),
-    Primitive("Conv1d", "synapse", _conv1d, _conv1d_matrix),
+    Primitive("Linear", "synapse", _linear, _dense_matrix, _dense_blocks),
+    Primitive("Affine", "synapse", _affine, _dense_matrix, _dense_blocks),
+    Primitive("Conv1d", "synapse", _conv1d, _conv1d_matrix, _conv1d_blocks),
     Primitive("Scale", "synapse", _scale),
     Primitive("I", "neuron", _neuron(leaky=False, fires=False)),
     Primitive("LI", "neuron", _neuron(leaky=True, fires=False)),

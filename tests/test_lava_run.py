@@ -18,7 +18,7 @@ from ssr.checkpoint import checkpoint_dict, save_checkpoint
 from ssr.cli import main
 from ssr.convert.export import export, manifest_path
 from ssr.data.dataset import read_dataset
-from ssr.targets.loihi_sim.compiler import loihi_weights, plan_graph
+from ssr.targets.loihi_sim.compiler import loihi_weights, plan_graph, repeat_on_diagonal, synapse_blocks, synapse_matrix
 from ssr.targets.loihi_sim.run import run_lava
 
 LAVA_KEYS = ("HR@10", "NDCG@10", "MRR@10", "top10_exact_agreement", "mean_top10_overlap", "sequences",
@@ -178,7 +178,7 @@ def test_our_synapse_models_compute_what_lavas_own_compute(tag):
     """run-lava swaps lava's Sparse and DelaySparse process models for faster ones
     (`simulator_config`); lava's own models are the reference. Random spikes through a Sparse and a
     DelaySparse (delays 1 and 2), and the same values as graded 24-bit messages through a Sparse,
-    into LIFs (a spike synapse reads any non-zero value as a spike, as lava's do): the same voltages
+    both also through a Sparse with repeated blocks (`blocks`: our models' dense product), into LIFs (a spike synapse reads any non-zero value as a spike, as lava's do): the same voltages
     and spikes at every step (fixed point, with weights past 8 bits that both clip and a weight
     exponent: identical integers; floating point: the same sums in another order, to 1e-12), and the
     run did use our models."""
@@ -204,6 +204,10 @@ def test_our_synapse_models_compute_what_lavas_own_compute(tag):
     weights.data = np.round(weights.data * 300 - 150) if fixed else weights.data * 0.8 - 0.3  # fixed: some clip
     delays = weights.copy()
     delays.data = rng.integers(1, 3, delays.nnz).astype(float)
+    # 2 copies of a pointwise map over 5 positions (3 x 4 block, one zero): the process models' dense product
+    block = np.round(rng.random((3, 4)) * 600 - 300) if fixed else rng.normal(0, 0.6, (3, 4))
+    block[1, 2] = 0
+    repeated = repeat_on_diagonal(sparse.kron(block, sparse.identity(5)), 2)
     extra = {"weight_exp": 1} if fixed else {}
     lif_params = {"du": 4095, "dv": 2048, "vth": 200} if fixed else {"du": 1.0, "dv": 0.5, "vth": 0.9}
 
@@ -211,7 +215,9 @@ def test_our_synapse_models_compute_what_lavas_own_compute(tag):
         source = RingBuffer(data=values)
         synapses = [Sparse(weights=weights, **extra),
                     DelaySparse(weights=weights, delays=delays.astype(np.int64), max_delay=2, **extra),
-                    Sparse(weights=weights, num_message_bits=24, **extra)]
+                    Sparse(weights=weights, num_message_bits=24, **extra),
+                    Sparse(weights=repeated, blocks=(1, 3, 4, 5), **extra),
+                    Sparse(weights=repeated, num_message_bits=24, blocks=(1, 3, 4, 5), **extra)]
         monitors = []
         for synapse in synapses:
             lif = LIF(shape=(targets,), **lif_params)
@@ -229,7 +235,7 @@ def test_our_synapse_models_compute_what_lavas_own_compute(tag):
             source.stop()
 
     (ours, our_models), (lavas, lava_models) = run(simulator_config(tag)), run(Loihi2SimCfg(select_tag=tag))
-    assert our_models == [PROCESS_MODELS[tag][Sparse], PROCESS_MODELS[tag][DelaySparse], PROCESS_MODELS[tag][Sparse]]
+    assert our_models == [PROCESS_MODELS[tag][Sparse], PROCESS_MODELS[tag][DelaySparse]] + [PROCESS_MODELS[tag][Sparse]] * 3
     assert not set(lava_models) & set(our_models)
     assert all(float(np.abs(x).sum()) > 5 for x in lavas[1::2]), "every LIF should fire"
     for got, want in zip(ours, lavas):
@@ -237,3 +243,48 @@ def test_our_synapse_models_compute_what_lavas_own_compute(tag):
             np.testing.assert_array_equal(got, want)
         else:
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def _nodes_with_blocks():
+    rng = np.random.default_rng(4)
+    return {"pointwise Conv1d, 2 groups": nir.Conv1d(input_shape=6, weight=rng.normal(size=(4, 3, 1)), stride=1,
+                                                     padding=0, dilation=1, groups=2, bias=rng.normal(size=4)),
+            "Affine per channel": nir.Affine(weight=rng.normal(size=(3, 4, 5)), bias=rng.normal(size=(3, 4))),
+            "Linear": nir.Linear(weight=rng.normal(size=(4, 6)))}
+
+
+@pytest.mark.parametrize("kind", list(_nodes_with_blocks()))
+def test_repeated_blocks_give_the_synapse_matrixs_product(kind):
+    """A pointwise Conv1d, an Affine with a weight per channel and a Linear declare their matrix's
+    repeated dense block (`synapse_blocks`); batched 3 copies on the diagonal (`repeat_on_diagonal`),
+    the process models' dense product equals the sparse matrix's (the primitives' own `matrix`, built
+    independently, entry by entry), and a matrix that breaks the structure anywhere is refused."""
+    from ssr.targets.loihi_sim.lava_processes.models import block_product, dense_blocks
+
+    node = _nodes_with_blocks()[kind]
+    if isinstance(node, nir.Conv1d):
+        node.input_type = {"input": np.array([6, 7])}
+        node.output_type = {"output": np.array([4, 7])}
+    blocks = synapse_blocks(node)
+    matrix = repeat_on_diagonal(synapse_matrix(node)[0], 3)
+    dense = dense_blocks(matrix, blocks)
+    assert dense is not None
+    x = np.random.default_rng(5).normal(size=matrix.shape[1])
+    np.testing.assert_allclose(block_product(dense, x, blocks.inner), matrix @ x, rtol=1e-12, atol=1e-12)
+    integers = matrix.copy()
+    integers.data = np.round(integers.data * 100)
+    spikes = (x > 0).astype(float)
+    np.testing.assert_array_equal(block_product(dense_blocks(integers, blocks), spikes, blocks.inner), integers @ spikes)
+
+    other_copy = matrix.copy()
+    other_copy.data[-1] += 1.0  # copy 2 differs from copy 0
+    off_block = (matrix + sparse.csr_matrix(([1.0], ([0], [matrix.shape[1] // 3 - 1])), shape=matrix.shape)).tocsr()
+    for broken in (other_copy, off_block):
+        assert dense_blocks(broken, blocks) is None
+    assert dense_blocks(matrix, blocks._replace(inner=blocks.inner + 1)) is None
+
+
+def test_convolutions_with_taps_have_no_repeated_block():
+    conv = nir.Conv1d(input_shape=7, weight=np.ones((2, 2, 3)), stride=1, padding=1, dilation=1, groups=1,
+                      bias=np.zeros(2))
+    assert synapse_blocks(conv) is None

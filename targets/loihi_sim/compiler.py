@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ssr.convert.primitives import PRIMITIVES, node_shape, primitive
+from ssr.convert.primitives import PRIMITIVES, Blocks, node_shape, primitive
 from ssr.spiking.fixed_point import grid_exponent, grid_mantissas, power_of_two_at_most, readout_scale
 from ssr.spiking.lif import LIFParams, to_lava
 
@@ -43,6 +43,13 @@ def synapse_matrix(node) -> tuple[sparse.csr_matrix, np.ndarray]:
     return primitive(node).matrix(node)
 
 
+def synapse_blocks(node) -> Blocks | None:
+    """A synapse node's repeated dense block, where its primitive has one (the process models'
+    fast product; the weights stay `synapse_matrix`'s)."""
+    blocks = primitive(node).blocks
+    return None if blocks is None else blocks(node)
+
+
 @dataclass
 class Synapse:
     name: str
@@ -50,6 +57,7 @@ class Synapse:
     target: str  # a LIF or I node
     weights: sparse.csr_matrix  # (target size, source size), already x input_scale of a LIF target
     delay: int = 0  # extra steps beyond the one every synapse has
+    blocks: Blocks | None = None  # the weights' repeated dense block, per sequence (a hint; checked when used)
 
 
 @dataclass
@@ -133,7 +141,8 @@ def _map_lif(layout: _Layout, name: str) -> None:
             origin = layout.spiking_source(source)
             weights, synapse_bias = synapse_matrix(layout.graph.nodes[source])
             bias += synapse_bias * lava["input_scale"]
-            pending.append(Synapse(source, origin, name, weights * lava["input_scale"]))
+            pending.append(Synapse(source, origin, name, weights * lava["input_scale"],
+                                   blocks=synapse_blocks(layout.graph.nodes[source])))
             lag = max(lag, plan.lags[origin] + 1)
         elif source_kind == "I":
             integrator = plan.integrators[source]
@@ -143,7 +152,8 @@ def _map_lif(layout: _Layout, name: str) -> None:
             lag = max(lag, plan.lags[source])
         elif source_kind in ("Input", "LIF"):  # a direct edge: an identity synapse
             pending.append(Synapse(f"{source}->{name}", source, name,
-                                   sparse.identity(size, format="csr") * lava["input_scale"]))
+                                   sparse.identity(size, format="csr") * lava["input_scale"],
+                                   blocks=Blocks(1, 1, 1, size)))
             lag = max(lag, plan.lags[source] + 1)
         else:
             raise ValueError(f"LIF node {name} takes input from {source} ({source_kind}); "
@@ -170,7 +180,8 @@ def _map_integrator(layout: _Layout, name: str) -> None:
     weights, bias = synapse_matrix(layout.graph.nodes[synapse])
     r = np.asarray(layout.graph.nodes[name].r, dtype=np.float64).ravel()
     plan.integrators[name] = {"synapse": synapse, "source": origin, "weights": sparse.diags(r) @ weights,
-                              "bias": bias * r, "input_lag": plan.lags[origin], "target": None}
+                              "bias": bias * r, "input_lag": plan.lags[origin], "target": None,
+                              "blocks": synapse_blocks(layout.graph.nodes[synapse])}
     plan.lags[name] = plan.lags[origin] + 1
 
 
@@ -189,7 +200,8 @@ def _map_output(layout: _Layout, name: str) -> None:
         origin = layout.spiking_source(sources[0])
         weights, bias = synapse_matrix(layout.graph.nodes[sources[0]])
         plan.step_outputs[name] = {"synapse": sources[0], "source": origin, "weights": weights,
-                                   "bias": bias, "input_lag": plan.lags[origin]}
+                                   "bias": bias, "input_lag": plan.lags[origin],
+                                   "blocks": synapse_blocks(layout.graph.nodes[sources[0]])}
         plan.lags[name] = plan.lags[origin] + 1
     else:
         raise ValueError(f"output node {name} must be fed by one I, LIF or synapse node")
@@ -220,6 +232,17 @@ def plan_graph(graph, time_steps: int) -> Plan:
     return layout.plan
 
 
+def repeat_on_diagonal(matrix, copies: int) -> sparse.csr_matrix:
+    """copies x `matrix` on the diagonal, each row's entries in the original's order (the order a
+    row's products are added in: float sums must not change); copy b's entries follow copy b - 1's
+    (the layout lava_processes.models.dense_blocks checks)."""
+    matrix = sparse.csr_matrix(matrix)
+    rows, cols = matrix.shape
+    indptr = np.concatenate([[0], (matrix.indptr[1:][None, :] + matrix.nnz * np.arange(copies)[:, None]).ravel()])
+    indices = (matrix.indices[None, :] + cols * np.arange(copies)[:, None]).ravel()
+    return sparse.csr_matrix((np.tile(matrix.data, copies), indices, indptr), shape=(rows * copies, cols * copies))
+
+
 def batch_plan(plan: Plan, copies: int) -> Plan:
     """The plan for `copies` sequences at once: every population `copies` times side by side (copy b
     of a neuron at index b * size + i) and every synapse block-diagonal (copy b reaches copy b only),
@@ -228,23 +251,15 @@ def batch_plan(plan: Plan, copies: int) -> Plan:
     if copies == 1:
         return plan
 
-    def weights(matrix):
-        """copies x `matrix` on the diagonal, each row's entries in the original's order (the order a
-        row's products are added in: float sums must not change)."""
-        matrix = sparse.csr_matrix(matrix)
-        rows, cols = matrix.shape
-        indptr = np.concatenate([[0], (matrix.indptr[1:][None, :] + matrix.nnz * np.arange(copies)[:, None]).ravel()])
-        indices = (matrix.indices[None, :] + cols * np.arange(copies)[:, None]).ravel()
-        return sparse.csr_matrix((np.tile(matrix.data, copies), indices, indptr), shape=(rows * copies, cols * copies))
-
     batched = Plan(time_steps=plan.time_steps, lags=dict(plan.lags), spike_outputs=dict(plan.spike_outputs),
                    inputs={name: size * copies for name, size in plan.inputs.items()})
     batched.lifs = {name: {**lif, "size": lif["size"] * copies, "bias": np.tile(lif["bias"], copies)}
                     for name, lif in plan.lifs.items()}
-    batched.synapses = [Synapse(s.name, s.source, s.target, weights(s.weights), s.delay) for s in plan.synapses]
-    batched.integrators = {name: {**i, "weights": weights(i["weights"]), "bias": np.tile(i["bias"], copies)}
+    batched.synapses = [Synapse(s.name, s.source, s.target, repeat_on_diagonal(s.weights, copies), s.delay, s.blocks)
+                        for s in plan.synapses]
+    batched.integrators = {name: {**i, "weights": repeat_on_diagonal(i["weights"], copies), "bias": np.tile(i["bias"], copies)}
                            for name, i in plan.integrators.items()}
-    batched.step_outputs = {name: {**o, "weights": weights(o["weights"]), "bias": np.tile(o["bias"], copies)}
+    batched.step_outputs = {name: {**o, "weights": repeat_on_diagonal(o["weights"], copies), "bias": np.tile(o["bias"], copies)}
                             for name, o in plan.step_outputs.items()}
     return batched
 

@@ -85,10 +85,10 @@ class LavaNetwork:
         self.connections = []
         for synapse in plan.synapses:
             graded = synapse.source in plan.inputs  # host inputs may carry values other than 0/1
-            weights, extra = synapse.weights, {}
+            weights, extra = synapse.weights, {"blocks": None if synapse.blocks is None else tuple(synapse.blocks)}
             if fixed:
                 weights = fixed["synapses"][synapse.name]["weights"]
-                extra = {"weight_exp": fixed["synapses"][synapse.name]["weight_exp"], "num_weight_bits": 8}
+                extra.update(weight_exp=fixed["synapses"][synapse.name]["weight_exp"], num_weight_bits=8)
             if synapse.delay:
                 delays = weights.copy().astype(np.int64)
                 delays.data[:] = synapse.delay
@@ -110,7 +110,8 @@ class LavaNetwork:
                 weights=weights, bias=bias, weight_exp=exponent, reset_interval=steps,
                 reset_offset=(1 + integrator["input_lag"]) % steps, record_offset=integrator["input_lag"] + steps,
                 record_path=records[name] if is_readout else None,
-                num_message_bits=24 if integrator["source"] in plan.inputs else 0, cyclic=cyclic)
+                num_message_bits=24 if integrator["source"] in plan.inputs else 0, cyclic=cyclic,
+                blocks=integrator.get("blocks"))
             outputs[integrator["source"]].s_out.connect(process.s_in)
             if not is_readout:
                 process.a_out.connect(self.lifs[integrator["target"]].a_in)
@@ -124,7 +125,7 @@ class LavaNetwork:
         for name, output in plan.step_outputs.items():  # a synapse's output to the host, every step
             process = IntegratingSparse(weights=sparse.csr_matrix(output["weights"]), bias=output["bias"],
                                         reset_interval=1, reset_offset=0, record_offset=output["input_lag"] + 1,
-                                        record_path=records[name], cyclic=cyclic)
+                                        record_path=records[name], cyclic=cyclic, blocks=output.get("blocks"))
             outputs[output["source"]].s_out.connect(process.s_in)
             self.integrators[name] = process
         self.any_process = next(iter(self.sources.values()))
