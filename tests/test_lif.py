@@ -56,6 +56,26 @@ def test_three_descriptions_give_identical_spikes(seed: int, backend: str) -> No
     np.testing.assert_array_equal(via_nir, reference)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_float64_spikes_follow_nirs_equations_in_float64(seed: int, backend: str) -> None:
+    """The verification's precision: in float64 the neuron is NIR's (charge, then fire on v > the
+    file's threshold, the float32 number below 1), integrated in float64 by a numpy loop; currents
+    near the threshold in float64 (between it and 1) tell > from >= and float64 from float32."""
+    x = random_currents(seed).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    x[rng.random(x.shape) < 0.1] = 2.0 - 2e-8  # h = 1 - 1e-8 on a fresh neuron: fires in float64 only here
+    node = to_nir(LIFParams(), x.shape[1:])
+    v_threshold = np.asarray(node.v_threshold, np.float64)
+    v, reference = np.zeros(x.shape[1:]), np.zeros_like(x)
+    for t in range(x.shape[0]):
+        v = v + (1.0 / np.asarray(node.tau, np.float64)) * (0.0 - v + x[t])
+        reference[t] = v > v_threshold
+        v = np.where(reference[t] > 0, 0.0, v)
+    ours = lif_multistep(torch.from_numpy(x))
+    assert ours.dtype == torch.float64 and reference.sum() > 0.1 * reference.size
+    np.testing.assert_array_equal(ours.numpy(), reference)
+
+
 def test_threshold_edge_fires_at_exactly_threshold() -> None:
     # a fresh neuron with x = 2: h = 0 + (2 - 0) / 2 = 1 exactly -> fires (>=), NIR's > must agree
     x = np.full((1, 1), 2.0, np.float32)[None]

@@ -100,7 +100,8 @@ class _MultiStepLIF(torch.autograd.Function):
     Uses the fused C++ kernel for float32 CPU tensors when it is available (ssr.spiking.kernel),
     else a torch loop; both compute the same float32 operations in the same order. (The kernel
     tests h >= v_threshold, identical to h > firing_threshold(v_threshold) in float32; the loop, which
-    also serves float64, tests the latter.)
+    also serves float64, tests the latter.) A float64 forward (verification, the Lava comparison)
+    runs the kernel's float64 loop, which tests the latter too; its backward is the torch loop's.
     """
 
     @staticmethod
@@ -112,6 +113,9 @@ class _MultiStepLIF(torch.autograd.Function):
         if kernel is not None:
             return kernel.forward(x, tau, v_threshold, v_reset)
         v_fire = firing_threshold(v_threshold)
+        kernel = _kernel_for(x, torch.float64)
+        if kernel is not None:
+            return kernel.forward_float64(x, tau, v_fire, v_reset)
         return (_charge_loop(x, tau, v_fire, v_reset) > v_fire).to(x.dtype)
 
     @staticmethod
@@ -139,8 +143,9 @@ class _MultiStepLIF(torch.autograd.Function):
         return grad_x, None, None, None, None, None, None
 
 
-def _kernel_for(x: torch.Tensor):
-    if x.device.type != "cpu" or x.dtype != torch.float32:
+def _kernel_for(x: torch.Tensor, dtype: torch.dtype = torch.float32):
+    """The fused kernel for a CPU tensor of `dtype` (float32: forward and backward; float64: forward)."""
+    if x.device.type != "cpu" or x.dtype != dtype:
         return None
     from ssr.spiking import kernel
 

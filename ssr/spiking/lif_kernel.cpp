@@ -67,32 +67,45 @@ void backward_all(const float* xs, const float* gs, float* gx, int64_t steps, in
 }
 }  // namespace
 
-torch::Tensor lif_forward(torch::Tensor x, double tau, double v_threshold, double v_reset) {
-  TORCH_CHECK(x.scalar_type() == torch::kFloat32, "lif kernel: float32 input expected");
+// h[t] = v + (x[t] - v) * decay, fire on h >= threshold (float32, training: `Strict` false) or on
+// h > threshold (float64, the verification's precision: threshold = firing_threshold(v_threshold),
+// as ssr.spiking.lif's torch loop and NIR test it), then v = reset where fired, else h
+template <typename T, bool Strict>
+torch::Tensor forward_all(const torch::Tensor& x, double tau, double threshold, double v_reset) {
   auto input = x.contiguous();
   const int64_t steps = input.size(0), n = input.numel() / steps;
   auto spikes = torch::empty_like(input);
-  const float* xs = input.data_ptr<float>();
-  float* out = spikes.data_ptr<float>();
-  const float decay = static_cast<float>(1.0 / tau), th = v_threshold, reset = v_reset;
+  const T* xs = input.data_ptr<T>();
+  T* out = spikes.data_ptr<T>();
+  const T decay = static_cast<T>(1.0 / tau), th = static_cast<T>(threshold), reset = static_cast<T>(v_reset);
   at::parallel_for(0, (n + kBlock - 1) / kBlock, 1, [&](int64_t first, int64_t last) {
-    float v[kBlock];
+    T v[kBlock];
     for (int64_t b = first; b < last; ++b) {
       const int64_t start = b * kBlock, len = std::min(kBlock, n - start);
-      for (int64_t i = 0; i < len; ++i) v[i] = 0.f;
+      for (int64_t i = 0; i < len; ++i) v[i] = T(0);
       for (int64_t t = 0; t < steps; ++t) {
-        const float* xt = xs + t * n + start;
-        float* st = out + t * n + start;
+        const T* xt = xs + t * n + start;
+        T* st = out + t * n + start;
         for (int64_t i = 0; i < len; ++i) {
-          const float h = v[i] + (xt[i] - v[i]) * decay;
-          const bool fired = h >= th;
-          st[i] = fired ? 1.f : 0.f;
+          const T h = v[i] + (xt[i] - v[i]) * decay;
+          const bool fired = Strict ? h > th : h >= th;
+          st[i] = fired ? T(1) : T(0);
           v[i] = fired ? reset : h;
         }
       }
     }
   });
   return spikes;
+}
+
+torch::Tensor lif_forward(torch::Tensor x, double tau, double v_threshold, double v_reset) {
+  TORCH_CHECK(x.scalar_type() == torch::kFloat32, "lif kernel: float32 input expected");
+  return forward_all<float, false>(x, tau, v_threshold, v_reset);
+}
+
+torch::Tensor lif_forward_float64(torch::Tensor x, double tau, double v_fire, double v_reset) {
+  TORCH_CHECK(x.scalar_type() == torch::kFloat64, "lif kernel: float64 input expected");
+  return forward_all<double, true>(x, tau, v_fire, v_reset);
 }
 
 torch::Tensor lif_backward(torch::Tensor x, torch::Tensor grad_spikes, double tau, double v_threshold,
@@ -116,5 +129,6 @@ torch::Tensor lif_backward(torch::Tensor x, torch::Tensor grad_spikes, double ta
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &lif_forward, "multi-step LIF forward");
+  m.def("forward_float64", &lif_forward_float64, "multi-step LIF forward in float64, firing on h > v_fire");
   m.def("backward", &lif_backward, "multi-step LIF backward (surrogate gradient)");
 }
