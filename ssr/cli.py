@@ -234,7 +234,7 @@ def cmd_run_lava(args: argparse.Namespace) -> None:
 
     result = run_lava(args.graph, args.data, split=args.split, limit=args.limit, precision=args.precision,
                       checkpoint=args.checkpoint, chunk=args.chunk, progress=not args.quiet,
-                      **({"batch": args.batch} if args.batch else {}))
+                      batch=args.batch)
     result.write(args.out)
     agree = "identical" if result.spike_counts_identical else "DIFFERENT"
     print(f"{result.sequences} sequences on Lava ({result.precision}): HR@10 {result.hr_at_10:.4f} "
@@ -367,7 +367,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ssr.targets.loihi_sim import DEFAULT_BATCH  # a constant only: the package imports nothing
+    from ssr.targets.loihi_sim import HOST_IN_THE_LOOP_BATCH, WHOLE_GRAPH_BATCH  # constants: the package imports nothing
 
     parser = OneLineParser(prog="ssr", description="Spiking sequential recommenders: "
                                      "data, training, evaluation (see README.md).")
@@ -486,7 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
     lava.add_argument("--chunk", type=POSITIVE_INT, default=64, help="sequences per run call (progress bar granularity; default 64)")
     lava.add_argument("--batch", type=POSITIVE_INT,
                       help="sequences simulated side by side, each in its own copy of the network (default "
-                      f"{DEFAULT_BATCH}, the fastest measured here); results are identical for any value")
+                      f"{WHOLE_GRAPH_BATCH} for a whole-graph model, {HOST_IN_THE_LOOP_BATCH} per sub-graph call with "
+                      "the host in the loop: the fastest measured here); results are identical for any value")
     lava.add_argument("--quiet", action="store_true", help="no progress bar")
     lava.add_argument("--out", required=True, help="the measurements file to write (lava.json)")
     lava.set_defaults(run=cmd_run_lava)

@@ -1,8 +1,14 @@
 """Lava Loihi 2 CPU-simulator target. `lava_compat` makes lava-nc 0.10 / lava-dl 0.6 import on 3.11+."""
 
-# sequences side by side (whole graph, and each host-in-the-loop sub-graph call). With the dense block
-# products of 2026-12-02, on 2,048 ml-100k test sequences of a 2-core machine loaded by two trainings,
-# ssr ran 130 / 158 / 158 / 106 sequences/s at 8 / 16 / 32 / 64 and sfsrec 26.5 at 8, 26.8 at 16
-# (bench/README.md, "Lava's synapses as dense blocks"); beyond 32 Lava's CPU backend pays more for the
-# data it moves each step than it saves on synchronising.
-DEFAULT_BATCH = 16
+# sequences side by side, by default (`run-lava --batch`), measured on ml-100k's whole test split of a
+# 2-core machine (2026-12-02, bench/README.md, "Lava's synapses as dense blocks"):
+# - a whole-graph model: ssr ran 381 / 465 / 523 / 457 sequences/s at 16 / 32 / 64 / 128 copies with
+#   the machine otherwise idle (two trainings alongside, 2,048 sequences: 158 / 158 / 106 at 16 / 32 / 64);
+# - host in the loop, each sub-graph call: sfsrec 26.5 at 8 and 26.8 at 16 (two trainings alongside);
+#   with 64 copies a call of 64 sequences is one window and ran slower (11.2 before the block products).
+WHOLE_GRAPH_BATCH = 64
+HOST_IN_THE_LOOP_BATCH = 16
+
+
+def default_batch(whole_graph: bool) -> int:
+    return WHOLE_GRAPH_BATCH if whole_graph else HOST_IN_THE_LOOP_BATCH

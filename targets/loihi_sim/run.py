@@ -27,7 +27,7 @@ from ssr.deploy import deployment_of
 from ssr.io import file_sha256
 from ssr.metrics import mean_overlap
 from ssr.convert.primitives import node_shape
-from ssr.targets.loihi_sim import DEFAULT_BATCH
+from ssr.targets.loihi_sim import default_batch
 from ssr.targets.loihi_sim.compiler import Plan, batch_plan, plan_graph, quantise
 
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
@@ -382,10 +382,10 @@ def _run_host_in_the_loop(files, model, inputs: np.ndarray, targets: np.ndarray,
 
 def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limit: int | None = None,
              precision: str = "float", checkpoint: str | Path | None = None, chunk: int = 64,
-             progress: bool = True, batch: int = DEFAULT_BATCH) -> LavaRun:
+             progress: bool = True, batch: int | None = None) -> LavaRun:
     """Run the exported graph on Lava's simulator; returns what `lava.json` holds. `batch` sequences
     are simulated side by side (compiler.batch_plan; host in the loop: at most that many per
-    sub-graph call); `chunk` sequences per run call."""
+    sub-graph call; default `default_batch` of the deployment); `chunk` sequences per run call."""
     from tqdm import tqdm
 
     from ssr.checkpoint import load_checkpoint
@@ -396,11 +396,12 @@ def run_lava(graph_path: str | Path, data: str | Path, split: str = "test", limi
         raise ValueError(f"unknown precision {precision!r}; choose float or fixed")
     if chunk < 1:
         raise ValueError(f"--chunk must be at least 1, got {chunk}")
-    if batch < 1:
+    if batch is not None and batch < 1:
         raise ValueError(f"--batch must be at least 1, got {batch}")
     files = ExportedFiles(graph_path)
     manifest = files.manifest
     deployment = deployment_of(manifest.model)
+    batch = default_batch(deployment.whole_graph) if batch is None else batch
     if not deployment.whole_graph and precision != "float":
         raise ValueError(f"{graph_path} holds {manifest.model!r} sub-graphs with host layers between them; "
                          "they run floating_pt only (--precision float): fixed_pt needs a whole-graph deployment")

@@ -155,7 +155,13 @@ def _count(model, spikes: np.ndarray) -> None:
         return
     if not hasattr(model, "counts"):
         model.counts = np.load(params["count_path"], mmap_mode="r+")
-    model.counts += spikes * (model.time_step < np.asarray(params["count_stop"]))
+        stop = np.asarray(params["count_stop"])
+        model.count_stop, model.count_stop_range = stop, (int(stop.min()), int(stop.max()))
+    first_stop, last_stop = model.count_stop_range
+    if model.time_step < first_stop:  # every neuron still counts (the per-neuron test only near the end)
+        model.counts += spikes
+    elif model.time_step < last_stop:
+        model.counts += spikes * (model.time_step < model.count_stop)
 
 
 @implements(proc=CountingLIF, protocol=LoihiProtocol)
