@@ -173,8 +173,23 @@ class PyCountingLIFModelFloat(AbstractPyLifModelFloat):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     vth: float = LavaPyType(float, float)
 
+    def subthr_dynamics(self, activation_in: np.ndarray) -> None:
+        """lava's u = u (1 - du) + a_in; v = v (1 - dv) + u + bias, in place. With du = 1 (no current
+        memory: to_lava's) u is a_in itself (u 0 + a_in: the same value, up to the sign of a zero),
+        so the three temporaries lava allocates over every neuron each step are not needed."""
+        if self.du != 1:
+            super().subthr_dynamics(activation_in)
+            return
+        self.u[:] = activation_in
+        self.v *= 1 - self.dv
+        self.v += self.u
+        self.v += self.bias_mant
+
     def spiking_activation(self) -> np.ndarray:
         return self.v > self.vth
+
+    def reset_voltage(self, spike_vector: np.ndarray) -> None:
+        np.putmask(self.v, spike_vector, 0)  # lava's v[spike_vector] = 0, without the index array
 
     def run_spk(self) -> None:
         a_in = self.a_in.recv()
