@@ -245,6 +245,16 @@ def test_our_synapse_models_compute_what_lavas_own_compute(tag):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+def _block_functions():
+    """(block_product, dense_blocks) from the process models' module (lava imported through our compat)."""
+    from ssr.targets.loihi_sim.lava_compat import import_lava
+
+    import_lava()
+    from ssr.targets.loihi_sim.lava_processes.models import block_product, dense_blocks
+
+    return block_product, dense_blocks
+
+
 def _nodes_with_blocks():
     rng = np.random.default_rng(4)
     return {"pointwise Conv1d, 2 groups": nir.Conv1d(input_shape=6, weight=rng.normal(size=(4, 3, 1)), stride=1,
@@ -259,8 +269,7 @@ def test_repeated_blocks_give_the_synapse_matrixs_product(kind):
     repeated dense block (`synapse_blocks`); batched 3 copies on the diagonal (`repeat_on_diagonal`),
     the process models' dense product equals the sparse matrix's (the primitives' own `matrix`, built
     independently, entry by entry), and a matrix that breaks the structure anywhere is refused."""
-    from ssr.targets.loihi_sim.lava_processes.models import block_product, dense_blocks
-
+    block_product, dense_blocks = _block_functions()
     node = _nodes_with_blocks()[kind]
     if isinstance(node, nir.Conv1d):
         node.input_type = {"input": np.array([6, 7])}
@@ -282,6 +291,17 @@ def test_repeated_blocks_give_the_synapse_matrixs_product(kind):
     for broken in (other_copy, off_block):
         assert dense_blocks(broken, blocks) is None
     assert dense_blocks(matrix, blocks._replace(inner=blocks.inner + 1)) is None
+
+
+def test_a_mostly_empty_block_keeps_the_sparse_product():
+    """A large sparse Linear is one dense block of mostly zeros: multiplying by it would do far more
+    work than the sparse product, so the process models keep that."""
+    _, dense_blocks = _block_functions()
+    weight = sparse.random(200, 300, density=0.02, random_state=0, format="csr").toarray()
+    node = nir.Linear(weight=weight)
+    assert dense_blocks(synapse_matrix(node)[0], synapse_blocks(node)) is None
+    weight[:, :100] = 1.0  # a third filled: the block product pays
+    assert dense_blocks(synapse_matrix(nir.Linear(weight=weight))[0], synapse_blocks(node)) is not None
 
 
 def test_convolutions_with_taps_have_no_repeated_block():

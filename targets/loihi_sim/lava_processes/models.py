@@ -63,7 +63,8 @@ from threadpoolctl import threadpool_limits
 def dense_blocks(weights: csr_matrix, blocks) -> np.ndarray | None:
     """`weights` (rows, cols) as copies x blockdiag_g(kron(W_g, I_inner)) with `blocks` = (groups,
     out_per_group, in_per_group, inner) per copy: the (groups, out, in) array of the W_g when every
-    stored weight is exactly that structure's, else None (the caller keeps the sparse product).
+    stored weight is exactly that structure's and they are at least a quarter filled, else None (the
+    caller keeps the sparse product).
     Copy 0 is checked entry by entry, the other copies as its shifted repeats (compiler.batch_plan's
     layout), so the check costs a few passes over the arrays, not a sort of all of them."""
     if blocks is None:
@@ -100,6 +101,8 @@ def dense_blocks(weights: csr_matrix, blocks) -> np.ndarray | None:
     dense[cell], present[cell] = first.data, True
     if entries != inner * int(present.sum()) or not np.array_equal(dense[cell], first.data):
         return None  # a block entry missing at some position, or not the same at every position
+    if 4 * int(present.sum()) < present.size:
+        return None  # blocks mostly zeros (a large sparse Linear): the sparse product does less work
     return dense.reshape(groups, p, q)
 
 
