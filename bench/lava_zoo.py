@@ -37,6 +37,8 @@ if __name__ == "__main__":
     parser.add_argument("--data", default=str(RESULTS.parent / "work" / "ml-100k_ufo.h5"))
     parser.add_argument("--sequences", type=sequence_count, default=100,
                         help="the first N test sequences, or all (default 100)")
+    parser.add_argument("--chunk", type=int, default=100,
+                        help="sequences per sub-graph call (default 100, as the earlier rows; run-lava's is 64)")
     parser.add_argument("--merge", action="store_true", help="keep the rows of other runs already in the file")
     args = parser.parse_args()
-    main([Path(p) for p in args.runs.split(",")], Path(args.data), args.sequences, merge=args.merge)
+    main([Path(p) for p in args.runs.split(",")], Path(args.data), args.sequences, chunk=args.chunk, merge=args.merge)
