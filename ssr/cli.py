@@ -325,6 +325,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
                 lr=args.distil_lr)
     if args.distil_warm and not args.distil:
         raise ValueError("--distil-warm starts each distilled student from its teacher: add --distil")
+    if args.distil_cold and not args.distil:
+        raise ValueError("--distil-cold starts each distilled student from scratch: add --distil")
+    if args.distil_cold and args.distil_warm:
+        raise ValueError("--distil-warm and --distil-cold contradict each other: pass one (warm is the default)")
     out = Path(args.out)
     models = resolve_models(args.models)
     sweeps = [parse_sweep(spec, models) for spec in args.sweep]
@@ -335,7 +339,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
                threads=args.threads, mask_history=args.mask_history,
                tuned=Path(args.tuned) if args.tuned else None, sweeps=sweeps, executor=args.executor,
                ray=ray_options(args), data_dir=Path(args.data_dir), progress=not args.quiet,
-               distil=Distillation(args.teacher_weight, args.teacher_temperature, args.distil_lr, args.distil_warm)
+               distil=Distillation(args.teacher_weight, args.teacher_temperature, args.distil_lr, warm=not args.distil_cold)
                if args.distil else None)
     print((out / "results.md").read_text())
     print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.json'}")
@@ -537,7 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "the matrix's)")
     bench.add_argument("--distil-warm", action="store_true",
                        help="with --distil: start each student from its teacher's parameters too (ssr train "
-                       "--warm-start); run folders distilled-...-warm")
+                       "--warm-start); the default since 2026-12-02, kept for older command lines; run folders "
+                       "distilled-...-warm")
+    bench.add_argument("--distil-cold", action="store_true",
+                       help="with --distil: start each student from scratch instead (the recipe before "
+                       "2026-12-02); run folders distilled-... without -warm")
     add_executor_options(bench, "matrix cell")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(run=cmd_bench, resumable=True)

@@ -116,7 +116,7 @@ def test_bench_distil_trains_each_spiking_model_from_its_ann_run(data, tmp_path,
 
     out = tmp_path / "distil"
     assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--seeds", "2", "--epochs", "1",
-                 "--threads", "1", "--quiet", "--distil", "--out", str(out)]) == 0
+                 "--threads", "1", "--quiet", "--distil", "--distil-cold", "--out", str(out)]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training ")]
     assert [line.split()[1] for line in lines] == ["fmlp", "fmlp", "sfmlp", "sfmlp"]  # the teachers first
     for seed in (0, 1):
@@ -127,22 +127,25 @@ def test_bench_distil_trains_each_spiking_model_from_its_ann_run(data, tmp_path,
         # issue 23's recipe by default: w 0.9 and lr 3e-3 for the student, the matrix's lr for the teacher
         trained = read_checkpoint(student / "model.pt")["train_config"]
         assert (trained["teacher_weight"], trained["lr"]) == (0.9, 3e-3)
+        assert trained.get("warm_start") is None  # --distil-cold: the student starts from scratch
         assert read_checkpoint(teacher)["train_config"]["lr"] == 1e-3
     summary = json.loads((out / "results.json").read_text())
     assert summary["distillation"] == {"teacher_weight": 0.9, "teacher_temperature": 2.0, "lr": 3e-3,
-                                       "teachers": {"sfmlp": "fmlp"}}
+                                       "warm_start": False, "teachers": {"sfmlp": "fmlp"}}
     assert len(summary["results"]["syn"]["sfmlp"]["NDCG@10"]["seeds"]) == 2
     assert (out / "results.md").read_text().startswith("Spiking models distilled from their ANN original's run")
     assert main(["bench", "--models", "sfmlp", "--datasets", str(data), "--distil", "--out", str(tmp_path / "x")]) == 1
     assert "--distil: sfmlp learns from its ANN original fmlp, which is not in --models" in capsys.readouterr().err
 
 
-def test_bench_distil_warm_starts_each_student_from_its_own_teacher(data, tmp_path, capsys):
+@pytest.mark.parametrize("flags", [(), ("--distil-warm",)], ids=["default", "distil-warm"])
+def test_bench_distil_warm_starts_each_student_from_its_own_teacher(flags, data, tmp_path, capsys):
+    """The warm start is --distil's default since 2026-12-02; the older --distil-warm still says so."""
     import hashlib
 
     out = tmp_path / "warm"
     assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--seeds", "1", "--epochs", "1",
-                 "--threads", "1", "--quiet", "--distil", "--distil-warm", "--out", str(out)]) == 0
+                 "--threads", "1", "--quiet", "--distil", *flags, "--out", str(out)]) == 0
     student = out / "runs" / "syn" / "sfmlp" / "distilled-w0.9-tau2-lr0.003-warm" / "seed0"
     teacher = hashlib.sha256((out / "runs" / "syn" / "fmlp" / "seed0" / "model.pt").read_bytes()).hexdigest()
     described = json.loads((student / "metrics.json").read_text())
@@ -153,4 +156,10 @@ def test_bench_distil_warm_starts_each_student_from_its_own_teacher(data, tmp_pa
     assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--distil-warm",
                  "--out", str(tmp_path / "x")]) == 1
     assert "--distil-warm starts each distilled student from its teacher: add --distil" in capsys.readouterr().err
+    assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--distil-cold",
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "--distil-cold starts each distilled student from scratch: add --distil" in capsys.readouterr().err
+    assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--distil", "--distil-warm",
+                 "--distil-cold", "--out", str(tmp_path / "x")]) == 1
+    assert "--distil-warm and --distil-cold contradict each other" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

@@ -187,13 +187,15 @@ class Distillation:
     """`ssr bench --distil`: every spiking model learns from its ANN original's run of the same
     dataset and seed (ssr train --teacher), trained first in the same matrix. The defaults are issue
     23's recipe (bench/README.md, "Closing ssr's gap"): w 0.9 and, for the distilled cells only,
-    lr 3e-3; `lr` None keeps the matrix's learning rate. `warm`: each student also starts from its
-    teacher's parameters (ssr train --warm-start; what bought ssr 6 points of NDCG@10 on Beauty)."""
+    lr 3e-3; `lr` None keeps the matrix's learning rate. `warm` (the default since 2026-12-02): each
+    student also starts from its teacher's parameters (ssr train --warm-start), which bought ssr
+    6 points of NDCG@10 on Beauty and closed at least a third of what was left of every measured
+    Beauty gap; `ssr bench --distil-cold` turns it off (bench/README.md, "Lever by lever")."""
 
     weight: float = 0.9
     temperature: float = 2.0
     lr: float | None = 3e-3
-    warm: bool = False
+    warm: bool = True
 
     @property
     def tag(self) -> str:
@@ -298,7 +300,7 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
         else:
             jobs.append(job)
     notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
-                              "lr": distil.lr, **({"warm_start": True} if distil.warm else {}),
+                              "lr": distil.lr, "warm_start": distil.warm,
                               "teachers": {m: t for m, t in teachers.items() if t}}} if distil else None
 
     def write() -> dict[str, Any]:
