@@ -180,6 +180,24 @@ def pairs(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return result
 
 
+def pareto_front(models: list[dict[str, Any]], metric: str = "NDCG@10") -> list[dict[str, Any]]:
+    """The runs that no other run of the same dataset beats on both counts: none costs at most their
+    energy per inference (`energy_pj`) with at least their test `metric`, better in one of the two.
+    Runs of different datasets are never compared (their metrics are not on one scale). In the
+    order given; two runs equal in both stay on the front together."""
+    def beaten(run: dict[str, Any], by: dict[str, Any]) -> bool:
+        return (by["dataset_fingerprint"] == run["dataset_fingerprint"] and by["energy_pj"] <= run["energy_pj"]
+                and by[metric] >= run[metric] and (by["energy_pj"], by[metric]) != (run["energy_pj"], run[metric]))
+    return [run for run in models if not any(beaten(run, other) for other in models)]
+
+
+def _labels(models: list[dict[str, Any]]) -> dict[str, str]:
+    """run -> its label in figures and tables: the model's name, or the run folder where names repeat."""
+    names = [m["name"] for m in models]
+    return {m["run"]: m["name"] if names.count(m["name"]) == 1 else f"{m['name']} {Path(m['run']).name}"
+            for m in models}
+
+
 def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 256,
                  lava_path: str | Path | None = None, data: str | None = None,
                  gpu_paths: list[str | Path] = ()) -> EnergyReport:
@@ -266,6 +284,9 @@ def headline_rows(report: EnergyReport) -> list[list[str]]:
 
 HEADLINE = ["pair (ANN vs SNN)", "ANN HR@10 / NDCG@10", "SNN HR@10 / NDCG@10", "ANN energy / inference",
             "SNN energy / inference", "saving", "saving incl. memory reads", "ANN memory", "SNN memory"]
+PARETO_HEADER = ["run", "kind", "energy / inference", "NDCG@10", "HR@10"]
+PARETO_NOTE = ("The runs no other run of the same dataset beats on both energy per inference and test NDCG@10, "
+               "cheapest first: every other run pays more energy for no better ranking.")
 LAYER_HEADER = ["layer", "model layer", "kind", "MACs", "float adds", "ACs", "neuron updates", "firing rate",
                 "energy"]
 
@@ -315,15 +336,20 @@ def figures(report: EnergyReport) -> dict[str, bytes]:
     energy_png = png(fig)
 
     fig, axis = plt.subplots(figsize=(6.5, 4.5))
+    labels, front = _labels(report.models), pareto_front(report.models)
     for model in report.models:
         marker = "o" if model["kind"] == "ann" else "^"
-        axis.scatter(model["energy_pj"] / 1e6, model["NDCG@10"], marker=marker, s=60)
-        axis.annotate(model["name"], (model["energy_pj"] / 1e6, model["NDCG@10"]), fontsize=7,
+        axis.scatter(model["energy_pj"] / 1e6, model["NDCG@10"], marker=marker, s=60,
+                     edgecolors="black" if model in front else "none")
+        axis.annotate(labels[model["run"]], (model["energy_pj"] / 1e6, model["NDCG@10"]), fontsize=7,
                       xytext=(4, 4), textcoords="offset points")
+    for fingerprint in dict.fromkeys(m["dataset_fingerprint"] for m in front):  # one staircase per dataset
+        steps = sorted((m["energy_pj"] / 1e6, m["NDCG@10"]) for m in front if m["dataset_fingerprint"] == fingerprint)
+        axis.step([e for e, _ in steps], [v for _, v in steps], where="post", color="grey", linewidth=0.8, zorder=0)
     axis.set_xscale("log")
     axis.set_xlabel(f"energy per inference (uJ, log scale), profile {report.profile}")
     axis.set_ylabel("test NDCG@10")
-    axis.set_title("accuracy vs energy (o ANN, ^ SNN)")
+    axis.set_title("accuracy vs energy (o ANN, ^ SNN; outlined, on the line: Pareto front)")
     scatter_png = png(fig)
 
     spiking = [m for m in report.models if any(r["firing_rate"] is not None for r in m["layers"])]
@@ -348,7 +374,7 @@ def markdown(report: EnergyReport) -> str:
              "pJ/byte.", "", f"Sources: {report.profile_source}.", "", "## Headline", "",
              _markdown_table(HEADLINE, headline_rows(report)) if report.pairs else "(no ANN/SNN pair among these runs)",
              "", "![energy per layer](energy_per_layer.png)", "", "![accuracy vs energy](accuracy_vs_energy.png)", "",
-             "![firing rates](firing_rates.png)", "", "## Models", ""]
+             "![firing rates](firing_rates.png)", "", *_pareto_section(report), "## Models", ""]
     for model in report.models:
         parts += [f"### {model['name']} — {model['kind'].upper()}", "",
                   f"Run `{model['run']}`; counted on {model['sequences_counted']} test sequences by "
@@ -386,6 +412,16 @@ def markdown(report: EnergyReport) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _pareto_rows(report: EnergyReport) -> list[list[str]]:
+    labels = _labels(report.models)
+    return [[labels[m["run"]], m["kind"].upper(), _energy(m["energy_pj"]), f"{m['NDCG@10']:.4f}", f"{m['HR@10']:.4f}"]
+            for m in sorted(pareto_front(report.models), key=lambda m: (m["dataset"], m["energy_pj"]))]
+
+
+def _pareto_section(report: EnergyReport) -> list[str]:
+    return ["## Pareto front", "", PARETO_NOTE, "", _markdown_table(PARETO_HEADER, _pareto_rows(report)), ""]
+
+
 def page(report: EnergyReport, pngs: dict[str, bytes]) -> str:
     """One self-contained HTML page: the markdown's content, tables as tables, figures inlined."""
     def table(header, rows):
@@ -403,7 +439,8 @@ def page(report: EnergyReport, pngs: dict[str, bytes]) -> str:
                 f"{values['neuron_update']} pJ, SRAM read = {values['sram_byte']} pJ/byte.</p>",
                 f"<p class=source>Sources: {html.escape(report.profile_source)}</p>", "<h2>Headline</h2>",
                 table(HEADLINE, headline_rows(report)) if report.pairs else "<p>No ANN/SNN pair among these runs.</p>",
-                "<div class=figs>" + "".join(image(n) for n in FIGURES) + "</div>", "<h2>Models</h2>"]
+                "<div class=figs>" + "".join(image(n) for n in FIGURES) + "</div>", "<h2>Pareto front</h2>",
+                f"<p>{html.escape(PARETO_NOTE)}</p>", table(PARETO_HEADER, _pareto_rows(report)), "<h2>Models</h2>"]
     for model in report.models:
         sections += [f"<h3>{html.escape(model['name'])} — {model['kind'].upper()}: {_energy(model['energy_pj'])} per inference</h3>",
                      f"<p>{html.escape(model['counting'])}; {model['sequences_counted']} test sequences; "

@@ -15,7 +15,7 @@ from ssr.cli import main
 from ssr.energy.counter import OpCounter, count_model
 from ssr.energy.graph_count import count_model_graph
 from ssr.energy.profiles import PROFILES, load_profile
-from ssr.energy.report import build_report
+from ssr.energy.report import build_report, pareto_front
 from ssr.models.layers import FrequencyFilter
 
 
@@ -164,6 +164,9 @@ def test_energy_report_end_to_end_and_profiles_scale_it(runs, tmp_path, capsys):
     for name in ("report.md", "report.html", "energy_per_layer.png", "accuracy_vs_energy.png", "firing_rates.png"):
         assert (out / name).stat().st_size > 0
     assert "data:image/png;base64," in (out / "report.html").read_text()
+    front = pareto_front(report.models)  # two runs: the front is whichever is not beaten on both counts
+    assert front and all(f"| {m['name']} |" in (out / "report.md").read_text().split("## Pareto front")[1]
+                         for m in front)
     # a cheaper profile lowers the totals in proportion to its per-operation costs
     report16 = build_report([runs / "fmlp"], PROFILES["45nm-fp16"], sequences=40)
     assert report16.models[0]["energy_pj"] == pytest.approx(ann["macs"] * 1.5 + ann["float_adds"] * 0.4)
@@ -203,3 +206,25 @@ def test_a_whole_graph_model_is_costed_from_its_exported_file(runs, tmp_path, ca
     torch.save({**torch.load(bare / "model.pt", weights_only=True), "ssr_version": "other"}, bare / "model.pt")
     assert main(["energy-report", str(bare), "--sequences", "8", "--out", str(tmp_path / "r2")]) == 1
     assert "exported from another checkpoint" in capsys.readouterr().err
+
+
+def test_pareto_front_matches_a_sweep_over_runs_sorted_by_energy():
+    """Against an independent reference: per dataset, runs sorted by energy (then best NDCG@10 first)
+    are on the front when they rank better than every cheaper run, or tie a front run exactly; on a
+    coarse grid, so ties in energy and in NDCG@10 are common."""
+    import random
+
+    rng = random.Random(0)
+    for trial in range(200):
+        runs = [{"run": f"r{i}", "dataset_fingerprint": rng.choice("ab"), "energy_pj": float(rng.randint(1, 6)),
+                 "NDCG@10": rng.randint(0, 5) / 100} for i in range(rng.randint(1, 12))]
+        expected = set()
+        for dataset in "ab":
+            best, last = -1.0, None
+            for run in sorted((r for r in runs if r["dataset_fingerprint"] == dataset),
+                              key=lambda r: (r["energy_pj"], -r["NDCG@10"])):
+                point = (run["energy_pj"], run["NDCG@10"])
+                if run["NDCG@10"] > best or point == last:
+                    expected.add(run["run"])
+                    best, last = max(best, run["NDCG@10"]), point
+        assert [r["run"] for r in pareto_front(runs)] == [r["run"] for r in runs if r["run"] in expected], trial
