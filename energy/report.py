@@ -191,16 +191,22 @@ def pareto_front(models: list[dict[str, Any]], metric: str = "NDCG@10") -> list[
     return [run for run in models if not any(beaten(run, other) for other in models)]
 
 
-def _labels(models: list[dict[str, Any]]) -> dict[str, str]:
-    """run -> its label in figures and tables: the model's name, or the run folder where names repeat."""
+def _unique_names(models: list[dict[str, Any]]) -> None:
+    """Runs of one model on one dataset (seeds, sizes) are told apart by their run folder in `name`,
+    which the pairs, tables and figures refer to: "ssr (ml-100k_ufo, seed1)"."""
     names = [m["name"] for m in models]
-    return {m["run"]: m["name"] if names.count(m["name"]) == 1 else f"{m['name']} {Path(m['run']).name}"
-            for m in models}
+    repeated = [m for m in models if names.count(m["name"]) > 1]
+    folders = [Path(m["run"]).name for m in repeated]
+    for model, folder in zip(repeated, folders):  # the whole path where the folders' names repeat too
+        model["name"] = f"{model['name'][:-1]}, {folder if folders.count(folder) == 1 else model['run']})"
 
 
 def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 256,
                  lava_path: str | Path | None = None, data: str | None = None,
                  gpu_paths: list[str | Path] = ()) -> EnergyReport:
+    repeated = [run for run in map(str, run_dirs) if list(map(str, run_dirs)).count(run) > 1]
+    if repeated:
+        raise ValueError(f"{repeated[0]} is given twice; pass each run once")
     lava = LavaRun.read(lava_path) if lava_path else None
     gpu_runs = [GpuRun.read(path) for path in gpu_paths]
     models = []
@@ -212,6 +218,7 @@ def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 
         measured = [gpu for gpu in gpu_runs if _same_model(gpu, run_dir)]
         if measured:
             models[-1]["gpu"] = [_gpu_summary(gpu) for gpu in measured]
+    _unique_names(models)
     if lava is not None and not matched:
         raise ValueError(f"{lava_path} was measured on {lava.provenance['checkpoint']}, which is none of the "
                          "runs given (checkpoint sha256 differs); pass the run it was measured on")
@@ -336,12 +343,12 @@ def figures(report: EnergyReport) -> dict[str, bytes]:
     energy_png = png(fig)
 
     fig, axis = plt.subplots(figsize=(6.5, 4.5))
-    labels, front = _labels(report.models), pareto_front(report.models)
+    front = pareto_front(report.models)
     for model in report.models:
         marker = "o" if model["kind"] == "ann" else "^"
         axis.scatter(model["energy_pj"] / 1e6, model["NDCG@10"], marker=marker, s=60,
                      edgecolors="black" if model in front else "none")
-        axis.annotate(labels[model["run"]], (model["energy_pj"] / 1e6, model["NDCG@10"]), fontsize=7,
+        axis.annotate(model["name"], (model["energy_pj"] / 1e6, model["NDCG@10"]), fontsize=7,
                       xytext=(4, 4), textcoords="offset points")
     for fingerprint in dict.fromkeys(m["dataset_fingerprint"] for m in front):  # one staircase per dataset
         steps = sorted((m["energy_pj"] / 1e6, m["NDCG@10"]) for m in front if m["dataset_fingerprint"] == fingerprint)
@@ -413,8 +420,7 @@ def markdown(report: EnergyReport) -> str:
 
 
 def _pareto_rows(report: EnergyReport) -> list[list[str]]:
-    labels = _labels(report.models)
-    return [[labels[m["run"]], m["kind"].upper(), _energy(m["energy_pj"]), f"{m['NDCG@10']:.4f}", f"{m['HR@10']:.4f}"]
+    return [[m["name"], m["kind"].upper(), _energy(m["energy_pj"]), f"{m['NDCG@10']:.4f}", f"{m['HR@10']:.4f}"]
             for m in sorted(pareto_front(report.models), key=lambda m: (m["dataset"], m["energy_pj"]))]
 
 
