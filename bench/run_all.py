@@ -27,8 +27,9 @@ if __name__ == "__main__":
     # (bench/results/zoo_matrix_runs.json) lacks; the quality runs above are its fmlp / ssr / ssr-hybrid rows
     if SHARED_DATA.exists():
         zoo_matrix.main([])
-        zoo_matrix.main(["--distil"])  # the models issue 23 changed, as they now ship (ledger zoo_matrix_distilled_warm_runs.json)
-        zoo_matrix.main(["--distil", "--distil-cold"])  # the same, students from scratch (zoo_matrix_distilled_runs.json)
+        zoo_matrix.main(["--distil"])  # the models issue 23 changed, as they now ship (zoo_matrix_distilled_recipe_runs.json)
+        for start in ("--distil-cold", "--distil-warm"):  # every student from scratch / from its teacher
+            zoo_matrix.main(["--distil", start])
         sasrec_recbole.main(WORK / "sasrec_recbole")
         published_baselines.main(WORK / "published_baselines", list(published_baselines.PUBLISHED))
         sweeps.main([])  # the paper's sensitivity to T and to max length, ml-100k (bench/work/sweep_<field>/)

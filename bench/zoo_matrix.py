@@ -15,10 +15,12 @@ ANN -> SNN gap per metric and how many cells are done), `bench/results/zoo_matri
 
 `--distil`: the matrix of the models whose defaults issue 23 changed, re-run as they now ship: ssr,
 sgru4rec, scaser and srsgnn with today's model defaults, each distilled from its ANN original's run
-of the same dataset and seed with `ssr bench --distil`'s recipe (w 0.9, lr 3e-3, started from the
-teacher's parameters), beside those ANN runs. Its own ledger (`zoo_matrix_distilled_warm_runs.json`)
-and table (`zoo_matrix_distilled_warm.*`). `--distil --distil-cold`: the recipe before 2026-12-02,
-students started from scratch (`zoo_matrix_distilled_runs.json`, `zoo_matrix_distilled.*`). The runs
+of the same dataset and seed with `ssr bench --distil`'s recipe (w 0.9, lr 3e-3, the models that
+declare it started from the teacher's parameters: `distil_warm_start`), beside those ANN runs. Its
+own ledger (`zoo_matrix_distilled_recipe_runs.json`) and table (`zoo_matrix_distilled_recipe.*`).
+`--distil --distil-cold` / `--distil-warm`: every student started from scratch (the recipe before
+2026-12-02; `zoo_matrix_distilled_runs.json`, `zoo_matrix_distilled.*`) / from its teacher
+(`zoo_matrix_distilled_warm_runs.json`, `zoo_matrix_distilled_warm.*`). The runs
 `bench/ssr_gap.py` trained with exactly these settings (`ssr_levers*.json`: same prepared data, model
 config, teacher, w, lr and warm start, 15 epochs, patience 5) are taken as they are, after checking
 that their recorded settings are the recipe and today's defaults.
@@ -43,11 +45,11 @@ from ssr.train.matrix import (METRICS, Cell, Distillation, ordered, prepare_data
                               summarise)
 
 LEDGER = RESULTS / "zoo_matrix_runs.json"
-DISTILLED_LEDGER = RESULTS / "zoo_matrix_distilled_runs.json"  # --distil-cold
-WARM_LEDGER = RESULTS / "zoo_matrix_distilled_warm_runs.json"
+# the --distil tables: each model's recipe, every student cold, every student warm
+DISTILLED_NAMES = {None: "zoo_matrix_distilled_recipe", False: "zoo_matrix_distilled", True: "zoo_matrix_distilled_warm"}
 # issue 23's re-run: spiking model -> the bench/ssr_gap.py variant that trained it with its new defaults and
-# the --distil-cold recipe (+ "-warm": the --distil recipe); the ANN originals are the variants of their own
-# names (the students' teachers)
+# the cold recipe (+ "-warm": started from the teacher); the ANN originals are the variants of their own names
+# (the students' teachers)
 RECIPE_VARIANTS = {"ssr": "ssr-teacher-lr3e-3-w0.9", "sgru4rec": "sgru4rec-once-spikes-teacher-lr3e-3-w0.9",
                    "scaser": "scaser-spikes-teacher-lr3e-3-w0.9", "srsgnn": "srsgnn-once-spikes-teacher-lr3e-3-w0.9"}
 LEVER_FILES = {"ml-100k": "ssr_levers.json", "beauty": "ssr_levers_beauty.json"}
@@ -58,12 +60,12 @@ WORK = RESULTS.parent / "work" / "zoo_matrix"  # prepared data and run checkpoin
 SETTINGS = {"epochs": 15, "patience": 5, "threads": 1, "mask_history": False, "max_len": 50}
 
 
-def recipe_cells(warm: bool = True) -> dict[str, str]:
+def recipe_cells(distil: Distillation = Distillation()) -> dict[str, str]:
     """The distilled matrix's models, each ANN original before its spiking model -> the ssr_gap variant
     that trained it (an ANN original's variant has its own name; a warm student's ends in -warm)."""
     return {name: variant for spiking, student_variant in RECIPE_VARIANTS.items()
             for name, variant in ((MODELS[spiking].ann_original, MODELS[spiking].ann_original),
-                                  (spiking, student_variant + ("-warm" if warm else "")))}
+                                  (spiking, student_variant + ("-warm" if distil.warm_for(spiking) else "")))}
 
 
 def read_ledger(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +118,7 @@ def recipe_mismatch(model: str, row: dict[str, Any], distil: Distillation) -> st
     if MODELS[model].kind != "snn":
         return None if not row["train_overrides"] else f"an ANN trained with {row['train_overrides']}"
     wanted = {"teacher": MODELS[model].ann_original, "teacher_weight": distil.weight, "lr": distil.lr,
-              **({"warm_start": MODELS[model].ann_original} if distil.warm else {})}
+              **({"warm_start": MODELS[model].ann_original} if distil.warm_for(model) else {})}
     if row["train_overrides"] != wanted:
         return f"trained with {row['train_overrides']}, not the recipe {wanted}"
     return None
@@ -134,7 +136,7 @@ def import_recipe_runs(path: Path, settings: dict[str, Any], distil: Distillatio
                 (settings["epochs"], settings["patience"], settings["max_len"]):
             continue
         entries = {}
-        for model, variant in recipe_cells(distil.warm).items():
+        for model, variant in recipe_cells(distil).items():
             row = levers["variants"].get(variant)
             if row is None:
                 continue
@@ -229,14 +231,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=SETTINGS["threads"], help="torch threads per worker")
     parser.add_argument("--work", default=str(WORK),
                         help="prepared data and run checkpoints (git-ignored)")
-    parser.add_argument("--ledger", help=f"default {LEDGER.name} ({WARM_LEDGER.name} with --distil, "
-                        f"{DISTILLED_LEDGER.name} with --distil --distil-cold)")
+    parser.add_argument("--ledger", help=f"default {LEDGER.name} (with --distil: the table's name + _runs.json)")
     parser.add_argument("--distil", action="store_true",
                         help="the models issue 23 changed, with today's defaults, distilled with ssr bench --distil's "
-                        "recipe, each student started from its teacher (own ledger and table, zoo_matrix_distilled_warm.*)")
-    parser.add_argument("--distil-cold", action="store_true",
-                        help="with --distil: the students started from scratch, the recipe before 2026-12-02 "
-                        "(zoo_matrix_distilled.*)")
+                        "recipe (own ledger and table, zoo_matrix_distilled_recipe.*)")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--distil-cold", action="store_true",
+                       help="with --distil: every student started from scratch, the recipe before 2026-12-02 "
+                       "(zoo_matrix_distilled.*)")
+    start.add_argument("--distil-warm", action="store_true",
+                       help="with --distil: every student started from its teacher (zoo_matrix_distilled_warm.*)")
     parser.add_argument("--table-only", action="store_true", help="write the table from the ledger, train nothing")
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="as `ssr bench --executor`: cells in this process, or as Ray tasks")
@@ -244,15 +248,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs each cell holds on Ray")
     args = parser.parse_args(argv)
 
-    if args.distil_cold and not args.distil:
-        parser.error("--distil-cold starts each distilled student from scratch: add --distil")
+    if (args.distil_cold or args.distil_warm) and not args.distil:
+        parser.error("--distil-cold / --distil-warm choose how the distilled students start: add --distil")
     code_commit = commit()
-    distil = Distillation(warm=not args.distil_cold) if args.distil else None
+    distil = Distillation(warm=True if args.distil_warm else False if args.distil_cold else None) \
+        if args.distil else None
     models = resolve_models(args.models or (",".join(recipe_cells()) if distil else "all"))
     specs = args.datasets.split(",")
     datasets = [Path(spec).stem if spec.endswith(".h5") else spec for spec in specs]  # as prepare_datasets names them
     settings = {**SETTINGS, "epochs": args.epochs, "patience": args.patience, "threads": args.threads}
-    default_ledger = LEDGER if distil is None else WARM_LEDGER if distil.warm else DISTILLED_LEDGER
+    default_ledger = LEDGER if distil is None else RESULTS / f"{DISTILLED_NAMES[distil.warm]}_runs.json"
     ledger_path, work = Path(args.ledger or default_ledger), Path(args.work)
     if distil:
         import_recipe_runs(ledger_path, settings, distil)
@@ -271,10 +276,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                       RayOptions(address=args.ray_address, cpus_per_run=args.cpus_per_run), code_commit, distil)
     if distil:
         notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
-                                  "lr": distil.lr, "warm_start": distil.warm,
+                                  "lr": distil.lr, "warm_start": {s: distil.warm_for(s) for s in RECIPE_VARIANTS},
                                   "teachers": {s: MODELS[s].ann_original for s in RECIPE_VARIANTS}}}
-        name = "zoo_matrix_distilled_warm" if distil.warm else "zoo_matrix_distilled"
-        return table(models, datasets, args.seeds, settings, ledger_path, name, notes)
+        return table(models, datasets, args.seeds, settings, ledger_path, DISTILLED_NAMES[distil.warm], notes)
     return table(models, datasets, args.seeds, settings, ledger_path)
 
 

@@ -105,7 +105,8 @@ def cmd_models(args: argparse.Namespace) -> None:
     for name, cls in sorted(MODELS.items()):
         # a model's own docstring, else its module's (files holding one model describe it at the top)
         doc = (cls.__dict__.get("__doc__") or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        pair = f" [ANN original: {cls.ann_original}]" if cls.ann_original else ""
+        recipe = "; ssr bench --distil starts it from its teacher" if cls.distil_warm_start else ""
+        pair = f" [ANN original: {cls.ann_original}{recipe}]" if cls.ann_original else ""
         print(f"{name:14s} {cls.kind.upper():8s} {doc}{pair}")
 
 
@@ -328,7 +329,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.distil_cold and not args.distil:
         raise ValueError("--distil-cold starts each distilled student from scratch: add --distil")
     if args.distil_cold and args.distil_warm:
-        raise ValueError("--distil-warm and --distil-cold contradict each other: pass one (warm is the default)")
+        raise ValueError("--distil-warm and --distil-cold contradict each other: pass one, or neither for each "
+                         "model's own recipe")
     out = Path(args.out)
     models = resolve_models(args.models)
     sweeps = [parse_sweep(spec, models) for spec in args.sweep]
@@ -339,7 +341,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
                threads=args.threads, mask_history=args.mask_history,
                tuned=Path(args.tuned) if args.tuned else None, sweeps=sweeps, executor=args.executor,
                ray=ray_options(args), data_dir=Path(args.data_dir), progress=not args.quiet,
-               distil=Distillation(args.teacher_weight, args.teacher_temperature, args.distil_lr, warm=not args.distil_cold)
+               distil=Distillation(args.teacher_weight, args.teacher_temperature, args.distil_lr,
+                                   warm=True if args.distil_warm else False if args.distil_cold else None)
                if args.distil else None)
     print((out / "results.md").read_text())
     print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.json'}")
@@ -540,12 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --distil: the distilled cells' learning rate (default 3e-3; the ANN cells keep "
                        "the matrix's)")
     bench.add_argument("--distil-warm", action="store_true",
-                       help="with --distil: start each student from its teacher's parameters too (ssr train "
-                       "--warm-start); the default since 2026-12-02, kept for older command lines; run folders "
+                       help="with --distil: start every student from its teacher's parameters too (ssr train "
+                       "--warm-start); by default only the models whose recipe it is (ssr models); run folders "
                        "distilled-...-warm")
     bench.add_argument("--distil-cold", action="store_true",
-                       help="with --distil: start each student from scratch instead (the recipe before "
-                       "2026-12-02); run folders distilled-... without -warm")
+                       help="with --distil: start every student from scratch (the recipe before 2026-12-02)")
     add_executor_options(bench, "matrix cell")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(run=cmd_bench, resumable=True)

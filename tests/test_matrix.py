@@ -131,27 +131,44 @@ def test_bench_distil_trains_each_spiking_model_from_its_ann_run(data, tmp_path,
         assert read_checkpoint(teacher)["train_config"]["lr"] == 1e-3
     summary = json.loads((out / "results.json").read_text())
     assert summary["distillation"] == {"teacher_weight": 0.9, "teacher_temperature": 2.0, "lr": 3e-3,
-                                       "warm_start": False, "teachers": {"sfmlp": "fmlp"}}
+                                       "warm_start": {"sfmlp": False}, "teachers": {"sfmlp": "fmlp"}}
     assert len(summary["results"]["syn"]["sfmlp"]["NDCG@10"]["seeds"]) == 2
     assert (out / "results.md").read_text().startswith("Spiking models distilled from their ANN original's run")
     assert main(["bench", "--models", "sfmlp", "--datasets", str(data), "--distil", "--out", str(tmp_path / "x")]) == 1
     assert "--distil: sfmlp learns from its ANN original fmlp, which is not in --models" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flags", [(), ("--distil-warm",)], ids=["default", "distil-warm"])
-def test_bench_distil_warm_starts_each_student_from_its_own_teacher(flags, data, tmp_path, capsys):
-    """The warm start is --distil's default since 2026-12-02; the older --distil-warm still says so."""
+def test_bench_distil_warm_starts_the_models_whose_recipe_it_is(data, tmp_path):
+    """Without --distil-warm / --distil-cold each student starts as its model declares
+    (`distil_warm_start`: ssr from its teacher, sfmlp from scratch)."""
+    from ssr.models import MODELS
+
+    assert MODELS["ssr"].distil_warm_start and not MODELS["sfmlp"].distil_warm_start
+    out = tmp_path / "recipe"
+    assert main(["bench", "--models", "fmlp,sfmlp,ssr", "--datasets", str(data), "--seeds", "1", "--epochs", "1",
+                 "--threads", "1", "--quiet", "--distil", "--out", str(out)]) == 0
+    runs = out / "runs" / "syn"
+    warm = read_checkpoint(runs / "ssr" / "distilled-w0.9-tau2-lr0.003-warm" / "seed0" / "model.pt")["train_config"]
+    cold = read_checkpoint(runs / "sfmlp" / "distilled-w0.9-tau2-lr0.003" / "seed0" / "model.pt")["train_config"]
+    assert warm["warm_start"] == warm["teacher"] == str((runs / "fmlp" / "seed0" / "model.pt").resolve())
+    assert cold.get("warm_start") is None and cold["teacher"] == warm["teacher"]
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["distillation"]["warm_start"] == {"sfmlp": False, "ssr": True}
+    assert "ssr started from its teacher" in (out / "results.md").read_text().splitlines()[0]
+
+
+def test_bench_distil_warm_starts_each_student_from_its_own_teacher(data, tmp_path, capsys):
     import hashlib
 
     out = tmp_path / "warm"
     assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--seeds", "1", "--epochs", "1",
-                 "--threads", "1", "--quiet", "--distil", *flags, "--out", str(out)]) == 0
+                 "--threads", "1", "--quiet", "--distil", "--distil-warm", "--out", str(out)]) == 0
     student = out / "runs" / "syn" / "sfmlp" / "distilled-w0.9-tau2-lr0.003-warm" / "seed0"
     teacher = hashlib.sha256((out / "runs" / "syn" / "fmlp" / "seed0" / "model.pt").read_bytes()).hexdigest()
     described = json.loads((student / "metrics.json").read_text())
     assert described["warm_start"]["sha256"] == described["teacher"]["sha256"] == teacher
     assert described["warm_start"]["parameters"]  # it took the teacher's shared parameters
-    assert json.loads((out / "results.json").read_text())["distillation"]["warm_start"] is True
+    assert json.loads((out / "results.json").read_text())["distillation"]["warm_start"] == {"sfmlp": True}
     assert "each started from its teacher" in (out / "results.md").read_text().splitlines()[0]
     assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--distil-warm",
                  "--out", str(tmp_path / "x")]) == 1

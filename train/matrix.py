@@ -187,20 +187,24 @@ class Distillation:
     """`ssr bench --distil`: every spiking model learns from its ANN original's run of the same
     dataset and seed (ssr train --teacher), trained first in the same matrix. The defaults are issue
     23's recipe (bench/README.md, "Closing ssr's gap"): w 0.9 and, for the distilled cells only,
-    lr 3e-3; `lr` None keeps the matrix's learning rate. `warm` (the default since 2026-12-02): each
-    student also starts from its teacher's parameters (ssr train --warm-start), which bought ssr
-    6 points of NDCG@10 on Beauty and closed at least a third of what was left of every measured
-    Beauty gap; `ssr bench --distil-cold` turns it off (bench/README.md, "Lever by lever")."""
+    lr 3e-3; `lr` None keeps the matrix's learning rate. `warm`: whether each student also starts
+    from its teacher's parameters (ssr train --warm-start): None (the default since 2026-12-02) as
+    the model declares (`distil_warm_start`, set where it helped over three seeds on both datasets),
+    True or False for every student (`ssr bench --distil-warm` / `--distil-cold`)."""
 
     weight: float = 0.9
     temperature: float = 2.0
     lr: float | None = 3e-3
-    warm: bool = True
+    warm: bool | None = None
 
-    @property
-    def tag(self) -> str:
+    def warm_for(self, model: str) -> bool:
+        """Whether the student `model` starts from its teacher's parameters."""
+        return MODELS[model].distil_warm_start if self.warm is None else self.warm
+
+    def tag_for(self, model: str) -> str:
+        """The run folder's distilled-<tag> of the student `model`."""
         return (f"w{self.weight:g}-tau{self.temperature:g}" + (f"-lr{self.lr:g}" if self.lr is not None else "")
-                + ("-warm" if self.warm else ""))
+                + ("-warm" if self.warm_for(model) else ""))
 
     def teacher_of(self, model: str, models: list[str]) -> str | None:
         cls = MODELS[model]
@@ -288,7 +292,7 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
     teachers = {m: distil.teacher_of(m, models) for m in models} if distil else {}
     for cell in plan_cells(models, list(datasets), seeds, list(sweeps)):
         if teachers.get(cell.model):
-            cell = dataclasses.replace(cell, distilled=distil.tag)
+            cell = dataclasses.replace(cell, distilled=distil.tag_for(cell.model))
         if wanted is not None and not wanted(cell):
             continue
         job = cell_job(cell, out, data_paths, base, split_params(tuned_params(tuned, cell.dataset, cell.model)),
@@ -300,7 +304,8 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
         else:
             jobs.append(job)
     notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
-                              "lr": distil.lr, "warm_start": distil.warm,
+                              "lr": distil.lr,
+                              "warm_start": {m: distil.warm_for(m) for m, t in teachers.items() if t},
                               "teachers": {m: t for m, t in teachers.items() if t}}} if distil else None
 
     def write() -> dict[str, Any]:
@@ -365,7 +370,7 @@ def cell_job(cell: Cell, out: Path, data_paths: dict[tuple[str, Any], Path], bas
         teacher = Cell(cell.dataset, teacher_model, cell.seed, *swept).run_dir(out) / "model.pt"
         config.update(teacher=str(teacher.resolve()), teacher_weight=distil.weight,
                       teacher_temperature=distil.temperature)
-        if distil.warm:
+        if distil.warm_for(cell.model):
             config["warm_start"] = config["teacher"]
         if distil.lr is not None and not (sweep is not None and sweep.field == "lr"):  # a swept lr wins
             config["lr"] = distil.lr
@@ -412,6 +417,17 @@ def spread(seeds: list[float]) -> dict[str, Any]:
             "seeds": seeds}
 
 
+def _warm_note(warm: dict[str, bool] | None) -> str:
+    """The distilled table's words for which students started from their teacher (student -> bool)."""
+    started = [model for model, on in (warm or {}).items() if on]
+    if not started:
+        return ""
+    if len(started) == len(warm):
+        return ", each started from its teacher"
+    names = ", ".join(started[:-1]) + (" and " if len(started) > 1 else "") + started[-1]
+    return f", {names} started from {'its teacher' if len(started) == 1 else 'their teachers'}"
+
+
 def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: list[str], out: Path,
               mask_history: bool, sweeps: dict[str, list[dict[str, Any]]] | None = None,
               notes: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -446,7 +462,7 @@ def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: lis
         markdown = (f"Spiking models distilled from their ANN original's run of the same dataset and seed "
                     f"(teacher weight {distil['teacher_weight']:g}, temperature {distil['teacher_temperature']:g}"
                     f"{f', learning rate {lr:g}' if (lr := distil.get('lr')) is not None else ''}"
-                    f"{', each started from its teacher' if distil.get('warm_start') else ''}).\n\n"
+                    f"{_warm_note(distil.get('warm_start'))}).\n\n"
                     + markdown)
     for field, rows in (sweeps or {}).items():
         markdown += ("\n" if markdown else "") + _sweep_markdown(field, rows)

@@ -41,6 +41,11 @@ class SequentialRecommender(nn.Module):
     trainable: ClassVar[bool] = True  # False: fitted from training statistics by `fit`
     uses_time: ClassVar[bool] = False  # True: inputs() adds event times (the dataset's timestamps)
     ann_original: ClassVar[str | None] = None  # a spiking model's ANN counterpart (energy pairs)
+    # `ssr bench --distil`'s recipe also starts this spiking model from its teacher's parameters (ssr
+    # train --warm-start): set where three seeds on ml-100k and Beauty put it closer to its ANN on the
+    # dataset where it is furthest (bench/README.md, "Lever by lever"); a model not measured keeps
+    # the cold recipe
+    distil_warm_start: ClassVar[bool] = False
     deployment: ClassVar[Deployment | None] = None  # how a spiking model reaches a chip (ssr.deploy)
     # `ssr tune`'s search space: name -> ("log" | "float", low, high) or ("int", low, high) or
     # ("choice", [values]); names are TrainConfig fields (lr, weight_decay) or Config fields

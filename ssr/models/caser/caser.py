@@ -124,13 +124,15 @@ class SCaser(SequentialRecommender):
     """SCaser: Caser on a spike-encoded image, every convolution followed by LIF neurons.
 
     Trained alone it ranks about 37% / 46% below caser (test NDCG@10, ml-100k / Beauty, three seeds).
-    Its recipe (what `ssr bench --distil` does): distilled from a trained caser of the same data and
-    started from it, `ssr train --model scaser --teacher CASER/model.pt --warm-start CASER/model.pt
-    --lr 3e-3`: -4.2% / -7.3% at 88% / 87% less energy (bench/README.md, "Lever by lever")."""
+    Its recipe (what `ssr bench --distil` does, `distil_warm_start`): distilled from a trained caser
+    of the same data and started from it, `ssr train --model scaser --teacher CASER/model.pt
+    --warm-start CASER/model.pt --lr 3e-3`: -4.2% / -7.3% at 88% / 87% less energy (cold, the same
+    distillation: -5.7% / -15.6%; bench/README.md, "Lever by lever")."""
 
     name = "scaser"
     kind = "snn"
     ann_original = "caser"
+    distil_warm_start = True  # three seeds: better than cold on both datasets
     deployment = Deployment("ssr.convert.neurons_nir")  # its LIF layers on chip, the rest on the host
     Config = SCaserConfig
 
