@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     code_commit = commit()
     distil = Distillation(warm=True if args.distil_warm else False if args.distil_cold else None) \
         if args.distil else None
-    models = resolve_models(args.models or (",".join(recipe_cells()) if distil else "all"))
+    models = resolve_models(args.models or (",".join(recipe_cells(distil)) if distil else "all"))
     specs = args.datasets.split(",")
     datasets = [Path(spec).stem if spec.endswith(".h5") else spec for spec in specs]  # as prepare_datasets names them
     settings = {**SETTINGS, "epochs": args.epochs, "patience": args.patience, "threads": args.threads}

@@ -204,9 +204,10 @@ def _unique_names(models: list[dict[str, Any]]) -> None:
 def build_report(run_dirs: list[str | Path], profile: Profile, sequences: int = 256,
                  lava_path: str | Path | None = None, data: str | None = None,
                  gpu_paths: list[str | Path] = ()) -> EnergyReport:
-    repeated = [run for run in map(str, run_dirs) if list(map(str, run_dirs)).count(run) > 1]
-    if repeated:
-        raise ValueError(f"{repeated[0]} is given twice; pass each run once")
+    resolved = [Path(run).resolve() for run in run_dirs]  # one folder under two spellings is one run
+    repeated = next((run for run, path in zip(run_dirs, resolved) if resolved.count(path) > 1), None)
+    if repeated is not None:
+        raise ValueError(f"{repeated} is given twice; pass each run once")
     lava = LavaRun.read(lava_path) if lava_path else None
     gpu_runs = [GpuRun.read(path) for path in gpu_paths]
     models = []
