@@ -181,7 +181,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                          weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
                          device=args.device, mask_history=args.mask_history, threads=args.threads,
                          init_from=args.init, teacher=args.teacher, teacher_weight=args.teacher_weight,
-                         teacher_temperature=args.teacher_temperature, warm_start=args.warm_start)
+                         teacher_temperature=args.teacher_temperature, warm_start=args.warm_start,
+                         uniformity_weight=args.uniformity_weight)
     metrics = train(args.model, args.data, args.out, config, dict(args.model_config or []),
                     progress=not args.quiet, overwrite=args.overwrite)
     print(format_metrics_table({f"{args.model} valid": metrics["valid"], f"{args.model} test": metrics["test"]}))
@@ -464,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="weight w of the soft targets: (1 - w) CE + w tau^2 KL (default 0.9)")
     train.add_argument("--teacher-temperature", type=float, default=2.0, metavar="TAU",
                        help="temperature tau softening both score distributions (default 2)")
+    train.add_argument("--uniformity-weight", type=float, default=0.0, metavar="L",
+                       help="add L times the uniformity loss of each batch's user vectors (Wang and Isola 2020): "
+                            "spreads them against collapse; training only (default 0: off)")
     train.add_argument("--overwrite", action="store_true",
                        help="replace an earlier run in --out (kept aside until the new run's first epoch is saved, "
                             "put back if it fails before)")

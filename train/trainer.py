@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from ssr.config import COUNT, NON_NEGATIVE, POSITIVE, Checked, Range
@@ -31,6 +32,7 @@ from ssr.evaluate import NonFiniteScoresError, evaluate
 from ssr.io import file_sha256, write_json
 from ssr.models.base import build_model
 from ssr.train.distill import Teacher, distillation_loss
+from ssr.train.uniformity import uniformity_loss
 
 SELECTION_METRIC = "MRR@10"
 STATE_FORMAT = "ssr-train-state"
@@ -56,12 +58,15 @@ class TrainConfig(Checked):
     # study for ssr and the zoo (0.5 before 2026-12-01)
     teacher_weight: float = 0.9
     teacher_temperature: float = 2.0  # tau, softens both score distributions
+    # L: loss + L * the uniformity of the batch's user vectors (ssr.train.uniformity; 0 = off)
+    uniformity_weight: float = 0.0
 
     option_prefix = "--"
     # lr 0 is allowed: a fine-tuning run that only re-evaluates its --init checkpoint
     ranges = {"epochs": COUNT, "batch_size": COUNT, "lr": NON_NEGATIVE, "weight_decay": NON_NEGATIVE,
               "patience": COUNT, "seed": NON_NEGATIVE, "eval_batch_size": COUNT, "threads": NON_NEGATIVE,
-              "teacher_weight": Range(low=0.0, high=1.0), "teacher_temperature": POSITIVE}
+              "teacher_weight": Range(low=0.0, high=1.0), "teacher_temperature": POSITIVE,
+              "uniformity_weight": NON_NEGATIVE}
 
 
 class TrainLog:
@@ -299,6 +304,22 @@ def _run(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path, id
     return metrics
 
 
+def _loss(model, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor, batch: np.ndarray, config: TrainConfig,
+          teacher: Teacher | None) -> torch.Tensor:
+    """The batch's training loss: the model's cross-entropy over all items, or the distillation loss
+    against `teacher`'s scores of the samples at `batch`; plus the users' uniformity if weighted."""
+    if config.uniformity_weight:
+        scores, users = model.scores_and_users(*inputs)
+    else:
+        scores, users = model.score_all(*inputs), None
+    if teacher is None:
+        loss = F.cross_entropy(scores, targets)
+    else:
+        loss = distillation_loss(scores, teacher.scores(batch), targets, config.teacher_weight,
+                                 config.teacher_temperature)
+    return loss if users is None else loss + config.uniformity_weight * uniformity_loss(users)
+
+
 def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path, identity: dict[str, Any],
          log: TrainLog, progress: bool, teacher: Teacher | None, on_started: Callable[[], None]) -> dict[str, Any]:
     """The epoch loop; leaves the best weights in `model` and returns the final training state."""
@@ -332,11 +353,7 @@ def _fit(model, dataset: SequenceDataset, config: TrainConfig, run_dir: Path, id
             batch = order[step * config.batch_size:(step + 1) * config.batch_size]
             batch_inputs = (torch.from_numpy(a[batch]).to(config.device) for a in inputs)
             batch_targets = torch.from_numpy(targets[batch]).to(config.device)
-            if teacher is None:
-                loss = model.loss(*batch_inputs, batch_targets)
-            else:
-                loss = distillation_loss(model.score_all(*batch_inputs), teacher.scores(batch), batch_targets,
-                                         config.teacher_weight, config.teacher_temperature)
+            loss = _loss(model, tuple(batch_inputs), batch_targets, batch, config, teacher)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

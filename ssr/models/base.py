@@ -68,10 +68,16 @@ class SequentialRecommender(nn.Module):
         return self.item_embedding.weight
 
     def score_all(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """(batch, num_items + 1) scores of every item for each sample of `inputs`."""
+        return self.scores_and_users(*inputs)[0]
+
+    def scores_and_users(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """score_all's scores and the (batch, hidden) user vectors they are the dot products of with
+        the item table, from one forward (a regulariser on the users, ssr.train.uniformity)."""
         user = self(*inputs)  # (batch, hidden)
         if self.scores_against_spikes():
-            return spike_scores(user, self.item_spikes(), binary=not self.training)
-        return user @ self.item_embeddings().T  # (batch, num_items + 1)
+            return spike_scores(user, self.item_spikes(), binary=not self.training), user
+        return user @ self.item_embeddings().T, user  # (batch, num_items + 1)
 
     def scores_against_spikes(self) -> bool:
         """True for a spiking model whose config sets scoring="spikes" (sgru4rec, scaser, srsgnn):

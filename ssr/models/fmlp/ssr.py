@@ -207,13 +207,18 @@ class SSR(SequentialRecommender):
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         return self._represent(item_seq, self.spike_table())
 
-    def score_all(self, item_seq: torch.Tensor) -> torch.Tensor:
-        return self.scores_with_table(item_seq, self.spike_table())  # table encoded once per batch
+    def scores_and_users(self, item_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._scores_and_users(item_seq, self.spike_table())  # table encoded once per batch
 
     def scores_with_table(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """(B, N) ids and a spike-wise table (T, num_items + 1, D) -> scores (B, num_items + 1): the
         table serves both the lookup and the scoring (what an exported graph computes from the
         host's input spikes)."""
+        return self._scores_and_users(item_seq, table)[0]
+
+    def _scores_and_users(self, item_seq: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """scores_with_table's scores and the (B, D) vectors they are the dot products of: the user
+        vectors; with quantise_weights, the last block's spike counts (the readout folds densify)."""
         if self.config.quantise_weights:  # the exported readout: densify folded into the rates / T
             spikes = run_blocks(self.blocks, self.encode(item_seq, table))[:, :, -1]  # (T, B, D)
             rates = table.mean(0).double()  # (I + 1, D)
@@ -221,8 +226,10 @@ class SSR(SequentialRecommender):
             readout = fake_quantise(rates @ self.densify.weight.double() / steps, dtype=table.dtype)  # (I + 1, D)
             bias = fake_quantise_readout_bias(rates @ self.densify.bias.double() / steps,
                                               float(readout.detach().abs().max()), table.dtype)  # per step
-            return spikes.sum(0) @ readout.T + steps * bias
-        return self._represent(item_seq, table) @ table.mean(0).T
+            counts = spikes.sum(0)  # (B, D)
+            return counts @ readout.T + steps * bias, counts
+        user = self._represent(item_seq, table)
+        return user @ table.mean(0).T, user
 
     def layer_kinds(self) -> dict[str, str]:
         """Every synaptic layer here receives spikes (additions); the encoding of the item table is
