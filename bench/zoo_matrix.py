@@ -15,11 +15,11 @@ ANN -> SNN gap per metric and how many cells are done), `bench/results/zoo_matri
 
 `--distil`: the matrix of the models whose defaults issue 23 changed, re-run as they now ship: ssr,
 sgru4rec, scaser and srsgnn with today's model defaults, each distilled from its ANN original's run
-of the same dataset and seed with `ssr bench --distil`'s recipe (w 0.9, lr 3e-3, the models that
-declare it started from the teacher's parameters: `distil_warm_start`), beside those ANN runs. Its
+of the same dataset and seed with `ssr bench --distil`'s recipe (w 0.9, each model's `distil_lr`, the
+models that declare it started from the teacher's parameters: `distil_warm_start`), beside those ANN runs. Its
 own ledger (`zoo_matrix_distilled_recipe_runs.json`) and table (`zoo_matrix_distilled_recipe.*`).
-`--distil --distil-cold` / `--distil-warm`: every student started from scratch (the recipe before
-2026-12-02; `zoo_matrix_distilled_runs.json`, `zoo_matrix_distilled.*`) / from its teacher
+`--distil --distil-cold` / `--distil-warm`: every student at lr 3e-3, started from scratch (the recipe
+before 2026-12-02; `zoo_matrix_distilled_runs.json`, `zoo_matrix_distilled.*`) / from its teacher
 (`zoo_matrix_distilled_warm_runs.json`, `zoo_matrix_distilled_warm.*`). The runs
 `bench/ssr_gap.py` trained with exactly these settings (`ssr_levers*.json`: same prepared data, model
 config, teacher, w, lr and warm start, 15 epochs, patience 5) are taken as they are, after checking
@@ -48,10 +48,12 @@ LEDGER = RESULTS / "zoo_matrix_runs.json"
 # the --distil tables: each model's recipe, every student cold, every student warm
 DISTILLED_NAMES = {None: "zoo_matrix_distilled_recipe", False: "zoo_matrix_distilled", True: "zoo_matrix_distilled_warm"}
 # issue 23's re-run: spiking model -> the bench/ssr_gap.py variant that trained it with its new defaults and
-# the cold recipe (+ "-warm": started from the teacher); the ANN originals are the variants of their own names
-# (the students' teachers)
+# the cold recipe at lr 3e-3 (another lr: its tag in place of lr3e-3; + "-warm": started from the teacher); the ANN
+# originals are the variants of their own names (the students' teachers)
 RECIPE_VARIANTS = {"ssr": "ssr-teacher-lr3e-3-w0.9", "sgru4rec": "sgru4rec-once-spikes-teacher-lr3e-3-w0.9",
                    "scaser": "scaser-spikes-teacher-lr3e-3-w0.9", "srsgnn": "srsgnn-once-spikes-teacher-lr3e-3-w0.9"}
+# --distil-cold / --distil-warm: every student at the recipe's lr before a model could declare its own
+EVERY_STUDENT_LR = 3e-3
 LEVER_FILES = {"ml-100k": "ssr_levers.json", "beauty": "ssr_levers_beauty.json"}
 QUALITY_FILES = ("quality_ml100k.json", "quality_beauty.json")
 LEDGER_FORMAT = 1
@@ -63,9 +65,13 @@ SETTINGS = {"epochs": 15, "patience": 5, "threads": 1, "mask_history": False, "m
 def recipe_cells(distil: Distillation = Distillation()) -> dict[str, str]:
     """The distilled matrix's models, each ANN original before its spiking model -> the ssr_gap variant
     that trained it (an ANN original's variant has its own name; a warm student's ends in -warm)."""
-    return {name: variant for spiking, student_variant in RECIPE_VARIANTS.items()
+    def student(spiking: str) -> str:
+        lr_tag = f"lr{distil.lr_for(spiking):.0e}".replace("e-0", "e-")  # 3e-3 -> lr3e-3
+        return RECIPE_VARIANTS[spiking].replace("lr3e-3", lr_tag) + ("-warm" if distil.warm_for(spiking) else "")
+
+    return {name: variant for spiking in RECIPE_VARIANTS
             for name, variant in ((MODELS[spiking].ann_original, MODELS[spiking].ann_original),
-                                  (spiking, student_variant + ("-warm" if distil.warm_for(spiking) else "")))}
+                                  (spiking, student(spiking)))}
 
 
 def read_ledger(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +123,7 @@ def recipe_mismatch(model: str, row: dict[str, Any], distil: Distillation) -> st
         return f"its model config {changed} is not today's default"
     if MODELS[model].kind != "snn":
         return None if not row["train_overrides"] else f"an ANN trained with {row['train_overrides']}"
-    wanted = {"teacher": MODELS[model].ann_original, "teacher_weight": distil.weight, "lr": distil.lr,
+    wanted = {"teacher": MODELS[model].ann_original, "teacher_weight": distil.weight, "lr": distil.lr_for(model),
               **({"warm_start": MODELS[model].ann_original} if distil.warm_for(model) else {})}
     if row["train_overrides"] != wanted:
         return f"trained with {row['train_overrides']}, not the recipe {wanted}"
@@ -251,8 +257,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if (args.distil_cold or args.distil_warm) and not args.distil:
         parser.error("--distil-cold / --distil-warm choose how the distilled students start: add --distil")
     code_commit = commit()
-    distil = Distillation(warm=True if args.distil_warm else False if args.distil_cold else None) \
-        if args.distil else None
+    every = args.distil_warm or args.distil_cold  # the every-student tables keep one lr for all
+    distil = Distillation(warm=True if args.distil_warm else False if args.distil_cold else None,
+                          lr=EVERY_STUDENT_LR if every else None) if args.distil else None
     models = resolve_models(args.models or (",".join(recipe_cells(distil)) if distil else "all"))
     specs = args.datasets.split(",")
     datasets = [Path(spec).stem if spec.endswith(".h5") else spec for spec in specs]  # as prepare_datasets names them
@@ -276,7 +283,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                       RayOptions(address=args.ray_address, cpus_per_run=args.cpus_per_run), code_commit, distil)
     if distil:
         notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
-                                  "lr": distil.lr, "warm_start": {s: distil.warm_for(s) for s in RECIPE_VARIANTS},
+                                  "lr": distil.lr_note(list(RECIPE_VARIANTS)), "warm_start": {s: distil.warm_for(s) for s in RECIPE_VARIANTS},
                                   "teachers": {s: MODELS[s].ann_original for s in RECIPE_VARIANTS}}}
         return table(models, datasets, args.seeds, settings, ledger_path, DISTILLED_NAMES[distil.warm], notes)
     return table(models, datasets, args.seeds, settings, ledger_path)

@@ -101,11 +101,13 @@ def format_metrics_table(rows: dict[str, dict[str, float]], keys=METRIC_KEYS) ->
 
 def cmd_models(args: argparse.Namespace) -> None:
     from ssr.models import MODELS
+    from ssr.models.base import SequentialRecommender
 
     for name, cls in sorted(MODELS.items()):
         # a model's own docstring, else its module's (files holding one model describe it at the top)
         doc = (cls.__dict__.get("__doc__") or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        recipe = "; ssr bench --distil starts it from its teacher" if cls.distil_warm_start else ""
+        recipe = ("; ssr bench --distil starts it from its teacher" if cls.distil_warm_start else "") + (
+            f"; ssr bench --distil trains it at lr {cls.distil_lr:g}" if cls.distil_lr != SequentialRecommender.distil_lr else "")
         pair = f" [ANN original: {cls.ann_original}{recipe}]" if cls.ann_original else ""
         print(f"{name:14s} {cls.kind.upper():8s} {doc}{pair}")
 
@@ -323,8 +325,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from ssr.train.trainer import TrainConfig
 
     TrainConfig(epochs=args.epochs, patience=args.patience, threads=args.threads,  # range-check before any work
-                teacher_weight=args.teacher_weight, teacher_temperature=args.teacher_temperature,
-                lr=args.distil_lr)
+                teacher_weight=args.teacher_weight, teacher_temperature=args.teacher_temperature)
     if args.distil_warm and not args.distil:
         raise ValueError("--distil-warm starts each distilled student from its teacher: add --distil")
     if args.distil_cold and not args.distil:
@@ -543,9 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --distil: w, the share of the loss on the teacher's soft targets (default 0.9)")
     bench.add_argument("--teacher-temperature", type=_positive_float, default=2.0,
                        help="with --distil: tau (default 2)")
-    bench.add_argument("--distil-lr", type=_positive_float, default=3e-3, metavar="LR",
-                       help="with --distil: the distilled cells' learning rate (default 3e-3; the ANN cells keep "
-                       "the matrix's)")
+    bench.add_argument("--distil-lr", type=_positive_float, metavar="LR",
+                       help="with --distil: every distilled cell's learning rate (default: each model's recipe, "
+                       "3e-3 unless ssr models says otherwise; the ANN cells keep the matrix's)")
     bench.add_argument("--distil-warm", action="store_true",
                        help="with --distil: start every student from its teacher's parameters too (ssr train "
                        "--warm-start); by default only the models whose recipe it is (ssr models); run folders "

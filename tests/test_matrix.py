@@ -138,23 +138,30 @@ def test_bench_distil_trains_each_spiking_model_from_its_ann_run(data, tmp_path,
     assert "--distil: sfmlp learns from its ANN original fmlp, which is not in --models" in capsys.readouterr().err
 
 
-def test_bench_distil_warm_starts_the_models_whose_recipe_it_is(data, tmp_path):
-    """Without --distil-warm / --distil-cold each student starts as its model declares
-    (`distil_warm_start`: ssr from its teacher, sfmlp from scratch)."""
+def test_bench_distil_follows_each_models_recipe(data, tmp_path, monkeypatch):
+    """Without --distil-warm / --distil-cold / --distil-lr each student trains as its model declares:
+    `distil_warm_start` (ssr from its teacher, sfmlp from scratch) and `distil_lr` (3e-3 for ssr; sfmlp
+    given 5e-3 here)."""
     from ssr.models import MODELS
 
     assert MODELS["ssr"].distil_warm_start and not MODELS["sfmlp"].distil_warm_start
+    assert MODELS["ssr"].distil_lr == 3e-3
+    monkeypatch.setattr(MODELS["sfmlp"], "distil_lr", 5e-3)
     out = tmp_path / "recipe"
     assert main(["bench", "--models", "fmlp,sfmlp,ssr", "--datasets", str(data), "--seeds", "1", "--epochs", "1",
                  "--threads", "1", "--quiet", "--distil", "--out", str(out)]) == 0
     runs = out / "runs" / "syn"
     warm = read_checkpoint(runs / "ssr" / "distilled-w0.9-tau2-lr0.003-warm" / "seed0" / "model.pt")["train_config"]
-    cold = read_checkpoint(runs / "sfmlp" / "distilled-w0.9-tau2-lr0.003" / "seed0" / "model.pt")["train_config"]
+    cold = read_checkpoint(runs / "sfmlp" / "distilled-w0.9-tau2-lr0.005" / "seed0" / "model.pt")["train_config"]
     assert warm["warm_start"] == warm["teacher"] == str((runs / "fmlp" / "seed0" / "model.pt").resolve())
     assert cold.get("warm_start") is None and cold["teacher"] == warm["teacher"]
+    assert (warm["lr"], cold["lr"]) == (3e-3, 5e-3)
+    assert read_checkpoint(runs / "fmlp" / "seed0" / "model.pt")["train_config"]["lr"] == 1e-3  # the matrix's
     summary = json.loads((out / "results.json").read_text())
     assert summary["distillation"]["warm_start"] == {"sfmlp": False, "ssr": True}
-    assert "ssr started from its teacher" in (out / "results.md").read_text().splitlines()[0]
+    assert summary["distillation"]["lr"] == {"sfmlp": 5e-3, "ssr": 3e-3}
+    heading = (out / "results.md").read_text().splitlines()[0]
+    assert "learning rate 0.003 (sfmlp 0.005)" in heading and "ssr started from its teacher" in heading
 
 
 def test_bench_distil_warm_starts_each_student_from_its_own_teacher(data, tmp_path, capsys):
@@ -162,13 +169,16 @@ def test_bench_distil_warm_starts_each_student_from_its_own_teacher(data, tmp_pa
 
     out = tmp_path / "warm"
     assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--seeds", "1", "--epochs", "1",
-                 "--threads", "1", "--quiet", "--distil", "--distil-warm", "--out", str(out)]) == 0
-    student = out / "runs" / "syn" / "sfmlp" / "distilled-w0.9-tau2-lr0.003-warm" / "seed0"
+                 "--threads", "1", "--quiet", "--distil", "--distil-warm", "--distil-lr", "0.002", "--out",
+                 str(out)]) == 0
+    student = out / "runs" / "syn" / "sfmlp" / "distilled-w0.9-tau2-lr0.002-warm" / "seed0"
     teacher = hashlib.sha256((out / "runs" / "syn" / "fmlp" / "seed0" / "model.pt").read_bytes()).hexdigest()
     described = json.loads((student / "metrics.json").read_text())
     assert described["warm_start"]["sha256"] == described["teacher"]["sha256"] == teacher
     assert described["warm_start"]["parameters"]  # it took the teacher's shared parameters
-    assert json.loads((out / "results.json").read_text())["distillation"]["warm_start"] == {"sfmlp": True}
+    assert read_checkpoint(student / "model.pt")["train_config"]["lr"] == 0.002  # --distil-lr: every student's
+    notes = json.loads((out / "results.json").read_text())["distillation"]
+    assert notes["warm_start"] == {"sfmlp": True} and notes["lr"] == 0.002
     assert "each started from its teacher" in (out / "results.md").read_text().splitlines()[0]
     assert main(["bench", "--models", "sfmlp,fmlp", "--datasets", str(data), "--distil-warm",
                  "--out", str(tmp_path / "x")]) == 1

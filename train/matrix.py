@@ -186,25 +186,35 @@ class Cell:
 class Distillation:
     """`ssr bench --distil`: every spiking model learns from its ANN original's run of the same
     dataset and seed (ssr train --teacher), trained first in the same matrix. The defaults are issue
-    23's recipe (bench/README.md, "Closing ssr's gap"): w 0.9 and, for the distilled cells only,
-    lr 3e-3; `lr` None keeps the matrix's learning rate. `warm`: whether each student also starts
-    from its teacher's parameters (ssr train --warm-start): None (the default since 2026-12-02) as
-    the model declares (`distil_warm_start`, set where it helped over three seeds on both datasets),
+    23's recipe (bench/README.md, "Lever by lever"): w 0.9, and for the distilled cells only the
+    learning rate `lr`: None (the default) as each model declares (`distil_lr`: 3e-3, or another
+    where it helped over three seeds on both datasets), a number for every student (`ssr bench
+    --distil-lr`). `warm`: whether each student also starts from its teacher's parameters (ssr train
+    --warm-start): None (the default since 2026-12-02) as the model declares (`distil_warm_start`),
     True or False for every student (`ssr bench --distil-warm` / `--distil-cold`)."""
 
     weight: float = 0.9
     temperature: float = 2.0
-    lr: float | None = 3e-3
+    lr: float | None = None
     warm: bool | None = None
 
     def warm_for(self, model: str) -> bool:
         """Whether the student `model` starts from its teacher's parameters."""
         return MODELS[model].distil_warm_start if self.warm is None else self.warm
 
+    def lr_for(self, model: str) -> float:
+        """The learning rate the student `model` trains at."""
+        return MODELS[model].distil_lr if self.lr is None else self.lr
+
+    def lr_note(self, students: list[str]) -> float | dict[str, float]:
+        """results.json's distillation "lr": one number when every student trains at it, else per student."""
+        rates = {m: self.lr_for(m) for m in students}
+        return next(iter(rates.values())) if len(set(rates.values())) == 1 else rates
+
     def tag_for(self, model: str) -> str:
         """The run folder's distilled-<tag> of the student `model`."""
-        return (f"w{self.weight:g}-tau{self.temperature:g}" + (f"-lr{self.lr:g}" if self.lr is not None else "")
-                + ("-warm" if self.warm_for(model) else ""))
+        return f"w{self.weight:g}-tau{self.temperature:g}-lr{self.lr_for(model):g}" + ("-warm" if self.warm_for(model)
+                                                                                        else "")
 
     def teacher_of(self, model: str, models: list[str]) -> str | None:
         cls = MODELS[model]
@@ -304,7 +314,7 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
         else:
             jobs.append(job)
     notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
-                              "lr": distil.lr,
+                              "lr": distil.lr_note([m for m, t in teachers.items() if t]),
                               "warm_start": {m: distil.warm_for(m) for m, t in teachers.items() if t},
                               "teachers": {m: t for m, t in teachers.items() if t}}} if distil else None
 
@@ -372,8 +382,8 @@ def cell_job(cell: Cell, out: Path, data_paths: dict[tuple[str, Any], Path], bas
                       teacher_temperature=distil.temperature)
         if distil.warm_for(cell.model):
             config["warm_start"] = config["teacher"]
-        if distil.lr is not None and not (sweep is not None and sweep.field == "lr"):  # a swept lr wins
-            config["lr"] = distil.lr
+        if not (sweep is not None and sweep.field == "lr"):  # a swept lr wins
+            config["lr"] = distil.lr_for(cell.model)
     data = data_paths[(cell.dataset, cell.value if sweep is not None and sweep.where == "prepare" else None)]
     return CellJob(cell, str(Path(data).resolve()), str(cell.run_dir(out).resolve()), config, model_config,
                    measure=bool(sweeps))
@@ -415,6 +425,18 @@ def spread(seeds: list[float]) -> dict[str, Any]:
     """A metric over seeds: mean, sample standard deviation (0 for one seed) and the values."""
     return {"mean": statistics.fmean(seeds), "std": statistics.stdev(seeds) if len(seeds) > 1 else 0.0,
             "seeds": seeds}
+
+
+def _lr_words(lr: float | dict[str, float] | None) -> str:
+    """The distilled table's words for the students' learning rate: one number, or the most common
+    with the exceptions named (results.json's "lr" per student)."""
+    if lr is None:
+        return ""
+    if not isinstance(lr, dict):
+        return f", learning rate {lr:g}"
+    common = max(sorted(set(lr.values())), key=list(lr.values()).count)
+    others = ", ".join(f"{model} {rate:g}" for model, rate in lr.items() if rate != common)
+    return f", learning rate {common:g} ({others})"
 
 
 def _warm_note(warm: dict[str, bool] | None) -> str:
@@ -461,7 +483,7 @@ def summarise(results: dict[str, dict[str, list[dict[str, float]]]], models: lis
         distil = notes["distillation"]
         markdown = (f"Spiking models distilled from their ANN original's run of the same dataset and seed "
                     f"(teacher weight {distil['teacher_weight']:g}, temperature {distil['teacher_temperature']:g}"
-                    f"{f', learning rate {lr:g}' if (lr := distil.get('lr')) is not None else ''}"
+                    f"{_lr_words(distil.get('lr'))}"
                     f"{_warm_note(distil.get('warm_start'))}).\n\n"
                     + markdown)
     for field, rows in (sweeps or {}).items():
