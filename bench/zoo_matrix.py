@@ -84,10 +84,11 @@ def read_ledger(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
     return ledger
 
 
-def record(path: Path, settings: dict[str, Any], entries: dict[str, dict[str, Any]]) -> None:
-    """Add finished cells ('dataset/model/seedK' -> entry) to the ledger; cells already there are kept."""
+def record(path: Path, settings: dict[str, Any], entries: dict[str, dict[str, Any]], replace: bool = False) -> None:
+    """Add finished cells ('dataset/model/seedK' -> entry) to the ledger; cells already there are kept,
+    unless `replace` (the recipe's runs: a model's recipe may have changed since its cells were recorded)."""
     ledger = read_ledger(path, settings)
-    ledger["runs"] = dict(sorted({**entries, **ledger["runs"]}.items()))
+    ledger["runs"] = dict(sorted(({**ledger["runs"], **entries} if replace else {**entries, **ledger["runs"]}).items()))
     write_json(path, ledger)
 
 
@@ -155,7 +156,7 @@ def import_recipe_runs(path: Path, settings: dict[str, Any], distil: Distillatio
                     "test": {m: entry[m] for m in METRICS}, "best_epoch": entry["best_epoch"],
                     "energy_pj_per_inference": entry.get("energy_pj_per_inference"),
                     "source": f"bench/results/{name} ({variant})", "date": row["measured"]}
-        record(path, settings, entries)
+        record(path, settings, entries, replace=True)
 
 
 def checkpoint(dataset: str, model: str, work: Path = WORK, seed: int = 0) -> Path:
