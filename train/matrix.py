@@ -207,9 +207,12 @@ class Distillation:
         return MODELS[model].distil_lr if self.lr is None else self.lr
 
     def lr_note(self, students: list[str]) -> float | dict[str, float]:
-        """results.json's distillation "lr": one number when every student trains at it, else per student."""
+        """results.json's distillation "lr": one number when every student trains at it, else per student
+        (without students: the forced lr, or None)."""
         rates = {m: self.lr_for(m) for m in students}
-        return next(iter(rates.values())) if len(set(rates.values())) == 1 else rates
+        if len(set(rates.values())) > 1:
+            return rates
+        return next(iter(rates.values()), self.lr)
 
     def tag_for(self, model: str) -> str:
         """The run folder's distilled-<tag> of the student `model`."""
