@@ -283,9 +283,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         train_missing(models, data, args.seeds, settings, work, ledger_path, args.executor,
                       RayOptions(address=args.ray_address, cpus_per_run=args.cpus_per_run), code_commit, distil)
     if distil:
-        notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
-                                  "lr": distil.lr_note(list(RECIPE_VARIANTS)), "warm_start": {s: distil.warm_for(s) for s in RECIPE_VARIANTS},
-                                  "teachers": {s: MODELS[s].ann_original for s in RECIPE_VARIANTS}}}
+        notes = {"distillation": distil.notes({s: MODELS[s].ann_original for s in RECIPE_VARIANTS})}
         return table(models, datasets, args.seeds, settings, ledger_path, DISTILLED_NAMES[distil.warm], notes)
     return table(models, datasets, args.seeds, settings, ledger_path)
 

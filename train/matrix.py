@@ -214,6 +214,12 @@ class Distillation:
             return rates
         return next(iter(rates.values()), self.lr)
 
+    def notes(self, teachers: dict[str, str]) -> dict[str, Any]:
+        """results.json's "distillation": the recipe as each student (student -> teacher) trained."""
+        return {"teacher_weight": self.weight, "teacher_temperature": self.temperature,
+                "lr": self.lr_note(list(teachers)), "warm_start": {m: self.warm_for(m) for m in teachers},
+                "teachers": teachers}
+
     def tag_for(self, model: str) -> str:
         """The run folder's distilled-<tag> of the student `model`."""
         return f"w{self.weight:g}-tau{self.temperature:g}-lr{self.lr_for(model):g}" + ("-warm" if self.warm_for(model)
@@ -316,10 +322,7 @@ def run_matrix(models: list[str], datasets: dict[str, Path], seeds: int, out: Pa
                 on_cell(cell, Path(job.run_dir))
         else:
             jobs.append(job)
-    notes = {"distillation": {"teacher_weight": distil.weight, "teacher_temperature": distil.temperature,
-                              "lr": distil.lr_note([m for m, t in teachers.items() if t]),
-                              "warm_start": {m: distil.warm_for(m) for m, t in teachers.items() if t},
-                              "teachers": {m: t for m, t in teachers.items() if t}}} if distil else None
+    notes = {"distillation": distil.notes({m: t for m, t in teachers.items() if t})} if distil else None
 
     def write() -> dict[str, Any]:
         return summarise(collect(results), models, out, mask_history, sweep_rows(results, models, sweeps), notes)
