@@ -188,11 +188,15 @@ for warm in ("sgru4rec-once-spikes-teacher-lr3e-3-w0.9-warm",):
         VARIANTS[warm.replace("lr3e-3", tag)] = (student, student_config, {**overrides, "lr": lr},
                                                  f"as {warm}, at lr {tag[2:]} {why} instead of 3e-3")
 # issue 23's lever 5 on the warm recipe: the uniformity of each batch's user vectors, weight 0.1 (at 1 its gradient
-# is about twice the distillation loss's on ml-100k's warm-distilled ssr, seed 0, so 0.1 is about a fifth)
-for warm in ("ssr-teacher-lr3e-3-w0.9-warm", "sgru4rec-once-spikes-teacher-lr3e-3-w0.9-warm"):
+# is about twice the distillation loss's on ml-100k's warm-distilled ssr, seed 0, so 0.1 is about a fifth) and 0.01
+# (ssr on Beauty at 0.1 validated at a third of the recipe after two epochs)
+for warm, weights in (("ssr-teacher-lr3e-3-w0.9-warm", (0.1, 0.01)),
+                      ("sgru4rec-once-spikes-teacher-lr3e-3-w0.9-warm", (0.1,))):
     student, student_config, overrides, _ = VARIANTS[warm]
-    VARIANTS[f"{warm}-unif0.1"] = (student, student_config, {**overrides, "uniformity_weight": 0.1},
-                                   f"as {warm}, plus 0.1 x the uniformity of each batch's user vectors")
+    for weight in weights:
+        VARIANTS[f"{warm}-unif{weight:g}"] = (student, student_config, {**overrides, "uniformity_weight": weight},
+                                              f"as {warm}, plus {weight:g} x the uniformity of each batch's user "
+                                              "vectors")
 # a training override {"teacher": VARIANT} or {"warm_start": VARIANT} names the variant whose run (same seed)
 # is the teacher or the starting point
 GAP_STUDY = ("fmlp", "ssr", "ssr-hybrid", "ssr-lr3e-3", "fmlp-lr3e-3", "ssr-float-readout", "ssr-float-lookup",

@@ -1,5 +1,5 @@
 """bench.common: what a benchmark's `--merge` keeps of a result file written another day (earlier_result,
-earlier_rows, merge_per_seed)."""
+earlier_rows, merge_per_seed); and the windows bench.train_throughput hands the authors' released code."""
 
 from __future__ import annotations
 
@@ -37,3 +37,15 @@ def test_a_variant_diagnosed_again_for_one_seed_keeps_its_other_seeds():
         "w/beauty_x_seed2", "w/beauty_x_seed1"]
     assert common.merge_per_seed(None, row, "2026-12-01")[0]["measured"] == "2026-12-01"
     assert common.run_seed("bench/work/runs/ml-100k_ssr-teacher_seed12") == 12
+
+
+def test_the_released_loader_gets_each_window_right_padded_with_its_length():
+    import numpy as np
+
+    from bench.train_throughput import right_padded
+
+    windows = np.array([[0, 0, 7, 3, 9], [1, 2, 3, 4, 5], [0, 0, 0, 0, 4]])
+    rows, lengths = right_padded(windows)
+    expected = [[item for item in row if item] for row in windows.tolist()]  # the items, oldest first
+    assert lengths.tolist() == [len(items) for items in expected]
+    assert rows.tolist() == [items + [0] * (5 - len(items)) for items in expected]
