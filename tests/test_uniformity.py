@@ -49,6 +49,19 @@ def test_uniformity_bounds_and_a_finite_gradient_where_users_coincide() -> None:
     assert float(uniformity_loss(opposite[:1])) == 0.0  # a batch of one has no pair
 
 
+def test_a_user_vector_of_length_zero_takes_no_part_and_gets_no_gradient() -> None:
+    """A spiking user whose newest position is silent is its readout's bias, 0 at the start: it has no
+    direction, and scaled to unit length its gradient would be 1 / eps (1e10 on Beauty's warm ssr)."""
+    directed = np.random.default_rng(3).normal(size=(6, 4))
+    users = torch.tensor(np.insert(directed, [1, 4], 0.0, axis=0), requires_grad=True)  # rows 1 and 5 are zero
+    loss = uniformity_loss(users)
+    assert loss.item() == pytest.approx(brute_force_uniformity(directed), rel=1e-12)
+    loss.backward()
+    assert torch.isfinite(users.grad).all() and users.grad.abs().max() < 10
+    assert not users.grad[[1, 5]].any()
+    assert float(uniformity_loss(torch.zeros(3, 4))) == 0.0  # no direction at all: nothing to spread
+
+
 def _small(name: str, **extra):
     """`name` with the SMALL options it has, and `extra`, seed 0."""
     torch.manual_seed(0)

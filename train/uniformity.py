@@ -9,8 +9,11 @@ batch's L2-normalised user vectors u_i over the unit sphere:
     L_unif = log( mean_{i < j} exp(-t ||u_i - u_j||^2) ),   t = 2
 
 and the training loss becomes loss + L * L_unif. ||u_i - u_j||^2 = 2 - 2 u_i . u_j for unit vectors:
-written so, its gradient is finite where two users coincide (pdist's is not). A training-only change:
-the deployed model and its export are untouched.
+written so, its gradient is finite where two users coincide (pdist's is not). A user vector of length
+zero has no direction on the sphere and takes no part: a spiking model whose newest position is silent
+gives exactly its readout's bias, zero at the start (a fifth of warm-started ssr's Beauty users), and
+scaling it to unit length would multiply its gradient by 1 / eps = 1e12. A training-only change: the
+deployed model and its export are untouched.
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ import torch
 import torch.nn.functional as F
 
 UNIFORMITY_T = 2.0  # Wang and Isola's t
+DIRECTIONLESS = 1e-6  # users shorter than this fraction of the batch's longest have no direction to spread
 
 
 def uniformity_loss(users: torch.Tensor, t: float = UNIFORMITY_T) -> torch.Tensor:
     """(B, D) float user vectors -> the scalar L_unif above, between -4t and 0 (0: every user the same
-    direction; near -2t: users spread evenly over a sphere of many dimensions); 0 for a batch of one
-    (an epoch's last batch may be), which has no pair to spread."""
+    direction; near -2t: users spread evenly over a sphere of many dimensions), over the users of
+    non-zero length; 0 where fewer than two are (a batch of one, as an epoch's last may be), which
+    have no pair to spread."""
+    lengths = users.norm(dim=1)
+    users = users[lengths > DIRECTIONLESS * lengths.max()]  # (B', D)
     if len(users) < 2:
         return users.new_zeros(())
     unit = F.normalize(users, dim=1)
