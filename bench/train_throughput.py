@@ -156,9 +156,11 @@ def side_by_side(baseline: Path, models: list[str], users: int, repeats: int,
         missing = [model for model in models if model not in RELEASED_MODELS]
         if missing:
             raise SystemExit(f"--released compares {', '.join(RELEASED_MODELS)} only, not {', '.join(missing)}")
-        if not (baseline / RELEASED_MODELS["ssr"][0]).exists():
-            raise SystemExit(f"--released: {baseline / RELEASED_MODELS['ssr'][0]} not found; extract the released "
-                             "code's commit 0c85847 there (see this module's docstring)")
+        absent = sorted({str(baseline / RELEASED_MODELS[model][0]) for model in models
+                         if not (baseline / RELEASED_MODELS[model][0]).exists()})
+        if absent:
+            raise SystemExit(f"--released: {', '.join(absent)} not found; extract the released code's commit "
+                             f"{RELEASED_COMMIT} there (see this module's docstring)")
     source = SHARED_DATA / "ml-100k" / "u.data"
     if not source.exists():
         print(f"skipped: {source} not found")
@@ -170,8 +172,8 @@ def side_by_side(baseline: Path, models: list[str], users: int, repeats: int,
                                   if int(line.split("\t", 1)[0]) <= users))
         data = Path(folder) / "ml100k.h5"
         prepare(PrepareConfig(dataset="ml-100k", split="ufo", max_len=50), subset, data)
-        windows = Path(folder) / "released_windows.pt"  # the same training samples, in the released loader's form
-        if released:
+        if released:  # the same training samples, in the released loader's form
+            windows = Path(folder) / "released_windows.pt"
             dataset = read_dataset(data)
             inputs, targets = dataset.inputs_and_targets("train")
             sequences, lengths = right_padded(inputs)

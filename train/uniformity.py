@@ -29,11 +29,12 @@ DIRECTIONLESS = 1e-6  # users shorter than this fraction of the batch's longest 
 
 def uniformity_loss(users: torch.Tensor, t: float = UNIFORMITY_T) -> torch.Tensor:
     """(B, D) float user vectors -> the scalar L_unif above, between -4t and 0 (0: every user the same
-    direction; near -2t: users spread evenly over a sphere of many dimensions), over the users of
-    non-zero length; 0 where fewer than two are (a batch of one, as an epoch's last may be), which
-    have no pair to spread."""
-    lengths = users.norm(dim=1)
-    users = users[lengths > DIRECTIONLESS * lengths.max()]  # (B', D)
+    direction; near -2t: users spread evenly over a sphere of many dimensions), over the users longer
+    than DIRECTIONLESS x the batch's longest; 0 where fewer than two are (a batch of one, as an
+    epoch's last may be), which have no pair to spread."""
+    if len(users):
+        lengths = users.norm(dim=1)
+        users = users[lengths > DIRECTIONLESS * lengths.max()]  # (B', D)
     if len(users) < 2:
         return users.new_zeros(())
     unit = F.normalize(users, dim=1)
